@@ -1,0 +1,61 @@
+# convlens: `make demo` and `make test` each work alone on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup assets demo export visualize test test-slow test-stress test-all bench browser clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+## setup: the virtual environment, the packages and the offline assets (quick when already done)
+setup: $(INSTALLED)
+	$(BIN)/convlens assets
+
+## export: train (quick profile) where no trained model exists, then export to SavedModel + ONNX + int8
+export: setup
+	$(BIN)/convlens export
+
+## visualize: render the gradient-ascent gallery into exported/gallery/
+visualize: setup
+	$(BIN)/convlens visualize all
+
+## demo: the Gradio app on http://127.0.0.1:7860 (exports first when exported/ is empty)
+demo: setup
+	@test -f exported/manifest.json || $(BIN)/convlens export
+	@test -f exported/gallery/index.json || $(BIN)/convlens visualize all
+	$(BIN)/convlens demo
+
+## browser: Debian's chromium for the browser tests (installed when missing; needs root and apt-get)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium (apt-get install chromium) for the browser tests"; fi; }
+
+## test: the fast suite (every area; slow and stress tests excluded)
+test: setup browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: setup browser
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-stress: setup browser
+	$(BIN)/python -m pytest -m stress $(PYTEST_ARGS)
+
+test-all: setup browser
+	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
+
+## bench: latency, throughput, cold start and rendering speed into runs/bench/
+bench: setup
+	$(BIN)/convlens bench
+
+## clean: remove what the project built (runs/, exported/ contents, the venv); the asset cache stays
+clean:
+	rm -rf $(VENV) runs build dist *.egg-info .pytest_cache tests/artifacts
+	find exported -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,20 @@
+"""ImageNet backbones with the weights from the asset cache (no download at run time)."""
+
+from __future__ import annotations
+
+from toolkit import assets
+
+
+def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), include_top: bool = False):
+    """Keras' MobileNet v1 (alpha 1.0) with the converted ImageNet weights.
+
+    Expects inputs scaled to [-1, 1] (x / 127.5 - 1), as Keras' MobileNet. With `include_top`
+    the output is the 1000-class softmax.
+    """
+    import keras
+
+    model = keras.applications.MobileNet(input_shape=tuple(input_shape), alpha=1.0, include_top=include_top,
+                                         weights=None, classes=1000)
+    weights = assets.MOBILENET_TOP_FILE if include_top else assets.MOBILENET_NOTOP_FILE
+    model.load_weights(assets.cached_file(weights))
+    return model
