@@ -1,36 +1,120 @@
-"""The `convlens` command line (also `python -m toolkit`)."""
+"""The `convlens` command line (also `python -m toolkit`).
+
+Each command imports its module only when it runs, so `convlens --help` and `convlens assets`
+stay quick and the demo starts without TensorFlow.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 
 from toolkit.errors import ConvlensError
 
 
-def _assets(args: argparse.Namespace) -> None:
-    from toolkit.assets import ensure_assets
+def _lazy(target: str):
+    """A command handler that imports `module:function` only when called."""
+    module_name, function_name = target.split(":")
 
-    ensure_assets(args.only or None)
+    def run(args: argparse.Namespace):
+        return getattr(import_module(module_name), function_name)(args)
+
+    return run
+
+
+def _add_assets(commands) -> None:
+    parser = commands.add_parser("assets", help="fetch, verify and convert the offline data and weights")
+    parser.add_argument("--only", nargs="*", metavar="ASSET",
+                        help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)")
+    parser.set_defaults(run=lambda args: import_module("toolkit.assets").ensure_assets(args.only or None))
+
+
+def _add_train(commands) -> None:
+    parser = commands.add_parser("train", help="train an experiment: catsdogs, letters, digits or sweep")
+    parser.add_argument("experiment", choices=["catsdogs", "letters", "digits", "sweep"])
+    parser.add_argument("--profile", choices=["paper", "quick"], default="quick",
+                        help="paper: the practical's epochs; quick: minutes on 2 cores (default)")
+    parser.add_argument("--epochs", type=int, help="override the profile's epochs (first phase)")
+    parser.add_argument("--fine-tune-epochs", type=int, help="catsdogs: override the fine-tuning epochs")
+    parser.add_argument("--seed", type=int, help="random seed (default: the profile's)")
+    parser.add_argument("--batch-size", type=int, help="override the batch size")
+    parser.add_argument("--input-size", type=int, help="catsdogs: model input size in pixels (default 128)")
+    parser.add_argument("--data", metavar="DIR", help="catsdogs: a folder of your own photos (cat/ dog/ or "
+                                                      "cat.1.jpg dog.2.jpg); letters: a folder with the EMNIST "
+                                                      "letters gzip IDX files")
+    parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
+    parser.set_defaults(run=lambda args: _lazy("toolkit.catsdogs:train_from_cli")(args)
+                        if args.experiment == "catsdogs" else _lazy("toolkit.digits:train_from_cli")(args))
+
+
+def _add_export(commands) -> None:
+    parser = commands.add_parser("export", help="export the trained models to SavedModel, ONNX and int8 ONNX")
+    parser.add_argument("--model", metavar="PATH", help="export your own Keras model (.keras, or Keras 2 .h5)")
+    parser.add_argument("--name", help="with --model: the name of the export (default: the file's stem)")
+    parser.add_argument("--input-shape", metavar="H,W,C", help="with --model: the input shape when the file lacks one")
+    parser.add_argument("--labels", help="with --model: comma-separated class labels")
+    parser.add_argument("--only", nargs="*", choices=["catsdogs", "digits"], help="export only these models")
+    parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
+    parser.set_defaults(run=_lazy("toolkit.export:export_from_cli"))
+
+
+def _add_verify(commands) -> None:
+    parser = commands.add_parser("verify", help="check exported/ against its manifest: hashes, and a run of each ONNX")
+    parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
+    parser.set_defaults(run=_lazy("toolkit.export:verify_from_cli"))
+
+
+def _add_visualize(commands) -> None:
+    parser = commands.add_parser("visualize", help="gradient-ascent visualisations of filters and classes")
+    parser.add_argument("what", nargs="?", default="all",
+                        help="all, filters, filter, class, digits, digit-filters, catsdogs (default all)")
+    parser.add_argument("--backbone", default="mobilenet", choices=["mobilenet", "resnet50v2"])
+    parser.add_argument("--weights", metavar="PATH|imagenet", help="resnet50v2 weights file, or 'imagenet'")
+    parser.add_argument("--layer", help="the layer whose filters are rendered")
+    parser.add_argument("--filter", type=int, default=0, help="the filter for `filter`")
+    parser.add_argument("--class", dest="class_name", default="Siamese cat", help="ImageNet class, by name or index")
+    parser.add_argument("--method", choices=["naive", "robust", "both"], default="both")
+    parser.add_argument("--steps", type=int, help="optimisation steps (default: the method's)")
+    parser.add_argument("--size", type=int, help="image size in pixels (default: the model's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", metavar="DIR", help="where PNGs go (default exported/gallery)")
+    parser.set_defaults(run=_lazy("toolkit.ascent.cli:visualize_from_cli"))
+
+
+def _add_bench(commands) -> None:
+    parser = commands.add_parser("bench", help="measure latency, throughput, cold start and rendering speed")
+    parser.add_argument("--trials", type=int, default=30, help="repeated trials per measurement (medians reported)")
+    parser.add_argument("--only", nargs="*", help="only these sections")
+    parser.set_defaults(run=_lazy("toolkit.bench:bench_from_cli"))
+
+
+def _add_demo(commands) -> None:
+    parser = commands.add_parser("demo", help="the Gradio app (onnxruntime only; no TensorFlow to classify)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default)")
+    parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
+    parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="convlens", description=__doc__)
+    parser = argparse.ArgumentParser(prog="convlens", description="Transfer learning end to end: train, export, "
+                                                                  "serve, and look inside.")
     commands = parser.add_subparsers(dest="command", required=True)
-    assets = commands.add_parser("assets", help="fetch, verify and convert the offline data and weights")
-    assets.add_argument("--only", nargs="*", help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)")
-    assets.set_defaults(run=_assets)
+    for add in (_add_assets, _add_train, _add_export, _add_verify, _add_visualize, _add_bench, _add_demo):
+        add(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        result = args.run(args)
     except ConvlensError as error:
         print(f"convlens: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlens: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,108 @@
+"""`exported/manifest.json`: the single source of truth the demo reads (no TensorFlow here).
+
+Layout (format 1):
+{
+  "format": 1, "created": ISO time, "versions": {"tensorflow": ..., "onnxruntime": ...},
+  "models": {
+    "<name>": {
+      "task": "binary" | "multiclass",
+      "labels": [...],                      # binary: [negative, positive]; output is p(positive)
+      "input": {"name": "image", "shape": [null, H, W, C], "dtype": "float32", "range": [0, 255],
+                "layout": "NHWC"},
+      "output": {"name": ..., "activation": "sigmoid" | "softmax"},
+      "preprocessing": {"kind": "photo", "crop": "center_square", "resize_steps": [[h, w, method], ...]}
+                     | {"kind": "mnist_like", "size": [28, 28]} | {"kind": "resize", "resize_steps": [...]},
+      "files": {"onnx": {"path": "<name>/model.onnx", "sha256": ..., "bytes": ...},
+                "onnx_int8": {...}, "saved_model": {"path": "<name>/saved_model", "sha256": ..., "bytes": ...}},
+      "metrics": {...}, "parity": {...}, "quantization": {"recommended": bool, ...}, "source": ...
+    }
+  }
+}
+A folder's sha256 is that of the sorted list of (relative path, file sha256) lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from toolkit.errors import ConvlensError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+REQUIRED_MODEL_KEYS = ("task", "labels", "input", "output", "preprocessing", "files")
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative paths and their hashes, sorted)."""
+    path = Path(path)
+    if path.is_dir():
+        lines = [f"{p.relative_to(path).as_posix()} {sha256_path(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def size_of(path: Path) -> int:
+    """Bytes of a file, or of all files in a folder."""
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def file_entry(root: Path, relative: str) -> dict:
+    """The manifest entry of one exported file or folder."""
+    return {"path": relative, "sha256": sha256_path(root / relative), "bytes": size_of(root / relative)}
+
+
+def read_manifest(root: Path) -> dict:
+    """The manifest of an export folder, with its structure checked; a clear error otherwise."""
+    path = Path(root) / MANIFEST_NAME
+    if not path.exists():
+        raise ConvlensError(f"no export found: {path} is missing. Run \"make export\" (convlens export) first.")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConvlensError(f"{path} is not valid JSON ({error}): run \"make export\" again.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("models"), dict):
+        raise ConvlensError(f"{path} is not a convlens manifest of format {FORMAT}: run \"make export\" again.")
+    for name, model in manifest["models"].items():
+        missing = [key for key in REQUIRED_MODEL_KEYS if key not in model]
+        if missing:
+            raise ConvlensError(f"{path}: model {name!r} lacks {missing}: run \"make export\" again.")
+    return manifest
+
+
+def verify_files(root: Path, manifest: dict, names: list[str] | None = None) -> list[str]:
+    """Problems with the exported files (missing, or sha256 not as recorded); empty when all is well."""
+    root = Path(root)
+    problems = []
+    for name, model in manifest["models"].items():
+        if names is not None and name not in names:
+            continue
+        for kind, entry in model["files"].items():
+            path = root / entry["path"]
+            if not path.exists():
+                problems.append(f"{name}: {kind} file {path} is missing")
+            elif sha256_path(path) != entry["sha256"]:
+                problems.append(f"{name}: {kind} file {path} does not match its sha256 in the manifest "
+                                f"(changed or corrupt)")
+    return problems
+
+
+def load_verified_manifest(root: Path, names: list[str] | None = None) -> dict:
+    """The manifest, after checking every file it names; raises with each problem named."""
+    manifest = read_manifest(root)
+    problems = verify_files(root, manifest, names)
+    if problems:
+        raise ConvlensError("the export is incomplete or was changed:\n  - " + "\n  - ".join(problems)
+                            + "\nRun \"make export\" to rebuild it.")
+    return manifest
+
+
+def write_manifest(root: Path, manifest: dict) -> None:
+    """Write the manifest (the caller makes the whole export folder appear atomically)."""
+    (Path(root) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
