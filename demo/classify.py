@@ -1,0 +1,367 @@
+"""What the demo does, without a UI: open photos and sketches safely, preprocess them as the
+manifest says, and classify them with the exported ONNX models.
+
+Plain functions on paths and arrays (onnxruntime, numpy and Pillow; no TensorFlow, no Gradio),
+so they are tested without a server. Inputs a user can get wrong raise `BadInput`, a
+`ConvlensError` whose message says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from toolkit.errors import ConvlensError
+from toolkit.manifest import load_verified_manifest
+from toolkit.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
+
+MAX_PIXELS = 40_000_000  # 40 megapixels: any camera photo, but not a decompression bomb
+DRAFT_SIDE = 512  # JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still at least this large
+MIN_SIDE = 16  # pixels; below this there is nothing left to classify
+WIDE_ASPECT = 3.0  # beyond this, the centre square leaves most of the photo out: say so
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses twice this outright; `open_photo` refuses it with a message
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is reported, not silently padded with grey
+
+SKETCH_INK_LEVEL = 32  # 0..255: lighter than this is paper (anti-aliasing, compression noise)
+SKETCH_MAX_INK_FRACTION = 0.5  # more ink than paper: a filled canvas, not a digit
+SKETCH_MIN_EXTENT = 0.1  # of the canvas side: a smaller drawing is a dot, not a digit
+
+MODELS = {"catsdogs": "photo", "digits": "sketch"}  # the exported models the demo serves
+VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
+IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
+
+
+class BadInput(ConvlensError):
+    """An input the demo cannot classify; the message says why and what to do instead."""
+
+
+# ---------------------------------------------------------------- models
+
+
+@dataclass
+class ExportedModel:
+    """One exported model: its manifest entry and an onnxruntime session per variant."""
+
+    name: str
+    spec: dict
+    paths: dict[str, Path]  # variant -> ONNX file
+    _sessions: dict[str, onnxruntime.InferenceSession] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(label) for label in self.spec["labels"]]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, without the batch dimension (H, W, C)."""
+        return tuple(int(d) for d in self.spec["input"]["shape"][1:])
+
+    def variants(self) -> list[str]:
+        """The variants a user may pick: fp32, and int8 where the manifest recommends it."""
+        recommended = bool(self.spec.get("quantization", {}).get("recommended"))
+        return [v for v in VARIANT_FILES if v in self.paths and (v == "fp32" or recommended)]
+
+    def session(self, variant: str) -> onnxruntime.InferenceSession:
+        if variant not in self.paths:
+            raise BadInput(f"the {self.name} model has no {variant!r} variant; choose one of {sorted(self.paths)}.")
+        with self._lock:
+            if variant not in self._sessions:
+                options = onnxruntime.SessionOptions()
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._sessions[variant] = onnxruntime.InferenceSession(
+                    str(self.paths[variant]), options, providers=["CPUExecutionProvider"])
+            return self._sessions[variant]
+
+    def predict(self, images: np.ndarray, variant: str = "fp32") -> np.ndarray:
+        """The model's output for a batch of images (N, H, W, C), pixels 0..255."""
+        session = self.session(variant)
+        batch = np.asarray(images, dtype=np.float32).reshape((-1, *self.input_shape))
+        output = session.get_outputs()[0].name  # names differ by export path: read, never assume
+        return session.run([output], {session.get_inputs()[0].name: batch})[0]
+
+
+@dataclass
+class Models:
+    """The export the demo serves: its folder, manifest and models."""
+
+    root: Path
+    manifest: dict
+    catsdogs: ExportedModel
+    digits: ExportedModel
+
+
+def load_models(exported_dir: Path) -> Models:
+    """The verified export in `exported_dir`, fp32 sessions opened; a clear error when it is unusable."""
+    root = Path(exported_dir)
+    manifest = load_verified_manifest(root)
+    missing = [name for name in MODELS if name not in manifest["models"]]
+    if missing:
+        raise ConvlensError(f"{root / 'manifest.json'} has no {' or '.join(missing)} model, which the demo "
+                            f"serves: run \"make export\" to export both.")
+    models = {}
+    for name in MODELS:
+        spec = manifest["models"][name]
+        paths = {variant: root / spec["files"][key]["path"] for variant, key in VARIANT_FILES.items()
+                 if key in spec["files"]}
+        if "fp32" not in paths:
+            raise ConvlensError(f"{root / 'manifest.json'}: model {name!r} has no ONNX file: run \"make export\".")
+        model = ExportedModel(name, spec, paths)
+        try:
+            model.session("fp32")
+        except Exception as error:  # onnxruntime's own exceptions do not share a base class
+            raise ConvlensError(f"onnxruntime cannot load {paths['fp32']} ({error}): run \"make export\" again.") from None
+        models[name] = model
+    return Models(root, manifest, models["catsdogs"], models["digits"])
+
+
+# ---------------------------------------------------------------- photos
+
+
+def _looks_like_text(head: bytes) -> str | None:
+    """'SVG' or 'text' when the first bytes are markup or plain text rather than an image."""
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in lowered[:1024] or (lowered.startswith(b"<?xml") and b"svg" in lowered):
+        return "SVG"
+    if head and all(byte in b"\t\r\n" or 32 <= byte < 127 for byte in head[:256]):
+        return "text"
+    return None
+
+
+def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]:
+    """A photo (path, PIL image or HxW[xC] uint8 array) as 8-bit RGB, upright, with notes for the user.
+
+    Refuses, with a message saying what to do: empty, non-image, SVG, truncated or corrupt files,
+    images over MAX_PIXELS (decompression bombs) and images under MIN_SIDE pixels.
+    """
+    notes: list[str] = []
+    if isinstance(source, (str, Path)):
+        name = name or Path(source).name
+    if isinstance(source, np.ndarray):
+        picture = _array_to_image(source)
+    elif isinstance(source, Image.Image):
+        picture = source
+    else:
+        picture = _open_image_file(Path(source), name)
+    width, height = picture.size
+    if width * height > MAX_PIXELS:
+        raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                       f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and try again.")
+    if picture.format == "JPEG":  # decode big camera JPEGs at a reduced scale: 10x faster, same result at 128 px
+        picture.draft(picture.mode, (DRAFT_SIDE, DRAFT_SIDE))
+    if getattr(picture, "n_frames", 1) > 1:
+        picture.seek(0)
+        notes.append("This is an animated image: its first frame was classified.")
+    try:
+        picture.load()
+        if picture.mode.startswith("I;16"):  # 16-bit: keep its brightness (photo_to_rgb stretches to the maximum)
+            picture = ImageOps.exif_transpose(picture)
+            picture = Image.fromarray((np.asarray(picture, np.uint32) >> 8).astype(np.uint8))
+        picture = photo_to_rgb(picture)
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadInput(f"The image {_quoted(name)}is truncated or corrupt ({error}): upload the complete file.") from None
+    if min(picture.size) < MIN_SIDE:
+        raise BadInput(f"Image too small: {picture.width} x {picture.height} pixels; both sides must be at least "
+                       f"{MIN_SIDE} pixels to classify it.")
+    return picture, notes
+
+
+def _quoted(name: str | None) -> str:
+    return f"{name!r} " if name else ""
+
+
+def _open_image_file(path: Path, name: str | None) -> Image.Image:
+    name = name or path.name
+    if not path.is_file():
+        raise BadInput(f"The file {name!r} could not be found (the upload may have expired): upload it again.")
+    if path.stat().st_size == 0:
+        raise BadInput(f"The file {name!r} is empty (0 bytes): upload {IMAGE_KINDS}.")
+    with open(path, "rb") as handle:
+        head = handle.read(2048)
+    kind = _looks_like_text(head)
+    if kind == "SVG":
+        raise BadInput(f"{name!r} is an SVG drawing, which the models cannot read: export it as PNG, "
+                       f"or upload {IMAGE_KINDS}.")
+    try:
+        return Image.open(path)
+    except Image.DecompressionBombError as error:
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f" ({int(pixels.group(1)) / 1e6:.0f} megapixels)" if pixels else ""
+        raise BadInput(f"Image too large{size}: the limit is {MAX_PIXELS / 1e6:.0f} megapixels, and an image "
+                       f"this large could exhaust the server's memory. Scale it down and try again.") from None
+    except UnidentifiedImageError:
+        what = "a text file" if kind == "text" else "not an image the demo can read"
+        raise BadInput(f"{name!r} is {what}, even if its name says otherwise: upload {IMAGE_KINDS}.") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise BadInput(f"The image {name!r} is truncated or corrupt ({error}): upload the complete file.") from None
+
+
+def _array_to_image(array: np.ndarray) -> Image.Image:
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or array.size == 0:
+        raise BadInput(f"An image array must be H x W, H x W x 3 or H x W x 4; got shape {array.shape}.")
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+            array = array * 255.0
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def photo_model_input(picture: Image.Image, preprocessing: dict) -> np.ndarray:
+    """The uint8 H x W x 3 image the model sees, after the preprocessing the manifest records."""
+    kind = preprocessing.get("kind")
+    if kind not in ("photo", "resize"):
+        raise ConvlensError(f"the photo model's preprocessing {kind!r} is not one the demo knows: "
+                            f"re-export with this version (\"make export\").")
+    if preprocessing.get("crop") == "center_square":
+        picture = center_square(picture)
+    return resize_steps(np.asarray(picture.convert("RGB")), preprocessing.get("resize_steps", []))
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    label: str
+    probability: float  # of `label`
+    probabilities: dict[str, float]
+    model_input: np.ndarray  # what the model saw, uint8 H x W x 3
+    notes: list[str]
+
+
+def classify_photo(models: Models, source, variant: str = "fp32", name: str | None = None) -> PhotoResult:
+    """Cat or dog, by the exported model: label, probabilities and the image the model saw."""
+    model = models.catsdogs
+    picture, notes = open_photo(source, name)
+    preprocessing = model.spec["preprocessing"]
+    if preprocessing.get("crop") == "center_square" and max(picture.size) / min(picture.size) > WIDE_ASPECT:
+        notes.append(f"The photo is {picture.width} x {picture.height}: only its centre square was classified.")
+    seen = photo_model_input(picture, preprocessing)
+    if seen.shape != model.input_shape:
+        raise ConvlensError(f"preprocessing made {seen.shape} but the model takes {model.input_shape}: "
+                            f"the manifest is inconsistent; run \"make export\" again.")
+    output = model.predict(seen[None], variant)
+    labels = model.labels
+    if model.spec["task"] == "binary":
+        positive = float(np.clip(output.reshape(-1)[0], 0.0, 1.0))
+        probabilities = {labels[0]: 1.0 - positive, labels[1]: positive}
+    else:
+        probabilities = {label: float(p) for label, p in zip(labels, output.reshape(-1))}
+    label = max(probabilities, key=probabilities.get)
+    return PhotoResult(label, probabilities[label], probabilities, seen, notes)
+
+
+# ---------------------------------------------------------------- sketches
+
+
+def _sketch_layer(value) -> np.ndarray | None:
+    """One layer of a sketch (array, PIL image or file path) as an RGBA uint8 array."""
+    if value is None:
+        return None
+    if isinstance(value, dict):  # a file reference as gradio sends it
+        value = value.get("path") or None
+        if value is None:
+            return None
+    if isinstance(value, (str, Path)):
+        picture = _open_image_file(Path(value), None)
+        if picture.width * picture.height > MAX_PIXELS:
+            raise BadInput(f"The sketch is too large ({picture.width} x {picture.height}): draw on the canvas.")
+        try:
+            picture = picture.convert("RGBA")
+        except (OSError, SyntaxError, ValueError) as error:
+            raise BadInput(f"The sketch image is truncated or corrupt ({error}): draw again.") from None
+        return np.asarray(picture)
+    if isinstance(value, Image.Image):
+        return np.asarray(value.convert("RGBA"))
+    array = np.asarray(value)
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise BadInput(f"A sketch must be an H x W, H x W x 3 or H x W x 4 image; got shape {array.shape}.")
+    if array.shape[2] == 3:
+        array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, array.dtype)], axis=-1)
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def sketch_ink(sketch) -> np.ndarray:
+    """Ink map (H x W, 0 = paper .. 255 = black) of a Sketchpad value or a plain image.
+
+    Ink is 255 - luminance of the picture laid on white paper: Gradio's composite is opaque white
+    where nothing was drawn, and a transparent picture (as an API caller may send) reads the same.
+    """
+    if isinstance(sketch, dict):
+        layers = [sketch.get("composite")]
+        if layers[0] is None:  # no composite: lay the background and the layers on paper ourselves
+            layers = [sketch.get("background"), *(sketch.get("layers") or [])]
+    else:
+        layers = [sketch]
+    paper = None
+    for layer in layers:
+        rgba = _sketch_layer(layer)
+        if rgba is None:
+            continue
+        if paper is None:
+            paper = Image.new("RGBA", (rgba.shape[1], rgba.shape[0]), (255, 255, 255, 255))
+        if (rgba.shape[1], rgba.shape[0]) != paper.size:
+            raise BadInput("The sketch's layers have different sizes: clear the canvas and draw again.")
+        paper = Image.alpha_composite(paper, Image.fromarray(rgba, "RGBA"))
+    if paper is None:
+        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+    luminance = np.asarray(paper.convert("L"), dtype=np.float64)
+    return 255.0 - luminance
+
+
+def sketch_to_digit(sketch) -> np.ndarray:
+    """A drawing turned MNIST-like: 28 x 28 uint8, white ink on black, centred by centre of mass.
+
+    Refuses an empty canvas, a canvas filled with ink and a lone dot, each with a message.
+    """
+    ink = sketch_ink(sketch)
+    drawn = ink >= SKETCH_INK_LEVEL
+    if not drawn.any():
+        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+    if drawn.mean() > SKETCH_MAX_INK_FRACTION:
+        raise BadInput(f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes "
+                       f"on the white canvas.")
+    rows, cols = np.nonzero(drawn)
+    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    if extent < SKETCH_MIN_EXTENT * min(ink.shape):
+        raise BadInput("The drawing is too small to read (a dot?): draw the digit large, about the height "
+                       "of the canvas.")
+    digit = mnist_like(np.where(drawn, ink, 0.0))
+    if digit is None:  # cannot happen once ink was found above; kept so a None never reaches the model
+        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+    return digit
+
+
+@dataclass(frozen=True)
+class DigitResult:
+    label: str
+    probability: float
+    probabilities: dict[str, float]  # all ten, in label order
+    top3: list[tuple[str, float]]
+    digit: np.ndarray  # the 28 x 28 uint8 image the model saw
+
+
+def classify_digit(models: Models, digit: np.ndarray, variant: str = "fp32") -> DigitResult:
+    """The digits model's reading of a 28 x 28 MNIST-like image (white ink on black, 0..255)."""
+    model = models.digits
+    digit = np.asarray(digit)
+    if digit.shape[:2] != model.input_shape[:2]:
+        raise BadInput(f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
+                       f"pass a drawing through sketch_to_digit first.")
+    output = model.predict(digit.astype(np.float32)[None], variant).reshape(-1)
+    probabilities = {label: float(p) for label, p in zip(model.labels, output)}
+    ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+    return DigitResult(ranked[0][0], ranked[0][1], probabilities, ranked[:3], digit.astype(np.uint8))
+
+
+def classify_sketch(models: Models, sketch, variant: str = "fp32") -> DigitResult:
+    """`sketch_to_digit` then `classify_digit`."""
+    return classify_digit(models, sketch_to_digit(sketch), variant)

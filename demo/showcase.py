@@ -1,0 +1,341 @@
+"""The demo's other panels, without a UI: example photos, the gradient-ascent gallery, a live
+render (the one path that imports TensorFlow, lazily) and the Models report.
+
+Everything here reads files (exported/, runs/) and returns plain values; missing optional
+files give a note, never an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from demo.classify import BadInput
+from toolkit.errors import ConvlensError
+
+EXAMPLE_CATS_DOGS = 3  # of each class, the first ones of the 400-image test split
+RENDER_MAX_STEPS = 300
+RENDER_SIZES = (64, 96, 128, 160)
+RENDER_METHODS = ("naive", "robust")
+RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refused with a message
+
+REPRODUCE = """\
+| what | command | time on 2 cores |
+|---|---|---|
+| data and weights | `make setup` (`convlens assets`) | about a minute, once |
+| cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) | minutes |
+| letters -> digits | `convlens train letters` then `convlens train digits` | minutes |
+| the 100-vs-1000-digits sweep | `convlens train sweep` | longer |
+| export with parity and int8 | `make export` (`convlens export`) | minutes |
+| this gallery | `make visualize` (`convlens visualize all`) | minutes |
+| latency figures | `make bench` (`convlens bench`) | minutes |
+"""
+
+
+# ---------------------------------------------------------------- example photos
+
+
+def chelsea_path() -> Path | None:
+    """scikit-image's chelsea.png (a real cat photo), found without importing scikit-image."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chelsea.png"
+    return path if path.is_file() else None
+
+
+def write_example_photos(folder: Path) -> list[Path]:
+    """Example photos as PNG files in `folder`: chelsea, then the first test cats and dogs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    chelsea = chelsea_path()
+    if chelsea is not None:
+        target = folder / "chelsea_cat.png"
+        if not target.exists():
+            Image.open(chelsea).convert("RGB").save(target)
+        paths.append(target)
+    try:
+        from toolkit.data import load_cats_dogs  # numpy only; needs the asset cache
+        _, test = load_cats_dogs()
+    except (ConvlensError, OSError, KeyError):
+        return paths
+    for label, name in ((0, "cat"), (1, "dog")):
+        for number, index in enumerate(np.flatnonzero(test.y == label)[:EXAMPLE_CATS_DOGS], start=1):
+            target = folder / f"test_{name}_{number}.png"
+            if not target.exists():
+                Image.fromarray(test.x[index]).save(target)
+            paths.append(target)
+    return paths
+
+
+def example_photos(exported: Path, scratch: Path) -> list[Path]:
+    """The export's own examples (exported/examples/*.png) when it has them, else ones written to `scratch`."""
+    own = sorted((Path(exported) / "examples").glob("*.png"))
+    return own or write_example_photos(scratch)
+
+
+# ---------------------------------------------------------------- gallery
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    path: Path
+    title: str
+    caption: str
+    kind: str
+    details: str  # markdown: caption, method, model and the probabilities
+
+
+@dataclass(frozen=True)
+class Gallery:
+    items: list[GalleryItem]
+    note: str  # shown above the gallery: what is there, or why nothing is
+
+    def kinds(self) -> list[str]:
+        return sorted({item.kind for item in self.items})
+
+    def of_kind(self, kind: str | None) -> list[GalleryItem]:
+        return [item for item in self.items if kind in (None, "", "all") or item.kind == kind]
+
+
+def _format_probabilities(value) -> str:
+    if isinstance(value, (int, float)):
+        return f"{value:.1%}"
+    if isinstance(value, dict):
+        ranked = sorted(((k, v) for k, v in value.items() if isinstance(v, (int, float))),
+                        key=lambda kv: kv[1], reverse=True)
+        return ", ".join(f"{k} {v:.1%}" for k, v in ranked[:3])
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        ranked = sorted(enumerate(value), key=lambda kv: kv[1], reverse=True)
+        return ", ".join(f"{k}: {v:.1%}" for k, v in ranked[:3])
+    return str(value)
+
+
+def _details(entry: dict) -> str:
+    lines = [f"**{entry.get('title') or entry['file']}**", ""]
+    if entry.get("caption"):
+        lines += [str(entry["caption"]), ""]
+    facts = [f"{key}: {entry[key]}" for key in ("kind", "method", "model", "layer", "filter", "class", "steps")
+             if entry.get(key) not in (None, "")]
+    if facts:
+        lines += [" · ".join(facts), ""]
+    probabilities = entry.get("probabilities") or {}
+    if isinstance(probabilities, dict):
+        names = {"as_rendered": "as rendered", "under_transforms": "under small shifts, scales and rotations"}
+        for key, value in probabilities.items():
+            lines.append(f"- probability {names.get(key, key)}: {_format_probabilities(value)}")
+    return "\n".join(lines)
+
+
+def load_gallery(exported: Path) -> Gallery:
+    """The gallery of `exported/gallery/index.json`; an empty one with a note when it is absent or unreadable."""
+    folder = Path(exported) / "gallery"
+    index = folder / "index.json"
+    hint = "run `make visualize` (`convlens visualize all`) to render it into exported/gallery/."
+    if not index.exists():
+        return Gallery([], f"No gallery yet: {hint}")
+    try:
+        entries = json.loads(index.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        return Gallery([], f"The gallery index {index} cannot be read ({error}): {hint}")
+    if isinstance(entries, dict):
+        entries = entries.get("entries") or entries.get("images") or []
+    items, missing = [], 0
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not entry.get("file"):
+            continue
+        path = folder / entry["file"]
+        if not path.is_file():
+            missing += 1
+            continue
+        title = str(entry.get("title") or Path(entry["file"]).stem)
+        items.append(GalleryItem(path, title, str(entry.get("caption") or ""), str(entry.get("kind") or "other"),
+                                 _details(entry)))
+    note = f"{len(items)} images rendered by `convlens visualize`; click one for its caption and probabilities."
+    if missing:
+        note += f" {missing} listed in index.json are missing: {hint}"
+    if not items:
+        note = f"The gallery is empty: {hint}"
+    return Gallery(items, note)
+
+
+# ---------------------------------------------------------------- live render
+
+
+class RenderQueue:
+    """One render at a time, at most `max_waiting` waiting: a full queue is refused with a message."""
+
+    def __init__(self, max_waiting: int = RENDER_MAX_WAITING):
+        self.max_waiting = max_waiting
+        self._running = threading.Lock()
+        self._count = threading.Lock()
+        self._admitted = 0  # running + waiting
+
+    def __enter__(self):
+        with self._count:
+            if self._admitted > self.max_waiting:
+                raise BadInput(f"The renderer is busy ({self._admitted} renders running or waiting): "
+                               f"try again in a minute.")
+            self._admitted += 1
+        self._running.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self._running.release()
+        with self._count:
+            self._admitted -= 1
+
+
+def load_renderer() -> Callable:
+    """`toolkit.ascent.render_imagenet_class`, imported now (it imports TensorFlow); a clear error when absent."""
+    # TensorFlow shares the 2 cores with onnxruntime: keep its thread pools small so a render never
+    # starves classification (environment variables TF reads when it first starts).
+    half = str(max(1, (os.cpu_count() or 2) // 2))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", half)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    try:
+        ascent = importlib.import_module("toolkit.ascent")
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("toolkit"):
+            raise BadInput("Live rendering is not available in this version (toolkit.ascent is missing); "
+                           "the gallery above shows renders made with `convlens visualize`.") from None
+        raise BadInput(f"Live rendering needs {error.name}, which is not installed: run \"make setup\".") from None
+    render = getattr(ascent, "render_imagenet_class", None)
+    if render is None:
+        raise BadInput("Live rendering is not available in this version (toolkit.ascent has no "
+                       "render_imagenet_class); use `convlens visualize class` instead.")
+    return render
+
+
+def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
+                 progress: Callable | None = None, queue: RenderQueue | None = None) -> tuple[np.ndarray, dict]:
+    """Maximise an ImageNet class live; inputs checked and bounded before anything is imported."""
+    if not str(class_name or "").strip():
+        raise BadInput("Choose an ImageNet class, by name (e.g. Siamese cat) or by index (0-999).")
+    if method not in RENDER_METHODS:
+        raise BadInput(f"The method must be one of {', '.join(RENDER_METHODS)}; got {method!r}.")
+    try:
+        steps, size, seed = int(steps), int(size), int(seed or 0)
+    except (TypeError, ValueError):
+        raise BadInput("Steps, size and seed must be whole numbers.") from None
+    if not 1 <= steps <= RENDER_MAX_STEPS:
+        raise BadInput(f"Steps must be between 1 and {RENDER_MAX_STEPS}; got {steps}.")
+    if size not in RENDER_SIZES:
+        raise BadInput(f"The size must be one of {', '.join(map(str, RENDER_SIZES))} pixels; got {size}.")
+    from toolkit.data import imagenet_class_index  # numpy only
+    index = imagenet_class_index(class_name)  # a ConvlensError with suggestions when unknown
+    with queue or RenderQueue():
+        render = load_renderer()
+        image, info = render(index, method=method, steps=steps, size=size, seed=seed, progress=progress)
+    return np.asarray(image), dict(info or {})
+
+
+# ---------------------------------------------------------------- models report
+
+
+def _human_bytes(count) -> str:
+    if not isinstance(count, (int, float)):
+        return "?"
+    return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.1f} kB"
+
+
+def _figure(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value)
+
+
+def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows = []
+        for key, inner in value.items():
+            rows += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, _figure(value))]
+
+
+def _accuracy(metrics: dict, *names: str):
+    for name in names:
+        value = metrics.get(name)
+        if isinstance(value, dict):
+            value = value.get("accuracy", value.get("test_accuracy"))
+        if isinstance(value, (int, float)):
+            return value
+    return None
+
+
+def model_section(name: str, spec: dict) -> str:
+    """Markdown for one exported model: accuracy and size per variant, parity, quantization, preprocessing."""
+    metrics = spec.get("metrics") or {}
+    files = spec.get("files") or {}
+    rows = [("TensorFlow (Keras)", _accuracy(metrics, "tf", "tensorflow", "keras", "tf_accuracy", "test_accuracy"),
+             files.get("saved_model")),
+            ("ONNX fp32", _accuracy(metrics, "onnx", "onnx_fp32", "fp32", "onnx_accuracy"), files.get("onnx")),
+            ("ONNX int8", _accuracy(metrics, "onnx_int8", "int8", "onnx_int8_accuracy"), files.get("onnx_int8"))]
+    lines = [f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}", "",
+             "| variant | test accuracy | size |", "|---|---|---|"]
+    for variant, accuracy, entry in rows:
+        if accuracy is None and entry is None:
+            continue
+        shown = f"{accuracy:.2%}" if isinstance(accuracy, (int, float)) else "not measured"
+        lines.append(f"| {variant} | {shown} | {_human_bytes((entry or {}).get('bytes'))} |")
+    for title, key in (("Metrics", "metrics"), ("Parity (TF vs ONNX)", "parity"), ("Quantization", "quantization"),
+                       ("Preprocessing", "preprocessing")):
+        rows = _flatten(spec.get(key) or {})
+        if rows:
+            lines += ["", f"<details><summary>{title}</summary>", "", "| | |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in rows]
+            lines += ["", "</details>"]
+    if spec.get("source"):
+        lines += ["", f"Source: {_figure(spec['source'])}"]
+    return "\n".join(lines)
+
+
+def bench_section(runs: Path) -> str:
+    """Latency figures of `convlens bench` (runs/bench/), or how to produce them."""
+    folder = Path(runs) / "bench"
+    tables = sorted(folder.glob("*.md"))
+    if tables:
+        return "\n\n".join(path.read_text() for path in tables)
+    results = folder / "results.json"
+    if results.exists():
+        try:
+            rows = _flatten(json.loads(results.read_text()))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            return f"{results} cannot be read ({error}): run `make bench` again."
+        return "\n".join(["| measurement | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    return "No latency figures yet: run `make bench` (`convlens bench`) to measure them."
+
+
+def run_figures(runs: Path) -> list[tuple[Path, str]]:
+    """Training curves and the sweep plot under runs/ (catsdogs, letters, digits, sweep), with captions."""
+    figures = []
+    for experiment in ("catsdogs", "letters", "digits", "sweep"):
+        for path in sorted((Path(runs) / experiment).glob("*.png")):
+            figures.append((path, f"{experiment}: {path.stem.replace('_', ' ')}"))
+    return figures
+
+
+def models_report(manifest: dict, runs: Path) -> str:
+    """The manifest as people read it, the latency figures, and the commands that reproduce them."""
+    parts = ["## What is served", "",
+             f"Export created {manifest.get('created', '?')}; "
+             + ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())]
+    for name, spec in manifest["models"].items():
+        parts += ["", model_section(name, spec)]
+    parts += ["", "## Latency", "", bench_section(runs), "", "## Reproduce", "", REPRODUCE]
+    return "\n".join(parts)

@@ -1,0 +1,220 @@
+"""Inputs the demo tests build: a small hand-made ONNX export, drawn digits and a corpus of bad files.
+
+The hand-made export needs no TensorFlow: its "cats vs dogs" model says dog for red photos and
+cat for blue ones, and its "digits" model matches a drawing against the mean MNIST digit of
+each class, which is enough to read clearly drawn digits.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image, ImageDraw
+
+from toolkit.manifest import file_entry, write_manifest
+
+CANVAS = 400
+BRUSH = 28
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def _save_model(graph, path: Path) -> None:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+
+
+def red_means_dog_model(path: Path, size: int = 128) -> None:
+    """p(dog) = sigmoid((mean red - mean blue) / 10): red pictures are dogs, blue ones cats."""
+    weights = numpy_helper.from_array(np.array([[0.1], [0.0], [-0.1]], np.float32), "weights")
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),
+         helper.make_node("MatMul", ["means", "weights"], ["logit"]),
+         helper.make_node("Sigmoid", ["logit"], ["prob"])],
+        "red_means_dog",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, size, size, 3])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])], [weights])
+    _save_model(graph, path)
+
+
+def mean_digit_model(path: Path, digits: np.ndarray, labels: np.ndarray) -> None:
+    """Softmax over the correlation of the (centred) input with each class's mean digit."""
+    templates = np.stack([digits[labels == k].reshape(-1, 784).mean(axis=0) for k in range(10)]) / 255.0
+    templates -= templates.mean(axis=1, keepdims=True)
+    templates /= np.linalg.norm(templates, axis=1, keepdims=True)
+    weights = numpy_helper.from_array((templates.T * 0.2).astype(np.float32), "weights")
+    shape = numpy_helper.from_array(np.array([-1, 784], np.int64), "flat")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["image", "flat"], ["pixels"]),
+         helper.make_node("MatMul", ["pixels", "weights"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)],
+        "mean_digit",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 28, 28, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])], [weights, shape])
+    _save_model(graph, path)
+
+
+def build_fake_export(root: Path, mnist_test) -> Path:
+    """A complete export folder (manifest, fp32 and "int8" ONNX of both models) in `root`."""
+    root = Path(root)
+    red_means_dog_model(root / "catsdogs" / "model.onnx")
+    red_means_dog_model(root / "catsdogs" / "model_int8.onnx")
+    mean_digit_model(root / "digits" / "model.onnx", mnist_test.x, mnist_test.y)
+    mean_digit_model(root / "digits" / "model_int8.onnx", mnist_test.x, mnist_test.y)
+    photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]}
+    models = {}
+    for name, task, labels, shape, preprocessing, activation in (
+            ("catsdogs", "binary", ["cat", "dog"], [None, 128, 128, 3], photo, "sigmoid"),
+            ("digits", "multiclass", [str(k) for k in range(10)], [None, 28, 28, 1],
+             {"kind": "mnist_like", "size": [28, 28]}, "softmax")):
+        models[name] = {
+            "task": task, "labels": labels,
+            "input": {"name": "image", "shape": shape, "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
+            "output": {"name": "prob", "activation": activation}, "preprocessing": preprocessing,
+            "files": {"onnx": file_entry(root, f"{name}/model.onnx"),
+                      "onnx_int8": file_entry(root, f"{name}/model_int8.onnx")},
+            "metrics": {"tf": {"accuracy": 0.5}, "onnx": {"accuracy": 0.5}, "onnx_int8": {"accuracy": 0.49}},
+            "parity": {"max_abs_diff": 1e-7}, "quantization": {"recommended": True}, "source": "tests"}
+    write_manifest(root, {"format": 1, "created": "test", "versions": {"onnxruntime": "test"}, "models": models})
+    return root
+
+
+# ---------------------------------------------------------------- drawings
+
+STROKES = {  # polylines on a unit square, drawn as a person would
+    "1": [[(0.45, 0.22), (0.55, 0.12), (0.55, 0.88)]],
+    "7": [[(0.25, 0.15), (0.75, 0.15), (0.42, 0.88)]],
+    "0": [[(0.5, 0.12), (0.7, 0.25), (0.74, 0.5), (0.7, 0.75), (0.5, 0.88), (0.3, 0.75), (0.26, 0.5),
+           (0.3, 0.25), (0.5, 0.12)]],
+}
+
+
+def draw_on_canvas(strokes, canvas: int = CANVAS, brush: int = BRUSH) -> np.ndarray:
+    """Strokes drawn black on an opaque white canvas, RGBA, as gr.Sketchpad's composite."""
+    picture = Image.new("RGBA", (canvas, canvas), (255, 255, 255, 255))
+    pen = ImageDraw.Draw(picture)
+    for line in strokes:
+        points = [(x * canvas, y * canvas) for x, y in line]
+        pen.line(points, fill=(0, 0, 0, 255), width=brush, joint="curve")
+        for x, y in points:
+            pen.ellipse((x - brush / 2, y - brush / 2, x + brush / 2, y + brush / 2), fill=(0, 0, 0, 255))
+    return np.asarray(picture).copy()
+
+
+def drawn_digit(digit: str) -> np.ndarray:
+    return draw_on_canvas(STROKES[digit])
+
+
+def single_dot() -> np.ndarray:
+    return draw_on_canvas([[(0.5, 0.5)]])
+
+
+def black_canvas() -> np.ndarray:
+    return np.concatenate([np.zeros((CANVAS, CANVAS, 3), np.uint8), np.full((CANVAS, CANVAS, 1), 255, np.uint8)], -1)
+
+
+def blank_canvas() -> np.ndarray:
+    return np.full((CANVAS, CANVAS, 4), 255, np.uint8)
+
+
+# ---------------------------------------------------------------- photos, good and bad
+
+
+def half_red_half_blue(width: int = 256, height: int = 256) -> Image.Image:
+    """Left half red, right half blue."""
+    array = np.zeros((height, width, 3), np.uint8)
+    array[:, : width // 2] = RED
+    array[:, width // 2:] = BLUE
+    return Image.fromarray(array)
+
+
+def solid(color, size=(200, 160)) -> Image.Image:
+    return Image.new("RGB", size, color)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def decompression_bomb(path: Path, side: int = 20000) -> Path:
+    """A valid 1-bit PNG of side x side pixels (400 megapixels) that is only tens of kB on disk."""
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data)
+                     + _png_chunk(b"IEND", b""))
+    return path
+
+
+def _encoded(picture: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Files a user may upload that cannot be classified: name -> (path, a word the message must contain)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    photo = half_red_half_blue(300, 200)
+    files = {
+        "zero_byte.jpg": (b"", "empty"),
+        "text_renamed.jpg": (b"These are my holiday notes, not a picture.\n" * 20, "text file"),
+        "truncated.jpg": (_encoded(photo, "JPEG", quality=95)[:600], "truncated"),
+        "truncated.png": (_encoded(photo, "PNG")[:400], "truncated"),
+        "drawing.svg": (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+                        b'<circle cx="32" cy="32" r="20" fill="red"/></svg>\n', "SVG"),
+        "one_pixel.png": (_encoded(solid(RED, (1, 1)), "PNG"), "too small"),
+        "strip_10000x10.png": (_encoded(solid(RED, (10000, 10)), "PNG"), "too small"),
+    }
+    corpus = {}
+    for name, (data, expected) in files.items():
+        (folder / name).write_bytes(data)
+        corpus[name] = (folder / name, expected)
+    corpus["bomb_20000x20000.png"] = (decompression_bomb(folder / "bomb_20000x20000.png"), "too large")
+    return corpus
+
+
+def odd_but_valid_photos(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Valid photos in awkward forms: name -> (path, the label the red-means-dog model must give)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    red, blue = solid(RED), solid(BLUE)
+    written = {}
+
+    def save(name, picture, label, **options):
+        picture.save(folder / name, **options)
+        written[name] = (folder / name, label)
+
+    save("cmyk.jpg", red.convert("CMYK"), "dog", quality=95)
+    sixteen = (np.asarray(red.convert("L"), np.uint16) * 257)
+    save("gray16.png", Image.fromarray(sixteen), "either")  # grey: red = blue, p(dog) = 0.5
+    palette = Image.new("P", (200, 160), 0)  # index 0: red, declared transparent; index 1: blue
+    palette.putpalette([*RED, *BLUE])
+    palette.paste(1, (0, 0, 100, 160))
+    save("palette_transparent.png", palette, "cat", transparency=0)  # white + blue: cat; red + blue: a tie
+    rgba = Image.new("RGBA", (200, 160), (0, 0, 0, 0))
+    rgba.paste(Image.new("RGBA", (100, 160), (*RED, 255)), (50, 0))
+    save("rgba.png", rgba, "dog")
+    frames = [red, blue]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    written["animated.gif"] = (folder / "animated.gif", "dog")
+    save("big_6000x4000.jpg", Image.new("RGB", (6000, 4000), RED), "dog", quality=80)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    save("exif_rotated.jpg", half_red_half_blue(64, 32), "either", exif=exif, quality=95)  # red on top once upright
+    return written
+
+
+def manifest_of(root: Path) -> dict:
+    return json.loads((Path(root) / "manifest.json").read_text())
