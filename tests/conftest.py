@@ -32,3 +32,15 @@ def scratch_home(tmp_path, monkeypatch, real_home) -> Path:
     assets._verified.clear()
     yield home
     assets._verified.clear()
+
+
+@pytest.fixture(scope="session")
+def small_export(tmp_path_factory, real_home) -> Path:
+    """A real export folder (manifest + catsdogs and digits, ONNX fp32 + int8 + SavedModel).
+
+    Models are small but real: the digits CNN is trained on all of MNIST for one epoch, the
+    cats-vs-dogs head on a frozen ImageNet MobileNet at 64x64. Built once per test session.
+    """
+    from small_models import build_small_export
+
+    return build_small_export(tmp_path_factory.mktemp("exported"))

@@ -1,0 +1,139 @@
+"""Export: parity with TF measured on real images, hashes, verify, atomicity, bring-your-own models."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from toolkit import export
+from toolkit.errors import ConvlensError
+from toolkit.manifest import read_manifest, sha256_path
+
+
+def test_both_models_export_with_parity_and_equal_accuracy(small_export):
+    manifest = read_manifest(small_export)
+    assert set(manifest["models"]) == {"catsdogs", "digits"}
+    for name, model in manifest["models"].items():
+        parity = model["parity"]
+        assert parity["tf_vs_onnx_fp32_max_abs_diff"] <= 1e-5, name
+        assert parity["decisions_identical"], name
+        assert parity["n_images"] >= 256
+        metrics = model["metrics"]
+        assert metrics["onnx_fp32_test_accuracy"] == metrics["tf_test_accuracy"]
+        assert model["quantization"]["size_ratio"] < 0.5  # int8 weights are a quarter of fp32
+    assert manifest["models"]["digits"]["metrics"]["tf_test_accuracy"] > 0.9
+    assert set(manifest["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"}
+
+
+def test_onnx_files_take_image_with_dynamic_batch_and_describe_themselves(small_export):
+    import onnx
+
+    manifest = read_manifest(small_export)
+    for name, model in manifest["models"].items():
+        for kind in ("onnx", "onnx_int8"):
+            path = small_export / model["files"][kind]["path"]
+            session = export.onnx_session(path)
+            (image,) = session.get_inputs()
+            assert image.name == "image" and image.shape[1:] == model["input"]["shape"][1:]
+            for batch in (1, 3):
+                pixels = np.random.default_rng(batch).uniform(0, 255, (batch, *image.shape[1:])).astype(np.float32)
+                assert export.onnx_outputs(session, pixels).shape[0] == batch
+            metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+            assert json.loads(metadata["convlens.labels"]) == model["labels"]
+            assert json.loads(metadata["convlens.preprocessing"]) == model["preprocessing"]
+
+
+def test_manifest_hashes_match_the_files(small_export):
+    manifest = read_manifest(small_export)
+    for model in manifest["models"].values():
+        for entry in model["files"].values():
+            assert sha256_path(small_export / entry["path"]) == entry["sha256"]
+    assert export.verify_export(small_export) == []
+
+
+@pytest.fixture
+def export_copy(small_export, tmp_path):
+    copy = tmp_path / "exported"
+    shutil.copytree(small_export, copy)
+    return copy
+
+
+def test_verify_names_a_tampered_file(export_copy, capsys):
+    target = export_copy / "catsdogs" / "model.onnx"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    assert export.verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
+    err = capsys.readouterr().err
+    assert "catsdogs/model.onnx" in err and "sha256" in err
+
+
+def test_verify_names_a_missing_file(export_copy, capsys):
+    (export_copy / "digits" / "model.int8.onnx").unlink()
+    assert export.verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
+    assert "digits/model.int8.onnx is missing" in capsys.readouterr().err
+
+
+def test_failed_export_leaves_the_previous_export_intact(export_copy):
+    before = {p.relative_to(export_copy): sha256_path(p) for p in export_copy.rglob("*") if p.is_file()}
+    from small_models import digits_spec, small_cnn_on_mnist
+
+    spec = digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        export.export_models([spec], export_copy, log=lambda _: None, _fail_after="digits")
+    after = {p.relative_to(export_copy): sha256_path(p) for p in export_copy.rglob("*") if p.is_file()}
+    assert after == before
+    assert export.verify_export(export_copy) == []
+
+
+def _keras2_cnn_h5(path):
+    import tf_keras
+
+    from toolkit import data
+
+    train, _ = data.load_mnist()
+    model = tf_keras.Sequential([
+        tf_keras.layers.InputLayer(input_shape=(28, 28, 1)), tf_keras.layers.Rescaling(1 / 255),
+        tf_keras.layers.Conv2D(8, 5, activation="relu"), tf_keras.layers.MaxPooling2D(2),
+        tf_keras.layers.Flatten(), tf_keras.layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(train.x[:3000, ..., None], train.y[:3000], epochs=1, verbose=0)
+    model.save(path)
+
+
+def test_keras2_h5_model_exports_with_parity(tmp_path):
+    path = tmp_path / "legacy_cnn.h5"
+    _keras2_cnn_h5(path)
+    spec = export.user_model_spec(path, labels=[str(d) for d in range(10)])
+    manifest = export.export_models([spec], tmp_path / "exported", log=lambda _: None)
+    entry = manifest["models"]["legacy_cnn"]
+    assert entry["parity"]["tf_vs_onnx_fp32_max_abs_diff"] <= 1e-5
+    assert entry["parity"]["decisions_identical"]
+    assert entry["metrics"]["tf_test_accuracy"] is None  # no labels are assumed for a user's model
+    assert export.verify_export(tmp_path / "exported") == []
+
+
+def test_a_file_that_is_not_a_keras_model_is_refused_plainly(tmp_path):
+    fake = tmp_path / "model.keras"
+    fake.write_text("not a model")
+    with pytest.raises(ConvlensError, match="could not be loaded as a Keras model"):
+        export.load_user_model(fake)
+    other = tmp_path / "model.pt"
+    other.write_bytes(b"\0")
+    with pytest.raises(ConvlensError, match="not a Keras model file"):
+        export.load_user_model(other)
+
+
+def test_a_model_without_a_full_input_shape_needs_one(tmp_path):
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))))
+    path = tmp_path / "any_size.keras"
+    model.save(path)
+    with pytest.raises(ConvlensError, match="--input-shape"):
+        export.user_model_spec(path)
+    spec = export.user_model_spec(path, input_shape=(28, 28, 1))
+    assert spec.test_x.shape[1:] == (28, 28, 1)
