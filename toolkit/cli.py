@@ -79,6 +79,8 @@ def _add_visualize(commands) -> None:
     parser.add_argument("--size", type=int, help="image size in pixels (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", metavar="DIR", help="where PNGs go (default exported/gallery)")
+    parser.add_argument("--model", metavar="PATH", help="digits, digit-filters or catsdogs: your own Keras model "
+                                                        "file instead of the trained one under runs/")
     parser.set_defaults(run=_lazy("toolkit.ascent.cli:visualize_from_cli"))
 
 

@@ -1,0 +1,318 @@
+"""Gradient ascent: objectives, transformations, parameterisations and the batched render loop,
+on tiny models built here (ResNet50V2 with random weights for its path)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from toolkit.ascent import gallery, models, objectives as obj, render as rnd, transforms as tfm  # noqa: E402
+from toolkit.ascent.param import FourierImage, PixelImage  # noqa: E402
+from toolkit.errors import ConvlensError  # noqa: E402
+
+FEW = rnd.Method("few-naive", "pixels", False, "normalized-gradient", 0.02, 8)
+FEW_ROBUST = rnd.Method("few-robust", "fourier", True, "adam", 0.05, 8)
+
+
+def tiny_conv_model(size: int = 24, channels: int = 3, seed: int = 0):
+    """0..255 pixels -> x/255 -> Conv(6, 3, relu) -> Conv(5, 3, relu) -> GAP -> Dense(4, softmax)."""
+    keras.utils.set_random_seed(seed)
+    image = keras.Input((size, size, channels))
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(x)
+    x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(image, keras.layers.Dense(4, activation="softmax", name="out")(x))
+
+
+def digits_like_model(separate_softmax: bool = True):
+    """The practical's CNN shape, scaled down: 28x28x1 -> conv -> pool -> conv -> flatten -> Dense(10)."""
+    keras.utils.set_random_seed(1)
+    image = keras.Input((28, 28, 1))
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(3, 5, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    if separate_softmax:
+        out = keras.layers.Activation("softmax")(keras.layers.Dense(10, name="logits")(x))
+    else:
+        out = keras.layers.Dense(10, activation="softmax", name="logits")(x)
+    return keras.Model(image, out)
+
+
+def binary_model(size: int = 32):
+    """0..255 RGB -> conv -> GAP -> Dense(1, sigmoid): the cats-vs-dogs head's shape."""
+    keras.utils.set_random_seed(2)
+    image = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(image)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(image, keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x))
+
+
+# ------------------------------------------------------------------------------------ objectives
+
+def test_channel_objective_is_the_mean_of_one_channel_inside_the_border():
+    acts = tf.constant(np.random.default_rng(0).normal(size=(2, 6, 6, 3)), tf.float32)
+    value = obj.channel("a", 2, border=1)({"a": acts}).numpy()
+    np.testing.assert_allclose(value, acts.numpy()[:, 1:-1, 1:-1, 2].mean(axis=(1, 2)), rtol=1e-6)
+    no_border = obj.channel("a", 0, border=0)({"a": acts}).numpy()
+    np.testing.assert_allclose(no_border, acts.numpy()[..., 0].mean(axis=(1, 2)), rtol=1e-6)
+
+
+def test_class_logit_and_combined_objectives():
+    logits = tf.constant([[1.0, 2.0, 5.0], [0.5, -1.0, 3.0]])
+    acts = {obj.LOGITS: logits, "a": tf.ones((2, 4, 4, 2)) * 3.0}
+    a, b = obj.class_logit(2), obj.channel("a", 1, border=0)
+    np.testing.assert_allclose(a(acts).numpy(), [5.0, 3.0])
+    np.testing.assert_allclose((a + b)(acts).numpy(), [8.0, 6.0])
+    np.testing.assert_allclose((a - b)(acts).numpy(), [2.0, 0.0])
+    np.testing.assert_allclose((2 * a)(acts).numpy(), [10.0, 6.0])
+    np.testing.assert_allclose(obj.minimise(a)(acts).numpy(), [-5.0, -3.0])
+    assert set((a + b).layers) == {obj.LOGITS, "a"}
+
+
+# ------------------------------------------------------------------------------- transformations
+
+def _ramp(size=16, channels=3):
+    return tf.constant(np.arange(size * size * channels, dtype=np.float32).reshape(1, size, size, channels))
+
+
+def test_pad_adds_a_constant_border():
+    out = tfm.Pad(3, value=0.5)(tf.zeros((2, 8, 8, 3)), tf.constant([0, 0])).numpy()
+    assert out.shape == (2, 14, 14, 3)
+    assert np.all(out[:, :3] == 0.5) and np.all(out[:, 3:-3, 3:-3] == 0.0)
+
+
+def test_jitter_is_a_crop_shifted_by_at_most_d():
+    image = _ramp()
+    offsets = set()
+    for k in range(12):
+        out = tfm.Jitter(4)(image, tf.constant([7, k])).numpy()
+        assert out.shape == (1, 12, 12, 3)
+        oy, ox = np.argwhere(image.numpy()[0, :, :, 0] == out[0, 0, 0, 0])[0]
+        np.testing.assert_array_equal(out[0], image.numpy()[0, oy:oy + 12, ox:ox + 12])
+        offsets.add((int(oy), int(ox)))
+    assert len(offsets) > 1 and all(0 <= o <= 4 for pair in offsets for o in pair)
+
+
+def test_random_scale_picks_one_of_the_factors():
+    sizes = {tfm.RandomScale((0.5, 1.5))(tf.zeros((1, 20, 20, 3)), tf.constant([1, k])).shape[1] for k in range(10)}
+    assert sizes == {10, 30}
+
+
+def test_rotation_by_zero_is_identity_and_by_90_turns_the_image():
+    image = _ramp(9, 1)
+    same = tfm.RandomRotate((0.0,))(image, tf.constant([0, 0])).numpy()
+    np.testing.assert_allclose(same, image.numpy(), atol=1e-3)
+    turned = tfm.RandomRotate((90.0,))(image, tf.constant([0, 0])).numpy()[0, :, :, 0]
+    candidates = [np.rot90(image.numpy()[0, :, :, 0], k) for k in (1, -1)]
+    assert min(np.abs(turned - c).max() for c in candidates) < 1e-2
+
+
+def test_compose_is_deterministic_for_a_seed_and_varies_with_it():
+    chain = tfm.standard(32)
+    image = tf.random.stateless_uniform((1, 32, 32, 3), [0, 1])
+    a = chain(image, tf.constant([3, 4])).numpy()
+    b = chain(image, tf.constant([3, 4])).numpy()
+    c = [chain(image, tf.constant([3, k])).numpy() for k in range(5, 9)]
+    np.testing.assert_array_equal(a, b)
+    assert any(x.shape != a.shape or not np.allclose(x, a) for x in c)
+    assert tfm.fit(tf.constant(a), 32).shape == (1, 32, 32, 3)
+
+
+# ------------------------------------------------------------------------------ parameterisations
+
+def test_pixel_and_fourier_images_start_equal_across_the_batch_and_stay_in_range():
+    for param in (PixelImage(16), FourierImage(16), FourierImage(28, channels=1)):
+        params = param.initial(3, seed=5)
+        image = param.to_image(tf.constant(params)).numpy()
+        assert image.shape == (3, param.size, param.size, param.channels)
+        assert 0.0 <= image.min() and image.max() <= 1.0
+        np.testing.assert_array_equal(image[0], image[2])
+        assert not np.array_equal(param.initial(1, seed=5), param.initial(1, seed=6))
+    far = PixelImage(8).project(tf.constant([[-2.0, 0.5, 3.0]])).numpy()
+    np.testing.assert_array_equal(far, [[0.0, 0.5, 1.0]])
+
+
+def test_fourier_spectrum_scaling_favours_low_frequencies():
+    scale = FourierImage(32).spectrum_scale()
+    assert scale[0, 0] == scale.max() and scale[16, 16] < scale[1, 1] < scale[0, 0]
+
+
+# -------------------------------------------------------------------------------------- rendering
+
+@pytest.fixture(scope="module")
+def tiny_features():
+    return models.feature_model(tiny_conv_model(), ("c1", "c2"), logits=True)
+
+
+@pytest.mark.parametrize("method", [FEW, FEW_ROBUST], ids=lambda m: m.name)
+def test_a_batch_renders_the_same_images_as_each_objective_alone(tiny_features, method):
+    objectives = [obj.channel("c2", 0), obj.channel("c1", 3), -obj.channel("c2", 4)]
+    batch = rnd.render(tiny_features, objectives, method, seed=3)
+    for i, objective in enumerate(objectives):
+        alone = rnd.render(tiny_features, [objective], method, seed=3)
+        np.testing.assert_allclose(alone.images[0], batch.images[i], atol=2e-4)
+    assert not np.allclose(batch.images[0], batch.images[1], atol=1e-2)
+    chunked = rnd.render(tiny_features, objectives, method, seed=3, batch_size=2)
+    np.testing.assert_allclose(chunked.images, batch.images, atol=2e-4)
+
+
+def test_the_same_seed_gives_the_same_images_and_another_seed_others(tiny_features):
+    a = rnd.render(tiny_features, [obj.channel("c2", 1)], FEW_ROBUST, seed=11)
+    b = rnd.render(tiny_features, [obj.channel("c2", 1)], FEW_ROBUST, seed=11)
+    c = rnd.render(tiny_features, [obj.channel("c2", 1)], FEW_ROBUST, seed=12)
+    np.testing.assert_array_equal(a.images, b.images)
+    assert not np.allclose(a.images, c.images)
+
+
+@pytest.mark.parametrize("method", [FEW, FEW_ROBUST], ids=lambda m: m.name)
+def test_maximising_raises_and_minimising_lowers_the_activation(tiny_features, method):
+    param = method.param(tiny_features.size, tiny_features.channels)
+    start = param.to_image(tf.constant(param.initial(1, seed=0)))
+    c = obj.channel("c2", 2)
+    before = float(c(tiny_features(start))[0])
+    up = rnd.render(tiny_features, [c], method, steps=20, seed=0).values[0]
+    down = -rnd.render(tiny_features, [-c], method, steps=20, seed=0).values[0]
+    assert up > before + 1e-3 and down < before - 1e-3
+
+
+def test_logits_are_taken_before_the_softmax_whether_it_is_a_layer_or_an_activation():
+    x = np.random.default_rng(0).uniform(0, 255, (3, 28, 28, 1)).astype(np.float32)
+    for separate in (True, False):
+        model = digits_like_model(separate_softmax=separate)
+        features = models.feature_model(model, logits=True)
+        logits = features(tf.constant(x / 255.0))[obj.LOGITS].numpy()
+        np.testing.assert_allclose(models.probabilities_from_logits(logits), model(x).numpy(), atol=1e-5)
+        assert np.abs(logits).max() > 1e-3 and not np.allclose(logits.sum(axis=1), 1.0)
+
+
+def test_class_visualisation_raises_the_target_probability():
+    model = digits_like_model()
+    features = models.feature_model(model, logits=True)
+    param = PixelImage(28, channels=1)
+    start = param.to_image(tf.constant(param.initial(1, seed=0))).numpy()
+    for digit in (3, 7):
+        rendering = rnd.render(features, [obj.class_logit(digit)], FEW, steps=15, seed=0)
+        before, _ = rnd.target_probabilities(features, start, [digit], n_transforms=2)
+        after, under = rnd.target_probabilities(features, rendering.images, [digit], n_transforms=4)
+        assert after[0] > before[0] + 0.05 and 0.0 <= under[0] <= 1.0
+
+
+def test_a_sigmoid_output_is_maximised_towards_one_class_and_minimised_towards_the_other():
+    model = binary_model()
+    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    rendering = rnd.render(features, [obj.class_logit(0), -obj.class_logit(0)], FEW, steps=15, seed=0)
+    p_dog = model(rnd.to_uint8(rendering.images).astype(np.float32)).numpy()[:, 0]
+    assert p_dog[0] > 0.5 > p_dog[1]
+    as_rendered, _ = rnd.target_probabilities(features, rendering.images, [1, 0], n_transforms=2)
+    np.testing.assert_allclose(as_rendered, [p_dog[0], 1 - p_dog[1]], atol=1e-5)
+
+
+def test_resnet50v2_path_renders_its_practical_layers_on_random_weights():
+    layers = ("conv3_block4_out", "conv5_block3_out")
+    features = models.imagenet_features("resnet50v2", 64, layers, weights=None)
+    objectives = [obj.channel(layers[0], 0), obj.channel(layers[1], 5)]
+    rendering = rnd.render(features, objectives, FEW, steps=3, seed=0)
+    assert rendering.images.shape == (2, 64, 64, 3) and np.isfinite(rendering.images).all()
+    assert not np.allclose(rendering.images[0], rendering.images[1])
+
+
+def test_resnet50v2_weights_missing_or_not_downloadable_give_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(ConvlensError, match="does not exist"):
+        models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights=str(tmp_path / "none.h5"))
+    import keras.src.applications.resnet as keras_resnet
+
+    def offline(*args, **kwargs):
+        raise URLError("no route to host")
+
+    monkeypatch.setattr(keras_resnet.file_utils, "get_file", offline)
+    with pytest.raises(ConvlensError, match="could not download"):
+        models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights="imagenet")
+
+
+def test_an_unknown_layer_names_the_options():
+    with pytest.raises(ConvlensError, match="no layer 'nope'"):
+        models.feature_model(tiny_conv_model(), ("nope",))
+
+
+# ---------------------------------------------------------------------------------------- gallery
+
+def _args(**overrides) -> argparse.Namespace:
+    base = dict(what="all", backbone="mobilenet", weights=None, layer=None, filter=0, class_name="Siamese cat",
+                method="both", steps=None, size=None, seed=0, out=None, model=None)
+    return argparse.Namespace(**{**base, **overrides})
+
+
+def test_visualize_digits_writes_a_labelled_png_and_its_index_entry(tmp_path, capsys):
+    from toolkit.ascent.cli import visualize_from_cli
+
+    path = tmp_path / "digits.keras"
+    digits_like_model().save(path)
+    out = tmp_path / "gallery"
+    visualize_from_cli(_args(what="digits", model=str(path), steps=3, out=str(out)))
+    visualize_from_cli(_args(what="digit-filters", model=str(path), steps=3, out=str(out), method="naive"))
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(e["file"] for e in index) == ["digit_filters_naive.png", "digits_naive.png", "digits_robust.png"]
+    entry = next(e for e in index if e["file"] == "digits_robust.png")
+    assert entry["kind"] == "digits" and entry["method"] == "robust" and entry["steps"] == 3
+    assert set(entry["probabilities"]) == {"as_rendered", "under_transforms"}
+    assert set(entry["probabilities"]["as_rendered"]) == {str(d) for d in range(10)}
+    filters = next(e for e in index if e["kind"] == "digit-filters")
+    assert filters["layer"] == "conv1, conv2"
+    from PIL import Image
+
+    picture = np.asarray(Image.open(out / "digits_robust.png"))
+    assert picture.shape[1] > 10 * 28 and picture.std() > 10
+
+
+def test_visualize_all_skips_missing_models_with_a_note(tmp_path, capsys, monkeypatch):
+    from toolkit.ascent import cli
+
+    monkeypatch.setenv("CONVLENS_RUNS", str(tmp_path / "no-runs"))
+    panels = cli._panels("all", _args(), gallery.Options())
+    names = [name for name, _ in panels]
+    assert not any(n.startswith(("digits", "digit-filters", "catsdogs")) for n in names)
+    assert any(n.startswith("filters conv_pw_5_relu") for n in names) and any(n.startswith("class") for n in names)
+    printed = capsys.readouterr().out
+    assert "skipping digits" in printed and "skipping catsdogs" in printed
+
+
+def test_resnet50v2_without_weights_and_bad_steps_are_refused():
+    from toolkit.ascent.cli import visualize_from_cli
+
+    with pytest.raises(ConvlensError, match="--weights"):
+        visualize_from_cli(_args(backbone="resnet50v2"))
+    with pytest.raises(ConvlensError, match="--steps"):
+        visualize_from_cli(_args(steps=0))
+
+
+def test_the_gallery_folder_is_replaced_whole(tmp_path):
+    target, built = tmp_path / "gallery", tmp_path / ".gallery-new"
+    target.mkdir()
+    (target / "old.png").write_bytes(b"old")
+    built.mkdir()
+    gallery.write_index(built, [gallery.Entry("new.png", "t", "c", "class", "robust", "mobilenet", 1, 0.1)])
+    gallery.replace_folder(built, target)
+    assert not built.exists() and not (target / "old.png").exists()
+    assert json.loads((target / "index.json").read_text())[0]["file"] == "new.png"
+
+
+def test_live_render_bounds_its_steps_and_size():
+    from toolkit.ascent.live import render_imagenet_class
+
+    with pytest.raises(ConvlensError, match="steps"):
+        render_imagenet_class("Siamese cat", steps=100000)
+    with pytest.raises(ConvlensError, match="size"):
+        render_imagenet_class("Siamese cat", size=4000)
+    with pytest.raises(ConvlensError, match="method"):
+        render_imagenet_class("Siamese cat", method="magic")

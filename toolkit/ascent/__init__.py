@@ -1,0 +1,18 @@
+"""Gradient-ascent visualisations, split as Lucid/Lucent do.
+
+- `param`: how the image is parameterised (pixels; decorrelated Fourier basis; grayscale for 28x28 models)
+- `objectives`: what is optimised (a channel's mean activation, a class logit; combine with + - *)
+- `transforms`: random pad/jitter/scale/rotate that make the result robust
+- `render`: one batched `tf.function` loop tying them, and the two methods `naive` and `robust`
+- `gallery`, `cli`: what `convlens visualize` writes; `live`: a bounded render for the demo; `timing`: for `bench`
+
+The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it lazily, on first use.
+"""
+
+from toolkit.ascent.live import render_imagenet_class
+from toolkit.ascent.objectives import Objective, channel, class_logit
+from toolkit.ascent.render import METHODS, NAIVE, ROBUST, Method, Rendering, target_probabilities
+from toolkit.ascent.timing import time_class_render, time_filter_grid
+
+__all__ = ["METHODS", "NAIVE", "ROBUST", "Method", "Objective", "Rendering", "channel", "class_logit",
+           "render_imagenet_class", "target_probabilities", "time_class_render", "time_filter_grid"]

@@ -1,0 +1,118 @@
+"""`convlens visualize`: renders the gallery panels with a progress bar over steps."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from toolkit.ascent import gallery
+from toolkit.errors import ConvlensError
+
+KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdogs")
+
+
+class StepBar:
+    """A tqdm bar over optimisation steps, fed by the render loop's progress callback."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.description, unit="step", leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _methods(choice: str) -> list[str]:
+    return ["naive", "robust"] if choice == "both" else [choice]
+
+
+def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, callable]]:
+    """(description, function(folder, progress) -> Entry) for each panel asked for."""
+    layers = [args.layer] if args.layer else list(gallery.BACKBONE_LAYERS[options.backbone])
+    methods = _methods(args.method)
+    panels = []
+    if what in ("all", "filters"):
+        panels += [(f"filters {layer} {m}", lambda f, p, layer=layer, m=m: gallery.filters_panel(f, layer, m, options, p))
+                   for layer in layers for m in methods]
+    if what in ("all", "filter"):
+        layer = args.layer or gallery.BACKBONE_LAYERS[options.backbone][-1]
+        panels += [(f"filter {layer}:{args.filter} {m}",
+                    lambda f, p, m=m: gallery.filter_panel(f, layer, args.filter, m, options, p)) for m in methods]
+    if what in ("all", "class"):
+        panels += [(f"class {args.class_name} {m}", lambda f, p, m=m: gallery.class_panel(f, args.class_name, m,
+                                                                                          options, p))
+                   for m in methods]
+    for kind, path, panel in (("digits", options.digits_path(), gallery.digits_panel),
+                              ("digit-filters", options.digits_path(), gallery.digit_filters_panel),
+                              ("catsdogs", options.catsdogs_path(), gallery.catsdogs_panel)):
+        if what not in ("all", kind):
+            continue
+        if what == "all" and not path.is_file():
+            print(f"skipping {kind}: no trained model at {path} (run `convlens train "
+                  f"{'digits' if 'digit' in kind else 'catsdogs'}` first)")
+            continue
+        panels += [(f"{kind} {m}", lambda f, p, m=m, panel=panel: panel(f, m, options, p)) for m in methods]
+    return panels
+
+
+def _run(panels, folder: Path) -> list[gallery.Entry]:
+    entries = []
+    for description, panel in panels:
+        bar = StepBar(description)
+        try:
+            entry = panel(folder, bar)
+        finally:
+            bar.close()
+        note = ""
+        if entry.probabilities:
+            note = "  p as rendered " + ", ".join(f"{k} {v:.2f}" for k, v in entry.probabilities["as_rendered"].items())
+            note += "; under transformations " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                           entry.probabilities["under_transforms"].items())
+        print(f"{description}: {entry.steps} steps, {entry.seconds:.1f} s -> {entry.file}{note}")
+        entries.append(entry)
+    return entries
+
+
+def visualize_from_cli(args) -> int:
+    what = args.what
+    if what not in KINDS:
+        raise ConvlensError(f"unknown visualisation {what!r}: use one of {', '.join(KINDS)}.")
+    if args.backbone == "resnet50v2" and not args.weights:
+        raise ConvlensError("--backbone resnet50v2 needs its ImageNet weights: --weights PATH (a Keras ResNet50V2 "
+                            "weights file) or --weights imagenet (downloads; needs internet).")
+    if args.steps is not None and args.steps < 1:
+        raise ConvlensError(f"--steps must be at least 1, not {args.steps}.")
+    if args.size is not None and not 32 <= args.size <= 512:
+        raise ConvlensError(f"--size must be between 32 and 512 pixels, not {args.size}.")
+    own_model = getattr(args, "model", None)
+    options = gallery.Options(args.backbone, args.weights, args.steps, args.size, args.seed,
+                              digits_model=own_model if what in ("digits", "digit-filters") else None,
+                              catsdogs_model=own_model if what == "catsdogs" else None)
+    out = gallery.gallery_dir(args.out)
+    panels = _panels(what, args, options)
+    started = time.perf_counter()
+    if what != "all":
+        out.mkdir(parents=True, exist_ok=True)
+        entries = _run(panels, out)
+        gallery.merge_into(out, entries)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        try:
+            entries = _run(panels, building)
+            gallery.write_index(building, entries)
+            gallery.replace_folder(building, out)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    print(f"{len(entries)} images and {out / gallery.INDEX} written in {time.perf_counter() - started:.0f} s")
+    return 0

@@ -1,0 +1,243 @@
+"""The gallery: what `convlens visualize` renders, as labelled PNG grids plus an index.json the demo reads.
+
+Each panel function renders one visualisation with one method, writes its PNG into a folder and
+returns its index entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from toolkit.ascent import models
+from toolkit.ascent.grid import labelled_grid, save_png
+from toolkit.ascent.objectives import channel, class_logit
+from toolkit.ascent.render import Rendering, method_named, render, target_probabilities, to_uint8
+from toolkit.errors import ConvlensError
+from toolkit.paths import exported_dir, runs_dir
+
+BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
+                   "resnet50v2": ("conv3_block4_out", "conv5_block3_out")}
+BACKBONE_TITLES = {"mobilenet": "MobileNet v1 (ImageNet)", "resnet50v2": "ResNet50V2 (ImageNet)"}
+IMAGENET_SIZE = 128
+GRID_FILTERS = 64
+METHOD_CAPTIONS = {
+    "naive": "naive: pixels from grey noise, L2-normalised gradient steps, no transformations (keras.io's recipe)",
+    "robust": "robust: decorrelated Fourier image, Adam, random pad/jitter/scale/rotation every step "
+              "(Feature Visualization's recipe)",
+}
+INDEX = "index.json"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Entry:
+    """One gallery image, as the demo reads it from index.json."""
+
+    file: str
+    title: str
+    caption: str
+    kind: str  # filters | filter | class | digits | digit-filters | catsdogs
+    method: str
+    model: str
+    steps: int
+    seconds: float
+    layer: str | None = None
+    probabilities: dict | None = field(default=None)
+
+    def as_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line chose: backbone, steps (None: the method's), size, seed, where models are."""
+
+    backbone: str = "mobilenet"
+    weights: str | None = None
+    steps: int | None = None
+    size: int | None = None
+    seed: int = 0
+    digits_model: Path | None = None
+    catsdogs_model: Path | None = None
+
+    def digits_path(self) -> Path:
+        return Path(self.digits_model) if self.digits_model else runs_dir() / "digits" / "full.keras"
+
+    def catsdogs_path(self) -> Path:
+        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / "catsdogs" / "transfer.keras"
+
+
+def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
+    text = f"{METHOD_CAPTIONS[method]}; {rendering.steps} steps in {rendering.seconds:.1f} s."
+    return f"{text} {extra}".strip()
+
+
+def _probabilities(features, rendering: Rendering, targets: list[int], labels: list[str]) -> dict:
+    as_rendered, under = target_probabilities(features, rendering.images, targets)
+    return {"as_rendered": {label: round(float(p), 4) for label, p in zip(labels, as_rendered)},
+            "under_transforms": {label: round(float(p), 4) for label, p in zip(labels, under)}}
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+def filters_panel(folder: Path, layer: str, method: str, options: Options, progress: Progress | None = None,
+                  count: int = GRID_FILTERS) -> Entry:
+    """The first `count` filters of an ImageNet backbone layer, rendered as one batch, in an 8-column grid."""
+    size = options.size or IMAGENET_SIZE
+    features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
+    count = min(count, features.model.output[layer].shape[-1])
+    rendering = render(features, [channel(layer, i) for i in range(count)], method_named(method),
+                       options.steps, options.seed, progress=progress)
+    title = f"{BACKBONE_TITLES[options.backbone]} {layer}: {count} filters ({method})"
+    file = f"filters_{options.backbone}_{layer}_{method}.png"
+    save_png(labelled_grid(to_uint8(rendering.images), [str(i) for i in range(count)], 8, title), folder / file)
+    return Entry(file, title, _caption(method, rendering, "Each image maximises one filter's mean activation."),
+                 "filters", method, options.backbone, rendering.steps, round(rendering.seconds, 2), layer)
+
+
+def filter_panel(folder: Path, layer: str, index: int, method: str, options: Options,
+                 progress: Progress | None = None) -> Entry:
+    """One filter maximised and minimised, side by side (a batch of two)."""
+    size = options.size or IMAGENET_SIZE
+    features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
+    if not 0 <= index < features.model.output[layer].shape[-1]:
+        raise ConvlensError(f"layer {layer} has {features.model.output[layer].shape[-1]} filters; "
+                            f"--filter {index} is out of range.")
+    rendering = render(features, [channel(layer, index), -channel(layer, index)], method_named(method),
+                       options.steps, options.seed, progress=progress)
+    title = f"{layer} filter {index}: maximised and minimised ({method})"
+    file = f"filter_{options.backbone}_{layer}_{index}_{method}.png"
+    labels = [f"max {rendering.values[0]:.2f}", f"min {-rendering.values[1]:.2f}"]
+    save_png(labelled_grid(to_uint8(rendering.images), labels, 2, title, min_cell=192), folder / file)
+    return Entry(file, title, _caption(method, rendering, "Labels: the filter's mean activation reached."),
+                 "filter", method, options.backbone, rendering.steps, round(rendering.seconds, 2), layer)
+
+
+def imagenet_class_features(backbone: str, size: int, weights: str | None = None):
+    return models.imagenet_features(backbone, size, logits=True, weights=weights)
+
+
+def class_panel(folder: Path, class_name: str | int, method: str, options: Options,
+                progress: Progress | None = None) -> Entry:
+    """An ImageNet class logit maximised; the probability as rendered and under 16 random transformations."""
+    from toolkit.data import imagenet_class_index, imagenet_class_names
+
+    index = imagenet_class_index(class_name)
+    name = imagenet_class_names()[index].split(",")[0]
+    features = imagenet_class_features(options.backbone, options.size or IMAGENET_SIZE, options.weights)
+    rendering = render(features, [class_logit(index)], method_named(method), options.steps, options.seed,
+                       progress=progress)
+    probabilities = _probabilities(features, rendering, [index], [name])
+    p, q = probabilities["as_rendered"][name], probabilities["under_transforms"][name]
+    title = f"ImageNet class {index} \"{name}\" ({method})"
+    file = f"class_{options.backbone}_{index}_{_slug(name)}_{method}.png"
+    save_png(labelled_grid(to_uint8(rendering.images), [f"p={p:.2f}; transformed {q:.2f}"], 1, title,
+                           min_cell=256), folder / file)
+    return Entry(file, title, _caption(method, rendering, f"p({name}) = {p:.2f} as rendered, {q:.2f} on average "
+                                                          "under 16 random small shifts, scalings and rotations."),
+                 "class", method, options.backbone, rendering.steps, round(rendering.seconds, 2),
+                 probabilities=probabilities)
+
+
+def digits_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
+    """The ten digits: each output logit of the MNIST CNN maximised (grayscale, 28x28)."""
+    model = models.load_trained(options.digits_path(), "digits")
+    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    rendering = render(features, [class_logit(d) for d in range(10)], method_named(method), options.steps,
+                       options.seed, progress=progress)
+    labels = [str(d) for d in range(10)]
+    probabilities = _probabilities(features, rendering, list(range(10)), labels)
+    title = f"MNIST CNN: the ten digits ({method})"
+    file = f"digits_{method}.png"
+    shown = [f"{d}: p={probabilities['as_rendered'][d]:.2f}" for d in labels]
+    save_png(labelled_grid(to_uint8(rendering.images), shown, 10, title), folder / file)
+    mean_q = np.mean(list(probabilities["under_transforms"].values()))
+    return Entry(file, title, _caption(method, rendering, f"Mean probability under 16 random transformations "
+                                                          f"{mean_q:.2f}."),
+                 "digits", method, "digits", rendering.steps, round(rendering.seconds, 2),
+                 probabilities=probabilities)
+
+
+def digit_filters_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
+    """The filters of the MNIST CNN's two conv layers, one row per layer, rendered as one batch."""
+    model = models.load_trained(options.digits_path(), "digits")
+    layers = models.conv_layer_names(model)[:2]
+    features = models.feature_model(model, tuple(layers), input_scale=models.PIXELS_0_255)
+    objectives = [channel(layer, i) for layer in layers for i in range(features.model.output[layer].shape[-1])]
+    rendering = render(features, objectives, method_named(method), options.steps, options.seed, progress=progress)
+    counts = [features.model.output[layer].shape[-1] for layer in layers]
+    title = f"MNIST CNN: filters of {' and '.join(layers)} ({method})"
+    file = f"digit_filters_{method}.png"
+    labels = [objective.name for objective in objectives]
+    save_png(labelled_grid(to_uint8(rendering.images), labels, max(counts), title), folder / file)
+    return Entry(file, title, _caption(method, rendering, f"Rows: {', '.join(f'{l} ({c})' for l, c in zip(layers, counts))}."),
+                 "digit-filters", method, "digits", rendering.steps, round(rendering.seconds, 2), ", ".join(layers))
+
+
+def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
+    """The cats-vs-dogs output maximised (dog) and minimised (cat), side by side."""
+    model = models.load_trained(options.catsdogs_path(), "cats-vs-dogs")
+    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    rendering = render(features, [class_logit(0), -class_logit(0)], method_named(method), options.steps,
+                       options.seed, progress=progress)
+    probabilities = _probabilities(features, rendering, [1, 0], ["dog", "cat"])
+    title = f"Cats vs dogs: the output maximised (dog) and minimised (cat) ({method})"
+    file = f"catsdogs_{method}.png"
+    shown = [f"{label}: p={probabilities['as_rendered'][label]:.2f}; transformed "
+             f"{probabilities['under_transforms'][label]:.2f}" for label in ("dog", "cat")]
+    save_png(labelled_grid(to_uint8(rendering.images), shown, 2, title, min_cell=256), folder / file)
+    return Entry(file, title, _caption(method, rendering, "Probabilities as rendered and on average under 16 "
+                                                          "random small shifts, scalings and rotations."),
+                 "catsdogs", method, "catsdogs", rendering.steps, round(rendering.seconds, 2),
+                 probabilities=probabilities)
+
+
+# ---------------------------------------------------------------------------------------- the index
+
+def gallery_dir(out: str | os.PathLike | None = None) -> Path:
+    return Path(out) if out else exported_dir() / "gallery"
+
+
+def write_index(folder: Path, entries: list[Entry]) -> Path:
+    """Writes index.json atomically (temporary file, then rename)."""
+    path = folder / INDEX
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
+        json.dump([entry.as_json() for entry in entries], handle, indent=2)
+    os.replace(handle.name, path)
+    return path
+
+
+def read_index(folder: Path) -> list[dict]:
+    path = folder / INDEX
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def merge_into(folder: Path, entries: list[Entry]) -> Path:
+    """Adds or replaces `entries` (by file) in the folder's index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    new_files = {entry.file for entry in entries}
+    kept = [Entry(**entry) for entry in read_index(folder) if entry["file"] not in new_files]
+    return write_index(folder, kept + entries)
+
+
+def replace_folder(built: Path, target: Path) -> None:
+    """Puts a fully written folder in place of `target`: the demo sees the old gallery or the new one, never half."""
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(built, target)
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,43 @@
+"""A bounded ImageNet class render for the demo's live panel (a Gradio callback)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from toolkit.ascent import models
+from toolkit.ascent.objectives import class_logit
+from toolkit.ascent.render import method_named, render, target_probabilities, to_uint8
+from toolkit.errors import ConvlensError
+
+MAX_STEPS = 512
+SIZES = (64, 256)  # smallest and largest image side
+
+
+@lru_cache(maxsize=2)
+def _class_features(size: int):
+    return models.imagenet_features("mobilenet", size, logits=True)
+
+
+def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method: str = "robust",
+                          steps: int | None = None, size: int = 128, seed: int = 0,
+                          progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+    """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step."""
+    from toolkit.data import imagenet_class_index, imagenet_class_names
+
+    chosen = method_named(method)
+    steps = chosen.steps if steps is None else int(steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise ConvlensError(f"steps must be between 1 and {MAX_STEPS}, not {steps}.")
+    if not SIZES[0] <= int(size) <= SIZES[1]:
+        raise ConvlensError(f"size must be between {SIZES[0]} and {SIZES[1]} pixels, not {size}.")
+    index = imagenet_class_index(class_name_or_index)
+    features = _class_features(int(size))
+    rendering = render(features, [class_logit(index)], chosen, steps, int(seed), progress=progress)
+    as_rendered, under = target_probabilities(features, rendering.images, [index])
+    info = {"class_index": index, "class_name": imagenet_class_names()[index], "method": chosen.name,
+            "steps": steps, "size": int(size), "seed": int(seed), "seconds": round(rendering.seconds, 2),
+            "probability_as_rendered": float(as_rendered[0]), "probability_under_transforms": float(under[0])}
+    return to_uint8(rendering.images[0]), info

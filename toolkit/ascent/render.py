@@ -1,0 +1,169 @@
+"""The render loop: one `tf.function` step that optimises a whole batch of objectives at once.
+
+The two methods are two choices of parameterisation, transformations and optimiser for this one loop:
+`naive` (the practical's and keras.io's recipe) and `robust` (Olah et al.'s Feature Visualization recipe).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from toolkit.ascent import transforms as tfm
+from toolkit.ascent.models import FeatureModel, probabilities_from_logits
+from toolkit.ascent.objectives import LOGITS, Objective
+from toolkit.ascent.param import FourierImage, PixelImage
+from toolkit.errors import ConvlensError
+
+JIT_COMPILE = None
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A recipe: how the image is parameterised, whether it is transformed each step, and how it is stepped."""
+
+    name: str
+    parameterisation: str        # "pixels" | "fourier"
+    transformed: bool            # random pad/jitter/scale/rotate before each step
+    optimiser: str               # "normalized-gradient" | "adam"
+    learning_rate: float         # normalized-gradient: RMS change per pixel per step; adam: its step size
+    steps: int
+
+    def param(self, size: int, channels: int):
+        if self.parameterisation == "pixels":
+            return PixelImage(size, channels)
+        return FourierImage(size, channels)
+
+    def transforms(self, size: int):
+        return tfm.standard(size) if self.transformed else None
+
+
+# keras.io: 30 steps of 10 * l2-normalised gradient on a 180x180x3 image in [-1, 1]: 0.016 RMS per step in [0, 1].
+NAIVE = Method("naive", "pixels", False, "normalized-gradient", 0.016, 30)
+ROBUST = Method("robust", "fourier", True, "adam", 0.05, 256)
+METHODS = {method.name: method for method in (NAIVE, ROBUST)}
+
+
+def method_named(name: str) -> Method:
+    if name not in METHODS:
+        raise ConvlensError(f"unknown method {name!r}: use one of {', '.join(METHODS)}.")
+    return METHODS[name]
+
+
+@dataclass
+class Rendering:
+    """The rendered images (B, H, W, C) in [0, 1], each objective's final value, and the time it took."""
+
+    images: np.ndarray
+    values: np.ndarray
+    seconds: float
+    trace_seconds: float = 0.0
+    steps: int = 0
+    method: str = ""
+    names: list[str] = field(default_factory=list)
+
+
+def _per_image(objectives: Sequence[Objective], activations: dict) -> tf.Tensor:
+    """Objective i of image i: each objective sees only its own image's activations."""
+    return tf.stack([objective({k: a[i:i + 1] for k, a in activations.items()})[0]
+                     for i, objective in enumerate(objectives)])
+
+
+def _step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method):
+    beta1, beta2, epsilon = 0.9, 0.999, 1e-8
+    needed = {name for objective in objectives for name in objective.layers}
+
+    @tf.function(jit_compile=JIT_COMPILE)
+    def step(params, m, v, t, seed):
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            images = param.to_image(params)
+            if transforms is not None:
+                images = transforms(images, seed)
+            activations = features(tfm.fit(images, features.size))
+            values = _per_image(objectives, {k: a for k, a in activations.items() if k in needed})
+            total = tf.reduce_sum(values)  # image i's gradient is its own objective's: the others do not depend on it
+        grad = tape.gradient(total, params)
+        if method.optimiser == "adam":
+            m = beta1 * m + (1 - beta1) * grad
+            v = beta2 * v + (1 - beta2) * grad * grad
+            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            params = params + method.learning_rate * m_hat / (tf.sqrt(v_hat) + epsilon)
+        else:  # each image's gradient scaled to a fixed length, as keras.io's tf.math.l2_normalize
+            axes = list(range(1, len(params.shape)))
+            norm = tf.sqrt(tf.reduce_sum(grad * grad, axis=axes, keepdims=True)) + 1e-12
+            per_pixel = float(np.sqrt(np.prod(params.shape[1:])))
+            params = params + method.learning_rate * per_pixel * grad / norm
+        return param.project(params), m, v, values
+
+    return step
+
+
+def render(features: FeatureModel, objectives: Sequence[Objective], method: Method = NAIVE,
+           steps: int | None = None, seed: int = 0, size: int | None = None, batch_size: int = 64,
+           progress: Progress | None = None) -> Rendering:
+    """Renders one image per objective, `batch_size` at a time; the same seed gives the same images."""
+    steps = method.steps if steps is None else int(steps)
+    if steps < 1:
+        raise ConvlensError(f"steps must be at least 1, not {steps}.")
+    size = size or features.size
+    param = method.param(size, features.channels)
+    transforms = method.transforms(size)
+    objectives = list(objectives)
+    images, values = [], []
+    total, done = steps * -(-len(objectives) // batch_size), 0
+    started, trace_seconds = time.perf_counter(), 0.0
+    for start in range(0, len(objectives), batch_size):
+        chunk = objectives[start:start + batch_size]
+        step = _step_function(features, chunk, param, transforms, method)
+        params = tf.constant(param.initial(len(chunk), seed))
+        m = v = tf.zeros_like(params)
+        for i in range(steps):
+            before = time.perf_counter()
+            params, m, v, chunk_values = step(params, m, v, tf.constant(i + 1, tf.float32),
+                                              tf.constant([seed, i], tf.int32))
+            if i == 0:
+                chunk_values.numpy()
+                trace_seconds += time.perf_counter() - before
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        final = param.to_image(params)
+        images.append(final.numpy())
+        values.append(_per_image(chunk, features(tfm.fit(final, features.size))).numpy())
+    return Rendering(np.concatenate(images), np.concatenate(values), time.perf_counter() - started,
+                     trace_seconds, steps, method.name, [objective.name for objective in objectives])
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to the uint8 pixels that are saved and shown."""
+    return np.clip(np.round(np.asarray(images) * 255.0), 0, 255).astype(np.uint8)
+
+
+def target_probabilities(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
+                         n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's probability of its target class (a) as saved and (b) averaged over random small transformations.
+
+    Images are quantised to uint8 first, as saved. For a single sigmoid output the classes are [0: p<0.5, 1: p].
+    """
+    x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
+    rows = np.arange(len(targets))
+    targets = np.asarray(targets)
+
+    def probabilities(batch):
+        return probabilities_from_logits(features(tfm.fit(batch, features.size))[LOGITS].numpy())
+
+    def of_targets(p):
+        if p.shape[-1] == 1:
+            p = np.concatenate([1 - p, p], axis=-1)
+        return p[rows, targets]
+
+    as_rendered = of_targets(probabilities(x))
+    check = tfm.small_random(x.shape[1])
+    transformed = [of_targets(probabilities(check(x, tf.constant([seed, k], tf.int32)))) for k in range(n_transforms)]
+    return as_rendered, np.mean(transformed, axis=0)

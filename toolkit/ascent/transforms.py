@@ -1,0 +1,112 @@
+"""Random transformations applied before every step, so that only images robust to them score well.
+
+Each transformation is a callable `(images, seed) -> images` with a stateless seed (two int32), so a
+render is reproducible and every image of a batch gets the same transformation at a given step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def _pick(values: Sequence[float], seed: tf.Tensor) -> tf.Tensor:
+    """One of `values`, uniformly, from a stateless seed."""
+    i = tf.random.stateless_uniform([], seed, 0, len(values), dtype=tf.int32)
+    return tf.gather(tf.constant(list(values), tf.float32), i)
+
+
+@dataclass(frozen=True)
+class Pad:
+    """Pads with a constant grey, so that jitter and rotation move the image, not only crop it."""
+
+    width: int
+    value: float = 0.5
+
+    def __call__(self, images, seed):
+        w = self.width
+        return tf.pad(images, [[0, 0], [w, w], [w, w], [0, 0]], constant_values=self.value)
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """A random crop `d` pixels smaller: shifts the image by 0..d pixels in each direction."""
+
+    d: int
+
+    def __call__(self, images, seed):
+        shape = tf.shape(images)
+        offsets = tf.random.stateless_uniform([2], seed, 0, self.d + 1, dtype=tf.int32)
+        return tf.slice(images, [0, offsets[0], offsets[1], 0], [-1, shape[1] - self.d, shape[2] - self.d, -1])
+
+
+@dataclass(frozen=True)
+class RandomScale:
+    """Resizes by a factor picked from `scales` (bilinear)."""
+
+    scales: tuple[float, ...]
+
+    def __call__(self, images, seed):
+        factor = _pick(self.scales, seed)
+        size = tf.cast(tf.round(tf.cast(tf.shape(images)[1:3], tf.float32) * factor), tf.int32)
+        return tf.image.resize(images, size, method="bilinear")
+
+
+def rotation_matrix(degrees: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    """The projective transform (8 numbers, output -> input coordinates) rotating about the centre."""
+    angle = degrees * math.pi / 180.0
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cx, cy = (tf.cast(width, tf.float32) - 1) / 2, (tf.cast(height, tf.float32) - 1) / 2
+    return tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])[None]
+
+
+@dataclass(frozen=True)
+class RandomRotate:
+    """Rotates by an angle in degrees picked from `angles` (bilinear, edges reflected)."""
+
+    angles: tuple[float, ...]
+
+    def __call__(self, images, seed):
+        shape = tf.shape(images)
+        matrix = rotation_matrix(_pick(self.angles, seed), shape[1], shape[2])
+        return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=matrix, output_shape=shape[1:3],
+                                                     fill_value=0.0, interpolation="BILINEAR",
+                                                     fill_mode="REFLECT")
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Applies transformations in order, each with its own seed derived from the step's seed."""
+
+    transforms: tuple[Transform, ...]
+
+    def __call__(self, images, seed):
+        for i, transform in enumerate(self.transforms):
+            images = transform(images, tf.stack([seed[0], seed[1] * 101 + i]))
+        return images
+
+
+def fit(images: tf.Tensor, size: int) -> tf.Tensor:
+    """Resizes back to the model's input size when the transformations changed it."""
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    return tf.image.resize(images, [size, size], method="bilinear")
+
+
+def standard(size: int) -> Compose:
+    """Lucid's standard robustness transformations, their pixel amounts scaled to the image size."""
+    unit = max(1, round(size / 128 * 4))  # 4 px at 128: 12 px pad, 8 px jitter, as Lucid at its 128-224 sizes
+    return Compose((Pad(3 * unit), Jitter(2 * unit), RandomScale(tuple(1 + (i - 5) / 50 for i in range(11))),
+                    RandomRotate(tuple(range(-10, 11)) + (0,) * 5), Jitter(unit)))
+
+
+def small_random(size: int) -> Compose:
+    """The check's transformations: a shift of up to ~6%, a scale of 0.9-1.1 and a rotation of up to 10 degrees."""
+    shift = max(1, round(size * 0.06))
+    return Compose((Pad(shift), Jitter(2 * shift), RandomScale(tuple(0.9 + i / 50 for i in range(11))),
+                    RandomRotate(tuple(range(-10, 11)))))
