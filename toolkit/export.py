@@ -271,6 +271,8 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
     out = Path(out or exported_dir())
     out.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(out) if (out / "manifest.json").exists() else None
+    for leftover in [*out.glob(".staging-*"), *out.glob(".old-*")]:  # from an export that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
     try:
         entries = {}
