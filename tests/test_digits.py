@@ -1,0 +1,133 @@
+"""Letters to digits: the CNN's architecture, transfer that keeps the letter convs, data helpers, sweep summary."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from toolkit import digits
+from toolkit.data import Split
+from toolkit.errors import ConvlensError
+
+
+def _trainable(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def _frozen(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+
+
+def test_small_cnn_has_the_practicals_layers_and_parameter_counts():
+    model = digits.small_cnn(10)
+    counts = {layer.name: layer.count_params() for layer in model.layers if layer.count_params()}
+    assert counts == {"conv1": 5770, "conv2": 14410, "logits": 19610}
+    assert model.count_params() == 39790
+    assert tuple(model.input_shape) == (None, 28, 28, 1) and tuple(model.output_shape) == (None, 10)
+    assert model.get_layer("conv1").kernel_size == (24, 24) and model.get_layer("conv2").kernel_size == (12, 12)
+    assert model.layers[-1].name == "probabilities"
+    # x/255 inside: pixels 0..255 in, probabilities out
+    probabilities = model.predict(np.full((2, 28, 28, 1), 255.0, np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert digits.small_cnn(26).count_params() == 5770 + 14410 + 1960 * 26 + 26
+
+
+def test_transfer_copies_and_freezes_the_letter_convolutions():
+    letters_model = digits.small_cnn(26)
+    model = digits.transfer_cnn(letters_model)
+    assert _frozen(model) == 20180 and _trainable(model) == 19610
+    for name in digits.CONV_LAYERS:
+        for ours, theirs in zip(model.get_layer(name).get_weights(), letters_model.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def _pattern_digits(per_class: int, seed: int) -> Split:
+    """Ten separable classes: a bright square whose position is the label, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(10), per_class)
+    x = rng.integers(0, 40, (len(y), 28, 28)).astype(np.uint8)
+    for i, label in enumerate(y):
+        row, col = 4 + 10 * (label // 5), 2 + 5 * (label % 5)
+        x[i, row:row + 8, col:col + 4] = 255
+    return Split(x, y)
+
+
+def test_a_tiny_transfer_run_learns_the_head_and_leaves_the_conv_weights_unchanged():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    letters_model = digits.small_cnn(26)
+    model = digits.transfer_cnn(letters_model)
+    conv_before = [w.copy() for name in digits.CONV_LAYERS for w in model.get_layer(name).get_weights()]
+    head_before = [w.copy() for w in model.get_layer("logits").get_weights()]
+    train = _pattern_digits(6, seed=1)
+    config = digits.FewDigitsConfig(samples=len(train), epochs=2, batches_per_epoch=15, batch_size=16,
+                                    learning_rate=1e-2, augmentation=digits.DigitAugmentation(shift_px=0.5))
+
+    history = digits.train_few(model, train, config, validation=_pattern_digits(3, seed=2), verbose=0)
+
+    conv_after = [w for name in digits.CONV_LAYERS for w in model.get_layer(name).get_weights()]
+    for before, after in zip(conv_before, conv_after):
+        np.testing.assert_array_equal(before, after)
+    assert not np.allclose(head_before[0], model.get_layer("logits").get_weights()[0])
+    assert len(history["accuracy"]) == 2 and history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.3  # chance is 0.1
+
+
+def test_stratified_sample_balances_classes_and_is_seeded():
+    split = Split(np.arange(1000)[:, None, None] * np.ones((1, 2, 2), np.int64), np.arange(1000) % 10)
+    sample = digits.stratified_sample(split, 105, np.random.default_rng(0))
+    counts = np.bincount(sample.y, minlength=10)
+    assert counts.sum() == 105 and counts.min() == 10 and counts.max() == 11
+    assert len(np.unique(sample.x[:, 0, 0])) == 105  # no image twice
+    np.testing.assert_array_equal(sample.y, split.y[sample.x[:, 0, 0]])  # images keep their labels
+    again = digits.stratified_sample(split, 105, np.random.default_rng(0))
+    np.testing.assert_array_equal(sample.x, again.x)
+    with pytest.raises(ConvlensError, match="at least 10"):
+        digits.stratified_sample(split, 5, np.random.default_rng(0))
+
+
+def test_augmented_stream_cycles_through_the_split_with_fresh_augmentation():
+    train = _pattern_digits(2, seed=0)
+    plain = digits.augmented_stream(train, 50, np.random.default_rng(0), None)
+    assert len(plain) == 50
+    # the first 20 are one shuffled pass: every example exactly once
+    first_pass = sorted(map(bytes, plain.x[:20]))
+    assert first_pass == sorted(map(bytes, train.x))
+    warped = digits.augmented_stream(train, 50, np.random.default_rng(0), digits.DigitAugmentation())
+    np.testing.assert_array_equal(warped.y, plain.y)
+    assert warped.x.dtype == np.uint8 and not np.array_equal(warped.x, plain.x)
+    again = digits.augmented_stream(train, 50, np.random.default_rng(0), digits.DigitAugmentation())
+    np.testing.assert_array_equal(warped.x, again.x)
+
+
+def test_sweep_summary_reports_mean_and_sample_std_per_method_and_n(tmp_path):
+    runs = [{"method": m, "samples": n, "seed": s, "test_accuracy": acc}
+            for (m, n, s, acc) in [("transfer", 100, 0, 0.80), ("transfer", 100, 1, 0.84), ("scratch", 100, 0, 0.70),
+                                   ("scratch", 100, 1, 0.74), ("transfer", 300, 0, 0.90), ("transfer", 300, 1, 0.90),
+                                   ("scratch", 300, 0, 0.91), ("scratch", 300, 1, 0.93)]]
+    summary = digits.summarise(runs)
+    assert [row["samples"] for row in summary] == [100, 300]
+    assert summary[0]["transfer"]["mean"] == pytest.approx(0.82)
+    assert summary[0]["transfer"]["std"] == pytest.approx(np.std([0.80, 0.84], ddof=1))
+    assert summary[1]["transfer_minus_scratch"] == pytest.approx(-0.02)
+    table = digits.sweep_table(summary)
+    assert "| 100 | 0.8200 ± 0.0283 | 0.7200 ± 0.0283 | +0.1000 |" in table
+    digits.plot_sweep(summary, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def _cli_args(**given) -> argparse.Namespace:
+    values = {"experiment": "digits", "profile": "quick", "epochs": None, "batch_size": None, "seed": None,
+              "data": None, "out": None, "samples": None}
+    values.update(given)
+    return argparse.Namespace(**values)
+
+
+def test_command_line_overrides_reach_every_phase(tmp_path):
+    profile = digits.profile_from_args(_cli_args(epochs=1, seed=4, samples=300, data=str(tmp_path)))
+    assert profile.letters.epochs == profile.few.epochs == profile.full.epochs == profile.sweep.few.epochs == 1
+    assert profile.letters.seed == profile.few.seed == profile.full.seed == 4
+    assert profile.few.samples == 300 and profile.letters.emnist_dir == str(tmp_path.resolve())
+    with pytest.raises(ConvlensError, match="not a folder"):
+        digits.profile_from_args(_cli_args(data=str(tmp_path / "missing")))

@@ -1,0 +1,457 @@
+"""Letters to digits: the practical's small CNN, trained on letters, transferred to few MNIST digits.
+
+Experiments (each writes into `runs/digits/`, the sweep into `runs/sweep/`):
+- `letters`: the CNN on 26 letter classes (generated offline, or the real EMNIST letters);
+- `transfer`: its conv layers frozen, a new Dense(10) trained on n MNIST digits with augmentation;
+- `scratch`: the same CNN from random init on the same n digits;
+- `full`: the CNN from scratch on all 60,000 digits: the model the demo serves (`full.keras`);
+- `sweep`: transfer vs scratch for several n and seeds, the practical's open question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.data import Split
+from toolkit.errors import ConvlensError
+from toolkit.letters import GeneratedLetters, random_warp
+from toolkit.runs import plot_curves, run_folder, write_json
+
+DIGIT_LABELS = tuple(str(d) for d in range(10))
+CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
+VALIDATION_POOL = 5000  # the last MNIST training digits: never sampled, used for validation curves
+
+
+# ------------------------------------------------------------------------------------ configs
+
+@dataclass(frozen=True)
+class DigitAugmentation:
+    """Random affine applied to every training digit of the few-sample runs (28x28 pixels)."""
+
+    rotation_deg: float = 10.0
+    shear: float = 0.2
+    scale: tuple[float, float] = (0.9, 1.1)
+    shift_px: float = 2.0
+
+
+@dataclass(frozen=True)
+class LettersConfig:
+    """The CNN on letters: generated (default) or the EMNIST files in `emnist_dir`."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    seed: int = 0
+    generated: GeneratedLetters = GeneratedLetters()
+    emnist_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class FewDigitsConfig:
+    """Transfer and scratch on n digits. An epoch is `batches_per_epoch` augmented batches whatever n,
+    so every n gets the same number of updates."""
+
+    samples: int = 1000
+    epochs: int = 12
+    batches_per_epoch: int = 100
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+    augmentation: DigitAugmentation | None = DigitAugmentation()
+
+
+@dataclass(frozen=True)
+class FullConfig:
+    """The CNN from scratch on all 60,000 MNIST training digits."""
+
+    epochs: int = 2
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Transfer vs scratch for every n in `sizes`, once per seed."""
+
+    sizes: tuple[int, ...] = (100, 300, 1000, 3000)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    few: FewDigitsConfig = FewDigitsConfig(epochs=8)  # 24 runs: 800 updates each keeps it near 15 minutes
+
+
+@dataclass(frozen=True)
+class DigitsProfile:
+    letters: LettersConfig = LettersConfig()
+    few: FewDigitsConfig = FewDigitsConfig()
+    full: FullConfig = FullConfig()
+    sweep: SweepConfig = SweepConfig()
+
+
+PROFILES = {
+    # minutes on 2 cores: 31k generated letters, 1200 updates per few-sample run (800 in the
+    # sweep), 2 epochs of MNIST
+    "quick": DigitsProfile(),
+    # EMNIST-letters-sized source (124,800 letters), longer training everywhere
+    "paper": DigitsProfile(
+        letters=LettersConfig(epochs=10, generated=GeneratedLetters(per_class=4800, test_per_class=800)),
+        few=FewDigitsConfig(epochs=30),
+        full=FullConfig(epochs=10),
+        sweep=SweepConfig(few=FewDigitsConfig(epochs=30))),
+}
+
+
+# ------------------------------------------------------------------------------------ models
+
+def small_cnn(classes: int):
+    """The practical's CNN: Conv(10, 24x24) -> MaxPool(2) -> Conv(10, 12x12) -> Flatten -> Dense.
+
+    Input 28x28x1 pixels 0..255 (white ink on black); x/255 happens inside. The Dense layer
+    `logits` gives the pre-softmax scores; the separate `probabilities` layer applies softmax.
+    """
+    import keras
+
+    image = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(image)
+    x = keras.layers.Conv2D(10, 24, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Conv2D(10, 12, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logits = keras.layers.Dense(classes, name="logits")(x)
+    probabilities = keras.layers.Activation("softmax", name="probabilities")(logits)
+    return keras.Model(image, probabilities, name=f"small_cnn_{classes}")
+
+
+def transfer_cnn(letters_model, classes: int = 10):
+    """A fresh `small_cnn` with the letters model's conv layers copied in and frozen."""
+    model = small_cnn(classes)
+    for name in CONV_LAYERS:
+        layer = model.get_layer(name)
+        layer.set_weights(letters_model.get_layer(name).get_weights())
+        layer.trainable = False
+    return model
+
+
+def _compile(model, learning_rate: float, total_steps: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1))
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
+def _as_input(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float32)[..., None]
+
+
+def _accuracy(model, split: Split) -> float:
+    probabilities = model.predict(_as_input(split.x), batch_size=1000, verbose=0)
+    return float((probabilities.argmax(axis=1) == split.y).mean())
+
+
+# ------------------------------------------------------------------------------------ data
+
+def stratified_sample(split: Split, n: int, rng: np.random.Generator) -> Split:
+    """n examples with the classes as balanced as n allows (the remainder to random classes)."""
+    classes = np.unique(split.y)
+    if n < len(classes):
+        raise ConvlensError(f"{n} samples cannot cover {len(classes)} classes; use at least {len(classes)}.")
+    per_class = np.full(len(classes), n // len(classes))
+    per_class[rng.choice(len(classes), n % len(classes), replace=False)] += 1
+    chosen = []
+    for label, count in zip(classes, per_class):
+        members = np.flatnonzero(split.y == label)
+        if count > len(members):
+            raise ConvlensError(f"class {label} has only {len(members)} examples, {count} were asked for.")
+        chosen.append(rng.choice(members, count, replace=False))
+    order = rng.permutation(np.concatenate(chosen))
+    return Split(split.x[order], split.y[order])
+
+
+def augmented_stream(split: Split, count: int, rng: np.random.Generator,
+                     augmentation: DigitAugmentation | None) -> Split:
+    """`count` training images: shuffled passes over the split, each image freshly augmented."""
+    passes = math.ceil(count / len(split))
+    order = np.concatenate([rng.permutation(len(split)) for _ in range(passes)])[:count]
+    x, y = split.x[order], split.y[order]
+    if augmentation is None:
+        return Split(x, y)
+    warped = np.empty(x.shape, np.uint8)
+    for start in range(0, count, 4096):
+        part = x[start:start + 4096]
+        warped[start:start + len(part)] = np.clip(random_warp(
+            part, rng, augmentation.rotation_deg, augmentation.shear, augmentation.scale,
+            shift_px=augmentation.shift_px), 0, 255).round().astype(np.uint8)
+    return Split(warped, y)
+
+
+def mnist_few_and_validation(n: int, seed: int) -> tuple[Split, Split, Split]:
+    """n stratified MNIST training digits, the validation pool, and the 10,000 test digits."""
+    from toolkit.data import load_mnist
+
+    train, test = load_mnist()
+    pool = Split(train.x[:-VALIDATION_POOL], train.y[:-VALIDATION_POOL])
+    validation = Split(train.x[-VALIDATION_POOL:], train.y[-VALIDATION_POOL:])
+    return stratified_sample(pool, n, np.random.default_rng(seed)), validation, test
+
+
+def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
+    """Letters train and validation splits, and a sentence saying where they came from."""
+    if config.emnist_dir:
+        from toolkit.letters import load_emnist_letters
+
+        train, test = load_emnist_letters(config.emnist_dir)
+        return train, test, f"EMNIST letters from {config.emnist_dir}"
+    from toolkit.letters import load_generated_letters, text_faces
+
+    started = time.time()
+    train, test = load_generated_letters(config.generated)
+    return train, test, (f"letters generated from {len(text_faces())} matplotlib faces "
+                         f"({time.time() - started:.0f} s to generate, or load from the cache)")
+
+
+# ------------------------------------------------------------------------------------ training
+
+def train_few(model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto"):
+    """Train on a few digits: `epochs` x `batches_per_epoch` batches of freshly augmented images."""
+    import tensorflow as tf
+
+    total = config.epochs * config.batches_per_epoch
+    stream = augmented_stream(train, total * config.batch_size, np.random.default_rng(config.seed + 17),
+                              config.augmentation)
+    batches = tf.data.Dataset.from_tensor_slices((_as_input(stream.x), stream.y)).batch(config.batch_size)
+    _compile(model, config.learning_rate, total)
+    history = model.fit(batches, epochs=config.epochs, steps_per_epoch=config.batches_per_epoch, shuffle=False,
+                        verbose=verbose, validation_data=None if validation is None else (_as_input(validation.x), validation.y))
+    return history.history
+
+
+def train_letters(config: LettersConfig, folder: Path, verbose="auto") -> dict:
+    """The CNN on 26 letter classes; writes letters.keras, curves and the sample grid."""
+    import keras
+
+    from toolkit.letters import save_letter_grid
+
+    train, validation, source = letters_data(config)
+    print(f"letters: {len(train)} training and {len(validation)} validation images, {source}")
+    save_letter_grid(train, folder / "letters_samples.png", title=source)
+    keras.utils.set_random_seed(config.seed)
+    model = small_cnn(26)
+    _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
+    started = time.time()
+    history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
+                        validation_data=(_as_input(validation.x), validation.y), verbose=verbose).history
+    metrics = {"val_accuracy": _accuracy(model, validation), "train_images": len(train),
+               "val_images": len(validation), "source": source, "seconds": round(time.time() - started, 1)}
+    model.save(folder / "letters.keras")
+    plot_curves({"letters": history}, folder / "letters_curves.png", "CNN on letters")
+    _record(folder, "letters", config, history, metrics)
+    return metrics
+
+
+def run_few(method: str, letters_model, config: FewDigitsConfig, verbose="auto",
+            data: tuple[Split, Split, Split] | None = None, validate: bool = True):
+    """`transfer` (frozen letters convs + new Dense) or `scratch` on n digits: (model, history, metrics)."""
+    import keras
+
+    train, validation, test = data or mnist_few_and_validation(config.samples, config.seed)
+    keras.utils.set_random_seed(config.seed)
+    model = transfer_cnn(letters_model) if method == "transfer" else small_cnn(10)
+    started = time.time()
+    history = train_few(model, train, config, validation if validate else None, verbose)
+    metrics = {"test_accuracy": _accuracy(model, test), "samples": len(train),
+               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+               "seconds": round(time.time() - started, 1)}
+    return model, history, metrics
+
+
+def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
+    """The CNN from scratch on all 60,000 digits: `full.keras`, the model the demo serves."""
+    import keras
+
+    from toolkit.data import load_mnist
+
+    train, test = load_mnist()
+    keras.utils.set_random_seed(config.seed)
+    model = small_cnn(10)
+    _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
+    started = time.time()
+    # No model selection happens on the test digits: they only draw the validation curve.
+    history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
+                        validation_data=(_as_input(test.x), test.y), verbose=verbose).history
+    metrics = {"test_accuracy": _accuracy(model, test), "train_images": len(train),
+               "seconds": round(time.time() - started, 1)}
+    model.save(folder / "full.keras")
+    plot_curves({"full MNIST": history}, folder / "full_curves.png",
+                "CNN from scratch on 60,000 digits (validation = the 10,000 test digits)")
+    _record(folder, "full", config, history, metrics)
+    return metrics
+
+
+def _record(folder: Path, name: str, config, history: dict, metrics: dict) -> None:
+    """Merge one experiment's config, history and metrics into the folder's JSON files."""
+    for filename, value in (("config.json", config), ("history.json", history), ("metrics.json", metrics)):
+        path = folder / filename
+        merged = json.loads(path.read_text()) if path.exists() else {}
+        merged[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        write_json(path, merged)
+
+
+def letters_model_for(config: LettersConfig, folder: Path, verbose="auto"):
+    """The letters model in `folder`, trained now unless one with the same config is there."""
+    import keras
+
+    path = folder / "letters.keras"
+    recorded = folder / "config.json"
+    wanted = json.loads(json.dumps(dataclasses.asdict(config)))
+    if path.exists() and recorded.exists() and json.loads(recorded.read_text()).get("letters") == wanted:
+        print(f"letters: reusing {path} (same configuration)")
+    else:
+        train_letters(config, folder, verbose)
+    return keras.models.load_model(path)
+
+
+def train_digits(profile: DigitsProfile, folder: Path, verbose="auto") -> dict:
+    """letters (unless cached) -> transfer and scratch on n digits -> full MNIST; returns all metrics."""
+    letters_model = letters_model_for(profile.letters, folder, verbose)
+    data = mnist_few_and_validation(profile.few.samples, profile.few.seed)
+    histories = {}
+    for method in ("transfer", "scratch"):
+        print(f"{method}: n={profile.few.samples} digits, {profile.few.epochs} epochs of "
+              f"{profile.few.batches_per_epoch} augmented batches")
+        model, history, metrics = run_few(method, letters_model, profile.few, verbose, data)
+        model.save(folder / f"{method}.keras")
+        _record(folder, method, profile.few, history, metrics)
+        histories[method] = history
+        print(f"{method}: test accuracy {metrics['test_accuracy']:.4f}")
+    plot_curves(histories, folder / "transfer_vs_scratch_curves.png",
+                f"{profile.few.samples} MNIST digits: frozen letter features vs from scratch "
+                f"(validation = {VALIDATION_POOL} held-out training digits)")
+    print("full: all 60,000 training digits")
+    train_full(profile.full, folder, verbose)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for name in ("letters", "transfer", "scratch", "full"):
+        key = "val_accuracy" if name == "letters" else "test_accuracy"
+        print(f"{name}.{key} = {metrics[name][key]:.4f}")
+    return metrics
+
+
+# ------------------------------------------------------------------------------------ sweep
+
+def run_sweep(config: SweepConfig, letters_model, folder: Path) -> dict:
+    """Transfer vs scratch for every n and seed: results.json, results.md and sweep.png."""
+    runs = []
+    for n in config.sizes:
+        for seed in config.seeds:
+            few = dataclasses.replace(config.few, samples=n, seed=seed)
+            data = mnist_few_and_validation(n, seed)
+            for method in ("transfer", "scratch"):
+                _, _, metrics = run_few(method, letters_model, few, verbose=0, data=data, validate=False)
+                runs.append({"method": method, "samples": n, "seed": seed, **metrics})
+                print(f"sweep: n={n:5d} seed={seed} {method:8s} test accuracy {metrics['test_accuracy']:.4f} "
+                      f"({metrics['seconds']:.0f} s)", flush=True)
+    summary = summarise(runs)
+    write_json(folder / "results.json", {"config": config, "runs": runs, "summary": summary})
+    (folder / "results.md").write_text(sweep_table(summary))
+    plot_sweep(summary, folder / "sweep.png")
+    return summary
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean and standard deviation (over seeds) of test accuracy per method and n."""
+    rows = []
+    for n in sorted({run["samples"] for run in runs}):
+        row = {"samples": n}
+        for method in ("transfer", "scratch"):
+            values = np.array([run["test_accuracy"] for run in runs if run["samples"] == n and run["method"] == method])
+            row[method] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                           "runs": len(values)}
+        row["transfer_minus_scratch"] = row["transfer"]["mean"] - row["scratch"]["mean"]
+        rows.append(row)
+    return rows
+
+
+def sweep_table(summary: list[dict]) -> str:
+    """The sweep as a markdown table (mean ± sample std over seeds)."""
+    lines = ["| n digits | transfer (frozen letter convs) | scratch | transfer - scratch |",
+             "|---:|---:|---:|---:|"]
+    for row in summary:
+        t, s = row["transfer"], row["scratch"]
+        lines.append(f"| {row['samples']} | {t['mean']:.4f} ± {t['std']:.4f} | {s['mean']:.4f} ± {s['std']:.4f} "
+                     f"| {row['transfer_minus_scratch']:+.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_sweep(summary: list[dict], path: Path) -> None:
+    """Test accuracy against n (log scale), mean with std error bars, for both methods."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [row["samples"] for row in summary]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for method, label in (("transfer", "transfer (frozen letter convs)"), ("scratch", "from scratch")):
+        axis.errorbar(sizes, [row[method]["mean"] for row in summary], yerr=[row[method]["std"] for row in summary],
+                      marker="o", capsize=4, label=label)
+    axis.set_xscale("log")
+    axis.set_xticks(sizes, [str(n) for n in sizes])
+    axis.set_xlabel("MNIST training digits (n)")
+    axis.set_ylabel("test accuracy (10,000 digits)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    axis.set_title(f"Transfer vs scratch, mean ± std over {summary[0]['transfer']['runs']} seeds")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+def profile_from_args(args) -> DigitsProfile:
+    """The named profile with the command line's overrides applied."""
+    profile = PROFILES[args.profile]
+    letters, few, full, sweep = profile.letters, profile.few, profile.full, profile.sweep
+    overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                               ("seed", args.seed)) if value is not None}
+    letters = dataclasses.replace(letters, **overrides)
+    few = dataclasses.replace(few, **overrides)
+    full = dataclasses.replace(full, **overrides)
+    if getattr(args, "samples", None):
+        few = dataclasses.replace(few, samples=args.samples)
+    sweep_few = dataclasses.replace(sweep.few, **{k: v for k, v in overrides.items() if k != "seed"})
+    sweep = dataclasses.replace(sweep, few=sweep_few)
+    if args.data:
+        if not Path(args.data).expanduser().is_dir():
+            raise ConvlensError(f"--data {args.data} is not a folder; name the folder holding the "
+                                "emnist-letters-*-ubyte.gz files.")
+        letters = dataclasses.replace(letters, emnist_dir=str(Path(args.data).expanduser().resolve()))
+    return DigitsProfile(letters=letters, few=few, full=full, sweep=sweep)
+
+
+def train_from_cli(args) -> int:
+    """`convlens train letters|digits|sweep`."""
+    profile = profile_from_args(args)
+    if args.experiment == "letters":
+        folder = run_folder("digits", args.out)
+        metrics = train_letters(profile.letters, folder)
+        print(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
+    elif args.experiment == "digits":
+        folder = run_folder("digits", args.out)
+        train_digits(profile, folder)
+        print(f"written to {folder}; the demo's model is {folder / 'full.keras'}")
+    elif args.experiment == "sweep":
+        folder = run_folder("sweep", args.out)
+        letters_model = letters_model_for(profile.letters, run_folder("digits"))
+        summary = run_sweep(profile.sweep, letters_model, folder)
+        print(sweep_table(summary), end="")
+        print(f"written to {folder}")
+    else:
+        raise ConvlensError(f"unknown digits experiment {args.experiment!r}: use letters, digits or sweep.")
+    return 0
