@@ -43,6 +43,8 @@ def _add_train(commands) -> None:
     parser.add_argument("--data", metavar="DIR", help="catsdogs: a folder of your own photos (cat/ dog/ or "
                                                       "cat.1.jpg dog.2.jpg); letters: a folder with the EMNIST "
                                                       "letters gzip IDX files")
+    parser.add_argument("--samples", type=int, help="digits: MNIST training digits for transfer and scratch "
+                                                     "(default 1000)")
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(run=lambda args: _lazy("toolkit.catsdogs:train_from_cli")(args)
                         if args.experiment == "catsdogs" else _lazy("toolkit.digits:train_from_cli")(args))
