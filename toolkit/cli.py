@@ -45,6 +45,8 @@ def _add_train(commands) -> None:
                                                       "letters gzip IDX files")
     parser.add_argument("--samples", type=int, help="digits: MNIST training digits for transfer and scratch "
                                                      "(default 1000)")
+    parser.add_argument("--skip-scratch", action="store_true",
+                        help="catsdogs: train only the transfer model, not the from-scratch baseline")
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(run=lambda args: _lazy("toolkit.catsdogs:train_from_cli")(args)
                         if args.experiment == "catsdogs" else _lazy("toolkit.digits:train_from_cli")(args))
