@@ -29,7 +29,7 @@ CLASSIFY_CONCURRENCY = 4
 CANVAS = (400, 400)
 BRUSH = 28  # pixels on the 400 px canvas: about MNIST's stroke once scaled to 20 px
 CSS = """
-#digit-seen img, #photo-seen img { image-rendering: pixelated; }
+#digit-seen img, #photo-seen img { image-rendering: pixelated; width: 224px; height: 224px; object-fit: contain; }
 .convlens-note { opacity: 0.8; }
 """
 log = logging.getLogger("convlens.demo")
@@ -150,11 +150,9 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                 with gr.Column():
                     photo_label = gr.Label(num_top_classes=2, label="Cat or dog", elem_id="photo-label")
                     photo_summary = gr.Markdown(elem_id="photo-summary")
-                    photo_seen = gr.Image(label="What the model saw", interactive=False, height=256,
+                    photo_seen = gr.Image(label="What the model saw", interactive=False, height=270, format="png",
                                           elem_id="photo-seen")
-            gr.Markdown("The model was trained on 32 x 32 CIFAR-10 cats and dogs upsampled to 128 x 128, so a photo "
-                        "is centre-cropped and put through the same resizes (recorded in the export's manifest).",
-                        elem_classes="convlens-note")
+            gr.Markdown(_photo_note(models.catsdogs.spec["preprocessing"]), elem_classes="convlens-note")
         with gr.Tab("Draw a digit", id="digit"):
             with gr.Row():
                 with gr.Column():
@@ -168,7 +166,7 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                 with gr.Column():
                     digit_label = gr.Label(num_top_classes=3, label="Top 3", elem_id="digit-label")
                     digit_summary = gr.Markdown(elem_id="digit-summary")
-                    digit_seen = gr.Image(label="The 28 x 28 image the model saw", interactive=False, height=196,
+                    digit_seen = gr.Image(label="The 28 x 28 image the model saw", interactive=False, height=270, format="png",
                                           elem_id="digit-seen")
             gr.Markdown("Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
                         "in 28 x 28, as MNIST's digits were.", elem_classes="convlens-note")
@@ -194,7 +192,7 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                     render_seed = gr.Number(0, precision=0, label="Seed")
                     render_button = gr.Button("Render", variant="primary", elem_id="render-button")
                 with gr.Column():
-                    render_image = gr.Image(label="Rendered", interactive=False, elem_id="render-image")
+                    render_image = gr.Image(label="Rendered", interactive=False, format="png", elem_id="render-image")
                     render_info = gr.Markdown(elem_id="render-info")
         with gr.Tab("Models", id="models"):
             gr.Markdown(models_report(models.manifest, runs), elem_id="models-report")
@@ -206,13 +204,17 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                            object_fit="contain", label="runs/", elem_id="run-figures")
 
         photo_outputs = [photo_label, photo_seen, photo_summary]
-        classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY, preprocess=False)
-        photo_button.click(on_photo, [photo, photo_variant], photo_outputs, api_name="classify_photo", **classify)
+        classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
+        # Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
+        # demo.classify's message rather than gradio's. Sketches need gradio's preprocessing: the browser
+        # sends the canvas as blobs that only the component can put together.
+        photo_button.click(on_photo, [photo, photo_variant], photo_outputs, api_name="classify_photo",
+                           preprocess=False, **classify)
         photo.change(on_photo, [photo, photo_variant], photo_outputs, api_visibility="private",
-                     show_progress="minimal", **classify)
+                     show_progress="minimal", preprocess=False, **classify)
         digit_outputs = [digit_label, digit_seen, digit_summary]
         digit_button.click(on_sketch, [sketch, digit_variant], digit_outputs, api_name="classify_sketch", **classify)
-        sketch.input(on_stroke, [sketch, digit_variant], digit_outputs, api_visibility="private",
+        sketch.change(on_stroke, [sketch, digit_variant], digit_outputs, api_visibility="private",
                      trigger_mode="always_last", show_progress="hidden", **classify)
         gallery_kind.change(gallery_value, gallery_kind, gallery_view, api_visibility="private")
         gallery_view.select(on_gallery_select, gallery_kind, gallery_details, api_visibility="private")
@@ -222,6 +224,14 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                             concurrency_limit=RENDER_MAX_WAITING + 2)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
     return app
+
+
+def _photo_note(preprocessing: dict) -> str:
+    steps = " then ".join(f"{width} x {height} ({method})" for height, width, method in
+                          preprocessing.get("resize_steps", []))
+    crop = "cropped to its centre square, then " if preprocessing.get("crop") == "center_square" else ""
+    return (f"As in training, a photo is {crop}resized to {steps}: the model learned from 32 x 32 CIFAR-10 cats "
+            f"and dogs, so it sees photos at that resolution (the manifest records these steps).")
 
 
 def _class_choices() -> list[str]:

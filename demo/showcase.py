@@ -29,15 +29,15 @@ RENDER_METHODS = ("naive", "robust")
 RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refused with a message
 
 REPRODUCE = """\
-| what | command | time on 2 cores |
-|---|---|---|
-| data and weights | `make setup` (`convlens assets`) | about a minute, once |
-| cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) | minutes |
-| letters -> digits | `convlens train letters` then `convlens train digits` | minutes |
-| the 100-vs-1000-digits sweep | `convlens train sweep` | longer |
-| export with parity and int8 | `make export` (`convlens export`) | minutes |
-| this gallery | `make visualize` (`convlens visualize all`) | minutes |
-| latency figures | `make bench` (`convlens bench`) | minutes |
+| what | command |
+|---|---|
+| data and weights | `make setup` (`convlens assets`) |
+| cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) |
+| letters -> digits | `convlens train letters`, then `convlens train digits` |
+| the 100-vs-1000-digits sweep | `convlens train sweep` |
+| export with parity and int8 (the tables above) | `make export` (`convlens export`) |
+| the gallery | `make visualize` (`convlens visualize all`) |
+| latency | `make bench` (`convlens bench`) |
 """
 
 
@@ -268,40 +268,53 @@ def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, _figure(value))]
 
 
-def _accuracy(metrics: dict, *names: str):
-    for name in names:
-        value = metrics.get(name)
-        if isinstance(value, dict):
-            value = value.get("accuracy", value.get("test_accuracy"))
-        if isinstance(value, (int, float)):
-            return value
-    return None
+def _percent(value) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "not measured"
+
+
+def _difference(value) -> str:
+    return f"{value:.1e}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
+VARIANT_ROWS = (  # label, file kind, accuracy key in metrics, max |TF - variant| key in parity
+    ("TensorFlow SavedModel", "saved_model", "tf_test_accuracy", "tf_vs_saved_model_max_abs_diff"),
+    ("ONNX fp32", "onnx", "onnx_fp32_test_accuracy", "tf_vs_onnx_fp32_max_abs_diff"),
+    ("ONNX int8", "onnx_int8", "onnx_int8_test_accuracy", "tf_vs_onnx_int8_max_abs_diff"),
+)
 
 
 def model_section(name: str, spec: dict) -> str:
-    """Markdown for one exported model: accuracy and size per variant, parity, quantization, preprocessing."""
-    metrics = spec.get("metrics") or {}
-    files = spec.get("files") or {}
-    rows = [("TensorFlow (Keras)", _accuracy(metrics, "tf", "tensorflow", "keras", "tf_accuracy", "test_accuracy"),
-             files.get("saved_model")),
-            ("ONNX fp32", _accuracy(metrics, "onnx", "onnx_fp32", "fp32", "onnx_accuracy"), files.get("onnx")),
-            ("ONNX int8", _accuracy(metrics, "onnx_int8", "int8", "onnx_int8_accuracy"), files.get("onnx_int8"))]
+    """Markdown for one exported model: accuracy, parity and size per variant, then the full records."""
+    metrics, parity = spec.get("metrics") or {}, spec.get("parity") or {}
+    quantization, files = spec.get("quantization") or {}, spec.get("files") or {}
     lines = [f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}", "",
-             "| variant | test accuracy | size |", "|---|---|---|"]
-    for variant, accuracy, entry in rows:
-        if accuracy is None and entry is None:
+             f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.", "",
+             "| variant | test accuracy | max abs difference from Keras | size |", "|---|---|---|---|"]
+    for label, kind, accuracy_key, parity_key in VARIANT_ROWS:
+        if kind not in files and accuracy_key not in metrics:
             continue
-        shown = f"{accuracy:.2%}" if isinstance(accuracy, (int, float)) else "not measured"
-        lines.append(f"| {variant} | {shown} | {_human_bytes((entry or {}).get('bytes'))} |")
-    for title, key in (("Metrics", "metrics"), ("Parity (TF vs ONNX)", "parity"), ("Quantization", "quantization"),
+        lines.append(f"| {label} | {_percent(metrics.get(accuracy_key))} | {_difference(parity.get(parity_key))} | "
+                     f"{_human_bytes((files.get(kind) or {}).get('bytes'))} |")
+    if parity:
+        same = parity.get("decisions_identical")
+        lines += ["", f"Parity on {parity.get('n_images', '?')} images: tolerance "
+                      f"{_difference(parity.get('tolerance'))}; Keras and ONNX fp32 decisions identical: "
+                      f"{_figure(same) if same is not None else '?'}."]
+    if quantization:
+        verdict = "recommended, offered in the demo" if quantization.get("recommended") else "not recommended"
+        agreement = quantization.get("decision_agreement_with_fp32")
+        lines += ["", f"int8 ({quantization.get('method', '?')}): {verdict} ({quantization.get('rule', 'no rule')})"
+                      + (f"; agrees with fp32 on {agreement:.1%} of decisions" if isinstance(agreement, float) else "")
+                      + "."]
+    for title, key in (("Metrics", "metrics"), ("Parity", "parity"), ("Quantization", "quantization"),
                        ("Preprocessing", "preprocessing")):
         rows = _flatten(spec.get(key) or {})
         if rows:
-            lines += ["", f"<details><summary>{title}</summary>", "", "| | |", "|---|---|"]
+            lines += ["", f"<details><summary>{title}: every figure</summary>", "", "| | |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in rows]
             lines += ["", "</details>"]
     if spec.get("source"):
-        lines += ["", f"Source: {_figure(spec['source'])}"]
+        lines += ["", f"Trained by: {_figure(spec['source'])}"]
     return "\n".join(lines)
 
 

@@ -82,8 +82,10 @@ def build_fake_export(root: Path, mnist_test) -> Path:
             "output": {"name": "prob", "activation": activation}, "preprocessing": preprocessing,
             "files": {"onnx": file_entry(root, f"{name}/model.onnx"),
                       "onnx_int8": file_entry(root, f"{name}/model_int8.onnx")},
-            "metrics": {"tf": {"accuracy": 0.5}, "onnx": {"accuracy": 0.5}, "onnx_int8": {"accuracy": 0.49}},
-            "parity": {"max_abs_diff": 1e-7}, "quantization": {"recommended": True}, "source": "tests"}
+            "metrics": {"test_set": "none", "n_test": 0, "tf_test_accuracy": 0.5, "onnx_fp32_test_accuracy": 0.5,
+                        "onnx_int8_test_accuracy": 0.49},
+            "parity": {"n_images": 0, "tf_vs_onnx_fp32_max_abs_diff": 1e-7, "decisions_identical": True},
+            "quantization": {"recommended": True, "rule": "a copy of fp32"}, "source": "tests"}
     write_manifest(root, {"format": 1, "created": "test", "versions": {"onnxruntime": "test"}, "models": models})
     return root
 

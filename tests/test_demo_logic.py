@@ -259,7 +259,7 @@ from demo.app import prepare
 app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / 'scratch')!r})
 ready = time.perf_counter() - started
 from demo.classify import load_models, classify_photo, classify_sketch
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+sys.path.insert(0, {str(Path(support.__file__).parent)!r})
 import demo_support
 models = load_models({str(fake_export)!r})
 assert classify_photo(models, demo_support.solid(demo_support.RED)).label == "dog"
@@ -382,7 +382,8 @@ def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
     manifest = support.manifest_of(fake_export)
     report = showcase.models_report(manifest, tmp_path)
     assert "### catsdogs" in report and "### digits" in report
-    assert "| ONNX int8 | 49.00% |" in report and "make bench" in report and "convlens train sweep" in report
+    assert "| ONNX int8 | 49.00% | - | 0.2 kB |" in report and "| ONNX fp32 | 50.00% | 1.0e-07 |" in report
+    assert "make bench" in report and "convlens train sweep" in report
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "results.md").write_text("| model | ms |\n|---|---|\n| catsdogs fp32 b1 | 2.2 |\n")
     assert "catsdogs fp32 b1 | 2.2" in showcase.models_report(manifest, tmp_path)

@@ -1,0 +1,175 @@
+"""The demo in a real browser (Debian's chromium driven by Playwright): upload a photo, draw a
+digit with the mouse, open the gallery and the Models tab; screenshots go to tests/artifacts/.
+
+With CI=true a missing chromium fails these tests (`make browser` installs it); elsewhere they skip.
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+import demo_support as support
+from demo.app import CANVAS, launch, prepare
+from demo.showcase import chelsea_path
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 30_000
+
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def export_with_gallery(small_export, tmp_path_factory) -> Path:
+    """The small export plus a two-image gallery, as `convlens visualize` writes one."""
+    export = tmp_path_factory.mktemp("browser") / "exported"
+    shutil.copytree(small_export, export)
+    gallery = export / "gallery"
+    gallery.mkdir()
+    support.half_red_half_blue(128, 128).save(gallery / "class_284_robust.png")
+    support.solid(support.BLUE, (128, 128)).save(gallery / "filter_0.png")
+    (gallery / "index.json").write_text(json.dumps([
+        {"file": "class_284_robust.png", "title": "Siamese cat (robust)", "caption": "ImageNet class 284 maximised",
+         "kind": "class", "method": "robust", "model": "mobilenet",
+         "probabilities": {"as_rendered": {"Siamese cat": 0.91}, "under_transforms": {"Siamese cat": 0.64}}},
+        {"file": "filter_0.png", "title": "conv_pw_5 filter 0", "caption": "one filter maximised",
+         "kind": "filters", "method": "naive", "model": "mobilenet"}]))
+    return export
+
+
+@pytest.fixture(scope="module")
+def served(export_with_gallery, tmp_path_factory):
+    scratch = tmp_path_factory.mktemp("browser_demo")
+    app, allowed = prepare(export_with_gallery, runs=scratch / "runs", scratch=scratch)
+    url = launch(app, allowed)
+    yield url
+    app.close()
+
+
+@pytest.fixture
+def page(chromium, served):
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlparse(request.url).hostname not in (None, "", "127.0.0.1", "localhost") else None)
+    page.goto(served)
+    page.wait_for_selector("#photo-input")
+    yield page
+    context.close()
+    assert outside == [], f"the page reached outside localhost: {outside[:5]}"
+
+
+def _screenshot(page, name: str, full_page: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"demo_{name}.png"), full_page=full_page)
+
+
+def _label_text(page, selector: str) -> str:
+    """The top label a gr.Label shows (its heading), once it shows one."""
+    return page.locator(f"{selector} h2, {selector} .output-class").first.inner_text().strip()
+
+
+def _wait_for_label(page, selector: str, pattern: str) -> None:
+    """Wait until the gr.Label's heading matches a JavaScript regular expression."""
+    page.wait_for_function(f"""() => {{ const h = document.querySelector('{selector} h2, {selector} .output-class');
+                                        return h !== null && /{pattern}/.test(h.innerText.trim()); }}""")
+
+
+def test_upload_a_photo_and_read_the_label(page):
+    page.set_input_files("#photo-input input[type=file]", str(chelsea_path()))
+    _wait_for_label(page, "#photo-label", "^(cat|dog)$")
+    page.locator("#photo-seen img").wait_for()
+    assert _label_text(page, "#photo-label") in ("cat", "dog")
+    assert "probability" in page.locator("#photo-summary").inner_text()
+    _screenshot(page, "photo")
+
+
+def test_a_bad_upload_shows_its_message_and_the_next_photo_works(page, tmp_path):
+    corpus = support.bad_inputs(tmp_path)
+    page.set_input_files("#photo-input input[type=file]", str(corpus["text_renamed.jpg"][0]))
+    toast = page.locator("[data-testid='toast-text']").filter(has_text="is a text file")
+    toast.first.wait_for(state="visible")
+    _screenshot(page, "bad_upload", full_page=False)  # the toast is fixed to the viewport
+    page.locator("#photo-input button[aria-label='Remove Image']").first.click()
+    page.set_input_files("#photo-input input[type=file]", str(chelsea_path()))
+    _wait_for_label(page, "#photo-label", "^(cat|dog)$")
+
+
+def _stroke(page, box, points, steps=15) -> None:
+    """Drag the mouse through points given as fractions of the canvas."""
+    (x, y), rest = points[0], points[1:]
+    page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=steps)
+    page.mouse.up()
+
+
+def _drawing_area(page) -> dict:
+    """The canvas's drawable square: centred in the editor, 400 px scaled by the zoom the toolbar shows."""
+    editor = page.locator("#sketch canvas").first.bounding_box()
+    zoom = page.locator("#sketch").get_by_text(re.compile(r"^\d+%$")).first.inner_text()
+    side = CANVAS[0] * int(zoom.rstrip("%")) / 100
+    return {"x": editor["x"] + (editor["width"] - side) / 2, "y": editor["y"] + (editor["height"] - side) / 2,
+            "width": side, "height": side}
+
+
+def test_draw_a_digit_with_the_mouse(page):
+    page.get_by_role("tab", name="Draw a digit").click()
+    page.locator("#sketch button[aria-label='Brush']").first.click()
+    page.locator("#sketch canvas").first.wait_for()
+    box = _drawing_area(page)
+    _stroke(page, box, [(0.25, 0.15), (0.75, 0.15), (0.42, 0.88)])  # a 7, read live as the stroke ends
+    _wait_for_label(page, "#digit-label", "^7$")
+    _screenshot(page, "digit_live_7")
+    page.locator("#sketch button[aria-label='Clear canvas']").first.click()
+    page.locator("#sketch button[aria-label='Brush']").first.click()
+    _stroke(page, box, [(0.42, 0.22), (0.52, 0.12), (0.52, 0.88)])  # a 1, read with the button
+    page.locator("#digit-button").click()
+    _wait_for_label(page, "#digit-label", "^1$")
+    page.locator("#digit-seen img").wait_for()
+    _screenshot(page, "digit")
+
+
+def test_open_the_gallery(page):
+    page.get_by_role("tab", name="What the networks learned").click()
+    gallery = page.locator("#gallery")
+    gallery.locator("img").first.wait_for()
+    assert gallery.locator("img").count() == 2
+    gallery.locator("img").first.click()
+    page.get_by_text("under small shifts").first.wait_for()
+    assert "91.0%" in page.locator("#gallery-details").inner_text()
+    _screenshot(page, "gallery")
+
+
+def test_the_models_tab_reads_the_manifest(page):
+    page.get_by_role("tab", name="Models").click()
+    report = page.locator("#models-report")
+    report.get_by_text("ONNX fp32").first.wait_for()
+    text = report.inner_text()
+    assert "catsdogs" in text and "digits" in text and "make export" in text
+    _screenshot(page, "models")
