@@ -104,9 +104,13 @@ def test_jitter_is_a_crop_shifted_by_at_most_d():
     assert len(offsets) > 1 and all(0 <= o <= 4 for pair in offsets for o in pair)
 
 
-def test_random_scale_picks_one_of_the_factors():
-    sizes = {tfm.RandomScale((0.5, 1.5))(tf.zeros((1, 20, 20, 3)), tf.constant([1, k])).shape[1] for k in range(10)}
-    assert sizes == {10, 30}
+def test_random_scale_zooms_about_the_centre_by_one_of_the_factors():
+    square = np.zeros((1, 21, 21, 1), np.float32)
+    square[0, 8:13, 8:13] = 1.0  # 5x5 = 25 pixels around the centre
+    areas = {int((tfm.RandomScale((0.6, 2.0))(tf.constant(square), tf.constant([1, k])).numpy() > 0.5).sum())
+             for k in range(12)}
+    assert len(areas) == 2 and min(areas) < 16 and 80 < max(areas) < 120
+    assert tfm.RandomScale((2.0,))(tf.constant(square), tf.constant([0, 0])).shape == square.shape
 
 
 def test_rotation_by_zero_is_identity_and_by_90_turns_the_image():
@@ -316,3 +320,43 @@ def test_live_render_bounds_its_steps_and_size():
         render_imagenet_class("Siamese cat", size=4000)
     with pytest.raises(ConvlensError, match="method"):
         render_imagenet_class("Siamese cat", method="magic")
+
+
+# ----------------------------------------------------------------- the real ImageNet MobileNet (cached weights)
+
+def test_robust_class_images_use_the_full_colour_range(real_home):
+    from toolkit.data import imagenet_class_index
+
+    features = models.imagenet_features("mobilenet", 96, logits=True)
+    index = imagenet_class_index("Siamese cat")
+    rendering = rnd.render(features, [obj.class_logit(index)], rnd.ROBUST, steps=96, seed=0)
+    pixels = rnd.to_uint8(rendering.images[0]).astype(np.float32) / 255.0
+    low, high = np.percentile(pixels, [2, 98])
+    assert high - low > 0.6, f"grey wash: 2-98% of pixels within {low:.2f}..{high:.2f}"
+    assert pixels.std() > 0.15
+    as_rendered, _ = rnd.target_probabilities(features, rendering.images, [index], n_transforms=1)
+    assert as_rendered[0] > 0.5
+
+
+def test_live_class_render_returns_an_image_and_reports_progress(real_home):
+    from toolkit.ascent.live import render_imagenet_class
+
+    calls = []
+    image, info = render_imagenet_class("284", method="naive", steps=3, size=64, seed=1,
+                                        progress=lambda done, total: calls.append((done, total)))
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert info["class_name"].startswith("Siamese cat") and 0.0 <= info["probability_under_transforms"] <= 1.0
+
+
+@pytest.mark.slow
+def test_robust_siamese_cat_survives_transformations_better_than_naive(real_home):
+    from toolkit.data import imagenet_class_index
+
+    features = models.imagenet_features("mobilenet", 128, logits=True)
+    index = imagenet_class_index("Siamese cat")
+    under = {}
+    for method in (rnd.NAIVE, rnd.ROBUST):
+        rendering = rnd.render(features, [obj.class_logit(index)], method, seed=0)
+        under[method.name] = rnd.target_probabilities(features, rendering.images, [index])[1][0]
+    assert under["robust"] > under["naive"] + 0.3, under

@@ -45,7 +45,7 @@ class Method:
 
 # keras.io: 30 steps of 10 * l2-normalised gradient on a 180x180x3 image in [-1, 1]: 0.016 RMS per step in [0, 1].
 NAIVE = Method("naive", "pixels", False, "normalized-gradient", 0.016, 30)
-ROBUST = Method("robust", "fourier", True, "adam", 0.05, 256)
+ROBUST = Method("robust", "fourier", True, "adam", 0.08, 256)
 METHODS = {method.name: method for method in (NAIVE, ROBUST)}
 
 
