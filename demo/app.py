@@ -16,10 +16,12 @@ from pathlib import Path
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no outbound calls
 
 import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from demo.classify import BadInput, Models, classify_photo, classify_sketch, load_models  # noqa: E402
+from demo.classify import MAX_PIXELS, BadInput, Models, classify_photo, classify_sketch, load_models  # noqa: E402
 from demo.showcase import (RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES,  # noqa: E402
-                           RenderQueue, example_photos, load_gallery, models_report, render_class, run_figures)
+                           RenderQueue, example_photos, load_gallery, models_report, render_class,
+                           render_summary, run_figures)
 from toolkit.errors import ConvlensError  # noqa: E402
 from toolkit.paths import exported_dir, runs_dir  # noqa: E402
 
@@ -37,6 +39,27 @@ log = logging.getLogger("convlens.demo")
 
 class EmptyCanvas(Exception):
     """An empty sketch while drawing live: clear the outputs quietly instead of raising an error."""
+
+
+def with_clear_image_errors(sketch: gr.Sketchpad) -> gr.Sketchpad:
+    """The sketchpad, with images it cannot read (an API caller's) refused by a clear gr.Error.
+
+    Wrapped on the instance: a gr.Sketchpad subclass would make gradio write a .pyi stub beside this file.
+    """
+    preprocess = sketch.preprocess
+
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except Image.DecompressionBombError:
+            raise gr.Error(f"The drawing is too large: images over {MAX_PIXELS / 1e6:.0f} megapixels are refused. "
+                           f"Draw on the canvas instead.", print_exception=False) from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise gr.Error(f"The drawing could not be read as an image ({error}): clear the canvas and draw "
+                           f"again, or send a PNG.", print_exception=False) from None
+
+    sketch.preprocess = checked
+    return sketch
 
 
 def user_errors(function):
@@ -131,8 +154,7 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
 
         started = time.perf_counter()
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=render_queue)
-        facts = "\n".join(f"- {key}: {value}" for key, value in info.items())
-        return image, f"Rendered in {time.perf_counter() - started:.1f} s.\n\n{facts}"
+        return image, render_summary(info, time.perf_counter() - started)
 
     with gr.Blocks(title="convlens", analytics_enabled=False) as app:
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from the verified export in "
@@ -156,10 +178,10 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
         with gr.Tab("Draw a digit", id="digit"):
             with gr.Row():
                 with gr.Column():
-                    sketch = gr.Sketchpad(label="Draw one digit, large", type="numpy", image_mode="RGBA",
-                                          canvas_size=CANVAS, fixed_canvas=True, format="png", layers=False,
-                                          brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
-                                          elem_id="sketch")
+                    sketch = with_clear_image_errors(gr.Sketchpad(
+                        label="Draw one digit, large", type="numpy", image_mode="RGBA", canvas_size=CANVAS,
+                        fixed_canvas=True, format="png", layers=False, elem_id="sketch",
+                        brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed")))
                     digit_variant = gr.Radio(digit_variants, value="fp32", label="ONNX model",
                                              visible=len(digit_variants) > 1, elem_id="digit-variant")
                     digit_button = gr.Button("Read digit", variant="primary", elem_id="digit-button")

@@ -240,6 +240,23 @@ def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
     return np.asarray(image), dict(info or {})
 
 
+def render_summary(info: dict, seconds: float) -> str:
+    """Markdown for a finished render: what was rendered and how sure the network is of it."""
+    lines = [f"Rendered in {seconds:.1f} s (the first render also loads TensorFlow)."]
+    if "class_name" in info:
+        lines.append(f"**{info['class_name']}** (ImageNet class {info.get('class_index', '?')}), "
+                     f"{info.get('method', '?')} method, {info.get('steps', '?')} steps, "
+                     f"{info.get('size', '?')} px, seed {info.get('seed', '?')}.")
+    for key, words in (("probability_as_rendered", "as rendered"),
+                       ("probability_under_transforms", "under small shifts, scales and rotations")):
+        if isinstance(info.get(key), (int, float)):
+            lines.append(f"- the network's probability for the class {words}: {info[key]:.1%}")
+    shown = {"class_name", "class_index", "method", "steps", "size", "seed", "probability_as_rendered",
+             "probability_under_transforms"}
+    lines += [f"- {key}: {_figure(value)}" for key, value in info.items() if key not in shown]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- models report
 
 

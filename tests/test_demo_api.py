@@ -128,6 +128,16 @@ def test_unreadable_sketches_get_their_message(client, tmp_path, canvas, message
     assert _label(label_value)[0] == "1"
 
 
+@pytest.mark.parametrize("name, message", [("text_renamed.jpg", "could not be read as an image"),
+                                           ("truncated.png", "could not be read as an image"),
+                                           ("bomb_20000x20000.png", "too large")])
+def test_a_sketch_that_is_no_image_gets_a_message(client, tmp_path, name, message):
+    path, _ = support.bad_inputs(tmp_path)[name]
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    with pytest.raises(Exception, match=message):
+        client.predict(sketch, "fp32", api_name="/classify_sketch")
+
+
 def test_uploads_over_the_size_bound_are_refused_by_the_server(served, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(21 * 1024 * 1024))
@@ -144,6 +154,14 @@ def test_uploads_over_the_size_bound_are_refused_by_the_server(served, tmp_path)
 def test_render_requests_out_of_bounds_get_a_message(client, arguments, message):
     with pytest.raises(Exception, match=message):
         client.predict(*arguments, api_name="/render_class")
+
+
+@pytest.mark.slow
+def test_a_live_render_arrives_with_its_probabilities(client):
+    """The real renderer (imports TensorFlow into this test process): a short naive render of a class."""
+    image_path, summary = client.predict("Siamese cat", "naive", 20, 64, 0, api_name="/render_class")
+    assert Image.open(image_path).size == (64, 64)
+    assert "**Siamese cat, Siamese** (ImageNet class 284)" in summary and "as rendered:" in summary
 
 
 # ---------------------------------------------------------------- the command

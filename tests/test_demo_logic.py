@@ -347,6 +347,9 @@ def test_a_render_calls_the_renderer_with_progress(real_home, monkeypatch):
     image, info = showcase.render_class("Siamese cat", "naive", 20, 64, 3, progress=lambda *a: reports.append(a))
     assert calls == [(284, "naive", 20, 64, 3)] and image.shape == (64, 64, 3) and info["class"] == 284
     assert reports[-1] == (20, 20) and len(reports) == 20
+    summary = showcase.render_summary({"class_name": "Siamese cat, Siamese", "class_index": 284, "method": "naive",
+                                       "probability_as_rendered": 0.93, "seconds": 1.5}, 2.0)
+    assert "**Siamese cat, Siamese** (ImageNet class 284)" in summary and "as rendered: 93.0%" in summary
 
 
 def test_the_render_queue_runs_one_at_a_time_and_refuses_when_full():
