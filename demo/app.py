@@ -18,7 +18,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from demo.classify import MAX_PIXELS, BadInput, Models, classify_photo, classify_sketch, load_models  # noqa: E402
+from demo.classify import (MAX_PIXELS, BadInput, EmptySketch, Models, classify_photo, classify_sketch,  # noqa: E402
+                           load_models)
 from demo.showcase import (RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES,  # noqa: E402
                            RenderQueue, example_photos, load_gallery, models_report, render_class,
                            render_summary, run_figures)
@@ -35,10 +36,6 @@ CSS = """
 .convlens-note { opacity: 0.8; }
 """
 log = logging.getLogger("convlens.demo")
-
-
-class EmptyCanvas(Exception):
-    """An empty sketch while drawing live: clear the outputs quietly instead of raising an error."""
 
 
 def with_clear_image_errors(sketch: gr.Sketchpad) -> gr.Sketchpad:
@@ -69,7 +66,7 @@ def user_errors(function):
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (gr.Error, EmptyCanvas):
+        except gr.Error:
             raise
         except ConvlensError as error:
             raise gr.Error(str(error), print_exception=False) from None
@@ -114,25 +111,19 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
                    f"({variant or 'fp32'} ONNX model; the image on the right is exactly what it saw).")
         return result.probabilities, result.model_input, summary
 
-    def read_sketch(sketch, variant, live: bool):
-        try:
-            result = classify_sketch(models, sketch, variant or "fp32")
-        except BadInput as error:
-            if live and str(error).startswith("The canvas is empty"):
-                raise EmptyCanvas() from None
-            raise
-        top = dict(result.top3)
-        return top, result.digit, _percent_table(result.top3)
+    def read_sketch(sketch, variant):
+        result = classify_sketch(models, sketch, variant or "fp32")
+        return dict(result.top3), result.digit, _percent_table(result.top3)
 
     @user_errors
     def on_sketch(sketch, variant):
-        return read_sketch(sketch, variant, live=False)
+        return read_sketch(sketch, variant)
 
     @user_errors
     def on_stroke(sketch, variant):
         try:
-            return read_sketch(sketch, variant, live=True)
-        except EmptyCanvas:
+            return read_sketch(sketch, variant)
+        except EmptySketch:  # a cleared canvas while drawing: clear the answer, no error
             return None, None, ""
 
     def gallery_value(kind):

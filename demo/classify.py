@@ -32,6 +32,8 @@ SKETCH_INK_LEVEL = 32  # 0..255: lighter than this is paper (anti-aliasing, comp
 SKETCH_MAX_INK_FRACTION = 0.5  # more ink than paper: a filled canvas, not a digit
 SKETCH_MIN_EXTENT = 0.1  # of the canvas side: a smaller drawing is a dot, not a digit
 
+EMPTY_SKETCH = "The canvas is empty: draw a digit (0-9) with the brush."
+
 MODELS = {"catsdogs": "photo", "digits": "sketch"}  # the exported models the demo serves
 VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
 IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
@@ -39,6 +41,10 @@ IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
 
 class BadInput(ConvlensError):
     """An input the demo cannot classify; the message says why and what to do instead."""
+
+
+class EmptySketch(BadInput):
+    """A sketch with nothing drawn (the live view clears quietly; the button says so)."""
 
 
 # ---------------------------------------------------------------- models
@@ -312,7 +318,7 @@ def sketch_ink(sketch) -> np.ndarray:
             raise BadInput("The sketch's layers have different sizes: clear the canvas and draw again.")
         paper = Image.alpha_composite(paper, Image.fromarray(rgba, "RGBA"))
     if paper is None:
-        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+        raise EmptySketch(EMPTY_SKETCH)
     luminance = np.asarray(paper.convert("L"), dtype=np.float64)
     return 255.0 - luminance
 
@@ -325,7 +331,7 @@ def sketch_to_digit(sketch) -> np.ndarray:
     ink = sketch_ink(sketch)
     drawn = ink >= SKETCH_INK_LEVEL
     if not drawn.any():
-        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+        raise EmptySketch(EMPTY_SKETCH)
     if drawn.mean() > SKETCH_MAX_INK_FRACTION:
         raise BadInput(f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes "
                        f"on the white canvas.")
@@ -336,7 +342,7 @@ def sketch_to_digit(sketch) -> np.ndarray:
                        "of the canvas.")
     digit = mnist_like(np.where(drawn, ink, 0.0))
     if digit is None:  # cannot happen once ink was found above; kept so a None never reaches the model
-        raise BadInput("The canvas is empty: draw a digit (0-9) with the brush.")
+        raise EmptySketch(EMPTY_SKETCH)
     return digit
 
 

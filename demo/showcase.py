@@ -111,10 +111,8 @@ class Gallery:
 def _format_probabilities(value) -> str:
     if isinstance(value, (int, float)):
         return f"{value:.1%}"
-    if isinstance(value, dict):
-        ranked = sorted(((k, v) for k, v in value.items() if isinstance(v, (int, float))),
-                        key=lambda kv: kv[1], reverse=True)
-        return ", ".join(f"{k} {v:.1%}" for k, v in ranked[:3])
+    if isinstance(value, dict):  # one entry per rendered image (its own target), in the gallery's order
+        return ", ".join(f"{k} {v:.1%}" for k, v in value.items() if isinstance(v, (int, float)))
     if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
         ranked = sorted(enumerate(value), key=lambda kv: kv[1], reverse=True)
         return ", ".join(f"{k}: {v:.1%}" for k, v in ranked[:3])
@@ -127,6 +125,8 @@ def _details(entry: dict) -> str:
         lines += [str(entry["caption"]), ""]
     facts = [f"{key}: {entry[key]}" for key in ("kind", "method", "model", "layer", "filter", "class", "steps")
              if entry.get(key) not in (None, "")]
+    if isinstance(entry.get("seconds"), (int, float)):
+        facts.append(f"rendered in {entry['seconds']:.1f} s")
     if facts:
         lines += [" · ".join(facts), ""]
     probabilities = entry.get("probabilities") or {}
