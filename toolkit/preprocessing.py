@@ -40,8 +40,11 @@ def photo_to_rgb(picture: Image.Image) -> Image.Image:
     picture = ImageOps.exif_transpose(picture)
     if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(picture, dtype=np.float64)
-        top = values.max() if values.max() > 255 else 255.0
-        picture = Image.fromarray(np.clip(values / max(top, 1.0) * 255.0, 0, 255).astype(np.uint8))
+        if picture.mode.startswith("I;16") or values.max() > 255:
+            values = values / 257.0  # 16-bit range 0..65535 onto 0..255, dark stays dark
+        elif picture.mode == "F" and values.max() <= 1.0:
+            values = values * 255.0  # floats in 0..1
+        picture = Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8))
     if picture.mode == "P" and "transparency" in picture.info:
         picture = picture.convert("RGBA")
     if picture.mode in ("RGBA", "LA", "PA"):
