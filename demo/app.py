@@ -7,6 +7,8 @@ it serves only a verified export and never imports TensorFlow to classify.
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -16,6 +18,7 @@ from pathlib import Path
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no outbound calls
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from demo.classify import (MAX_PIXELS, BadInput, EmptySketch, Models, classify_photo, classify_sketch,  # noqa: E402
@@ -92,8 +95,28 @@ def _percent_table(pairs) -> str:
     return "\n".join(f"- {label}: {p:.1%}" for label, p in pairs)
 
 
-def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
-    """The four tabs, wired to plain functions."""
+def image_file(image: np.ndarray, folder: Path) -> str:
+    """A PNG of the image, named by its content and written atomically.
+
+    Gradio writes returned arrays into its cache with a plain overwrite under a content-hash name,
+    so two concurrent requests with the same result could stream a half-rewritten file (seen
+    under load). Files are copied into its cache atomically, so the demo hands it files.
+    """
+    encoded = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(encoded, format="PNG")
+    data = encoded.getvalue()
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(dir=folder, prefix=".image-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(staging, path)
+    return str(path)
+
+
+def build_app(models: Models, runs: Path, examples: list[Path], images: Path) -> gr.Blocks:
+    """The four tabs, wired to plain functions; result images are written into `images`."""
     render_queue = RenderQueue()
     gallery = load_gallery(models.root)
     photo_variants = models.catsdogs.variants()
@@ -109,11 +132,11 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
             gr.Warning(note)
         summary = (f"**{result.label}**, probability {result.probability:.1%} "
                    f"({variant or 'fp32'} ONNX model; the image on the right is exactly what it saw).")
-        return result.probabilities, result.model_input, summary
+        return result.probabilities, image_file(result.model_input, images), summary
 
     def read_sketch(sketch, variant):
         result = classify_sketch(models, sketch, variant or "fp32")
-        return dict(result.top3), result.digit, _percent_table(result.top3)
+        return dict(result.top3), image_file(result.digit, images), _percent_table(result.top3)
 
     @user_errors
     def on_sketch(sketch, variant):
@@ -145,7 +168,7 @@ def build_app(models: Models, runs: Path, examples: list[Path]) -> gr.Blocks:
 
         started = time.perf_counter()
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=render_queue)
-        return image, render_summary(info, time.perf_counter() - started)
+        return image_file(image, images), render_summary(info, time.perf_counter() - started)
 
     with gr.Blocks(title="convlens", analytics_enabled=False) as app:
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from the verified export in "
@@ -266,7 +289,7 @@ def prepare(exported: Path | None = None, runs: Path | None = None,
     models = load_models(exported)
     scratch = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="convlens-demo-"))
     examples = example_photos(exported, scratch / "examples")
-    app = build_app(models, runs, examples)
+    app = build_app(models, runs, examples, scratch / "results")
     return app, [str(exported), str(runs), str(scratch)]
 
 

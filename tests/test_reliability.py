@@ -76,7 +76,7 @@ def _mixed_load(client_url: str, inputs: dict, clients: int, requests: int) -> d
     def one(number: int):
         kind, index = plan[number % len(plan)]
         arguments, endpoint = inputs[kind][index]()
-        client = Client(client_url, verbose=False, download_files=False)
+        client = Client(client_url, verbose=False)  # results downloaded, as a user gets them
         start = time.perf_counter()
         try:
             client.predict(*arguments, api_name=endpoint)
