@@ -78,6 +78,8 @@ def test_class_logit_and_combined_objectives():
     np.testing.assert_allclose((2 * a)(acts).numpy(), [10.0, 6.0])
     np.testing.assert_allclose(obj.minimise(a)(acts).numpy(), [-5.0, -3.0])
     assert set((a + b).layers) == {obj.LOGITS, "a"}
+    image = tf.constant(np.stack([np.full((4, 4, 1), 0.25), np.full((4, 4, 1), 0.75)]), tf.float32)
+    np.testing.assert_allclose((a - 4 * obj.brightness())({**acts, obj.INPUT: image}).numpy(), [4.0, 0.0])
 
 
 # ------------------------------------------------------------------------------- transformations

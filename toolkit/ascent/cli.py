@@ -108,6 +108,7 @@ def visualize_from_cli(args) -> int:
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        building.chmod(0o755)  # mkdtemp makes it private; the renamed gallery must stay readable
         try:
             entries = _run(panels, building)
             gallery.write_index(building, entries)

@@ -216,6 +216,7 @@ def write_index(folder: Path, entries: list[Entry]) -> Path:
     path = folder / INDEX
     with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
         json.dump([entry.as_json() for entry in entries], handle, indent=2)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it private
     os.replace(handle.name, path)
     return path
 

@@ -31,8 +31,10 @@ def labelled_grid(images: np.ndarray, labels: Sequence[str], columns: int, title
     cell_w, cell_h = width * zoom, height * zoom
     rows = -(-n // columns)
     title_h = TITLE_HEIGHT if title else 0
-    canvas = Image.new("RGB", (PAD + columns * (cell_w + PAD), title_h + PAD + rows * (cell_h + LABEL_HEIGHT + PAD)),
-                       "white")
+    width_needed = PAD + columns * (cell_w + PAD)
+    if title:  # a single picture must not cut its own title
+        width_needed = max(width_needed, int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=_font(15))) + 2 * PAD)
+    canvas = Image.new("RGB", (width_needed, title_h + PAD + rows * (cell_h + LABEL_HEIGHT + PAD)), "white")
     draw = ImageDraw.Draw(canvas)
     if title:
         draw.text((PAD, 4), title, fill="black", font=_font(15))

@@ -12,6 +12,7 @@ from typing import Callable, Mapping
 import tensorflow as tf
 
 LOGITS = "logits"  # the activation name under which a model's pre-softmax/pre-sigmoid output is read
+INPUT = "input"    # the [0, 1] image as the model sees it (after the transformations)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def channel(layer: str, index: int, border: int | None = None) -> Objective:
 def class_logit(index: int) -> Objective:
     """A class's logit, taken before the softmax (or sigmoid), where its gradient does not vanish."""
     return Objective(lambda acts: acts[LOGITS][:, index], (LOGITS,), f"logit:{index}")
+
+
+def brightness() -> Objective:
+    """The image's mean pixel value: subtract it to ask for dark images with little ink, as MNIST's digits."""
+    return Objective(lambda acts: tf.reduce_mean(acts[INPUT], axis=[1, 2, 3]), (INPUT,), "brightness")
 
 
 def maximise(objective: Objective) -> Objective:

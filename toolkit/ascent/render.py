@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from toolkit.ascent import transforms as tfm
 from toolkit.ascent.models import FeatureModel, probabilities_from_logits
-from toolkit.ascent.objectives import LOGITS, Objective
+from toolkit.ascent.objectives import INPUT, LOGITS, Objective
 from toolkit.ascent.param import FourierImage, PixelImage
 from toolkit.errors import ConvlensError
 
@@ -85,7 +85,8 @@ def _step_function(features: FeatureModel, objectives: Sequence[Objective], para
             images = param.to_image(params)
             if transforms is not None:
                 images = transforms(images, seed)
-            activations = features(tfm.fit(images, features.size))
+            seen = tfm.fit(images, features.size)
+            activations = {**features(seen), INPUT: seen}
             values = _per_image(objectives, {k: a for k, a in activations.items() if k in needed})
             total = tf.reduce_sum(values)  # image i's gradient is its own objective's: the others do not depend on it
         grad = tape.gradient(total, params)
@@ -135,7 +136,8 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
                 progress(done, total)
         final = param.to_image(params)
         images.append(final.numpy())
-        values.append(_per_image(chunk, features(tfm.fit(final, features.size))).numpy())
+        seen = tfm.fit(final, features.size)
+        values.append(_per_image(chunk, {**features(seen), INPUT: seen}).numpy())
     return Rendering(np.concatenate(images), np.concatenate(values), time.perf_counter() - started,
                      trace_seconds, steps, method.name, [objective.name for objective in objectives])
 
