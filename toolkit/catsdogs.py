@@ -46,8 +46,8 @@ class CatsDogsConfig:
 
     profile: str = "quick"
     input_size: int = 128
-    epochs: int = 5  # phase 1: the ImageNet base frozen, only the head trains
-    fine_tune_epochs: int = 1  # phase 2: the whole network, BatchNorm kept in inference mode
+    epochs: int = 4  # phase 1: the ImageNet base frozen, only the head trains
+    fine_tune_epochs: int = 2  # phase 2: the whole network, BatchNorm kept in inference mode
     scratch_epochs: int | None = None  # the baseline; None = epochs + fine_tune_epochs, as the transfer run
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -73,7 +73,7 @@ PROFILES = {
     # the practical: 50 epochs frozen, then 10 fine-tuning
     "paper": dict(epochs=50, fine_tune_epochs=10),
     # a few minutes on 2 cores, for `make export` on a fresh clone
-    "quick": dict(epochs=5, fine_tune_epochs=1),
+    "quick": dict(epochs=4, fine_tune_epochs=2),
 }
 
 
