@@ -219,7 +219,8 @@ def test_photo_is_prepared_as_the_server_prepares_it(tmp_path):
 # ---------------------------------------------------------------- configuration and the command line
 
 def test_profiles_and_overrides():
-    assert (catsdogs.config_for("paper").epochs, catsdogs.config_for("paper").fine_tune_epochs) == (50, 10)
+    paper = catsdogs.config_for("paper")
+    assert (paper.epochs, paper.fine_tune_epochs, paper.fine_tune_cosine_decay) == (50, 10, True)
     quick = catsdogs.config_for("quick", epochs=3, seed=None)
     assert quick.epochs == 3 and quick.seed == 0 and quick.baseline_epochs == 3 + quick.fine_tune_epochs
     with pytest.raises(ConvlensError, match="profile"):
