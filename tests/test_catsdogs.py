@@ -297,7 +297,8 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
     for index in range(10):
         for name, tint in (("cat", (200, 80, 80)), ("dog", (80, 80, 200))):
             noise = rng.integers(-40, 40, (48, 64, 3))
-            Image.fromarray(np.clip(np.array(tint) + noise, 0, 255).astype(np.uint8)).save(photos / f"{name}.{index}.jpg")
+            picture = np.clip(np.array(tint) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(picture).save(photos / f"{name}.{index}.jpg")
     config = catsdogs.config_for("quick", input_size=SMALL, epochs=1, fine_tune_epochs=0, batch_size=4,
                                  data=str(photos), skip_scratch=True, zero_shot_sizes=(), verbose=0)
     metrics = catsdogs.train_catsdogs(config, tmp_path / "run", log=lambda line: None)
