@@ -312,22 +312,21 @@ def _load_keras(path: Path):
     return keras.models.load_model(path, compile=False)
 
 
-def _train_quick(experiment: str) -> None:
-    print(f"No trained {experiment} model under {runs_dir()}: training one with the quick profile first.",
-          flush=True)
-    command = [sys.executable, "-m", "toolkit", "train", experiment, "--profile", "quick"]
+def _train_quick(experiment: str, run: Path) -> None:
+    print(f"No trained {experiment} model in {run}: training one with the quick profile first.", flush=True)
+    command = [sys.executable, "-m", "toolkit", "train", experiment, "--profile", "quick", "--out", str(run)]
     if subprocess.run(command).returncode != 0:
         raise ConvlensError(f"training {experiment} failed (see above); fix that, then run \"convlens export\" again.")
 
 
-def catsdogs_spec() -> ExportSpec:
-    """The fine-tuned cats-vs-dogs transfer model, tested on the package's 400 test images."""
+def catsdogs_spec(run: Path | None = None) -> ExportSpec:
+    """The fine-tuned cats-vs-dogs transfer model of a run, tested on the package's 400 test images."""
     from toolkit import data
     from toolkit.preprocessing import upsample_batch
 
-    run = runs_dir() / "catsdogs"
+    run = Path(run) if run else runs_dir() / "catsdogs"
     if not (run / "transfer.keras").exists():
-        _train_quick("catsdogs")
+        _train_quick("catsdogs", run)
     config = json.loads((run / "config.json").read_text())
     preprocessing = config["preprocessing"]
     train, test = data.load_cats_dogs()
@@ -342,13 +341,13 @@ def catsdogs_spec() -> ExportSpec:
                                           "test_accuracy": metrics.get("transfer", {}).get("test_accuracy")}})
 
 
-def digits_spec() -> ExportSpec:
-    """The small CNN trained on all of MNIST, tested on the 10,000 MNIST test digits."""
+def digits_spec(run: Path | None = None) -> ExportSpec:
+    """The small CNN trained on all of MNIST (a run's full.keras), tested on the 10,000 MNIST test digits."""
     from toolkit import data
 
-    run = runs_dir() / "digits"
+    run = Path(run) if run else runs_dir() / "digits"
     if not (run / "full.keras").exists():
-        _train_quick("digits")
+        _train_quick("digits", run)
     train, test = data.load_mnist()
     rng = np.random.default_rng(0)
     calibration = train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]][..., None]
@@ -462,7 +461,8 @@ def export_from_cli(args) -> int:
         labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
         specs = [user_model_spec(Path(args.model), args.name, shape, labels)]
     else:
-        builders = {"catsdogs": catsdogs_spec, "digits": digits_spec}
+        builders = {"catsdogs": lambda: catsdogs_spec(getattr(args, "catsdogs_run", None)),
+                    "digits": lambda: digits_spec(getattr(args, "digits_run", None))}
         specs = [builders[name]() for name in (args.only or list(builders))]
     export_models(specs, out)
     print(f"Export written to {out or exported_dir()} (manifest.json); check it any time with \"convlens verify\".")
