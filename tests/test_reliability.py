@@ -128,7 +128,7 @@ def test_a_render_in_flight_keeps_photo_p95_within_3x_idle(running_demo, tmp_pat
     inputs = _inputs(tmp_path)
     idle = _mixed_load(running_demo.src, {**inputs, "bad": [], "sketch": []}, clients=1, requests=40)["photo_ms"]
     render = Client(running_demo.src, verbose=False, download_files=False)
-    render.predict("Siamese cat", "naive", 2, 64, 0, api_name="/render_class")  # load TF before timing
+    render.predict("Siamese cat", "naive", 10, 64, 0, api_name="/render_class")  # load TF before timing
     job = threading.Thread(target=lambda: render.predict("Siamese cat", "robust", 200, 128, 0,
                                                          api_name="/render_class"))
     job.start()

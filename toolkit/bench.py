@@ -156,11 +156,24 @@ def bench_photo_and_sketch_inputs(folder: Path) -> tuple[Path, dict]:
     return photo, sketch
 
 
-def _latencies(call, requests: int, concurrency: int) -> dict:
+def _latencies(url: str, call, requests: int, concurrency: int) -> dict:
+    """p50/p95 and throughput of `call(client)` at a concurrency; no client is used by two requests at once."""
+    import queue
+
+    from gradio_client import Client
+
+    clients: queue.Queue = queue.Queue()
+    for _ in range(concurrency):
+        clients.put(Client(url, verbose=False))
+
     def timed(_):
-        start = time.perf_counter()
-        call()
-        return (time.perf_counter() - start) * 1000
+        client = clients.get()
+        try:
+            start = time.perf_counter()
+            call(client)
+            return (time.perf_counter() - start) * 1000
+        finally:
+            clients.put(client)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -168,6 +181,26 @@ def _latencies(call, requests: int, concurrency: int) -> dict:
     elapsed = time.perf_counter() - started
     return {"requests": requests, "concurrency": concurrency, "p50_ms": percentile(times, 50),
             "p95_ms": percentile(times, 95), "throughput_per_s": requests / elapsed}
+
+
+def gradio_floor_ms(photo: Path, requests: int) -> float:
+    """p50 of a do-nothing Gradio app with the demo's shape (file in; label, PNG and text out).
+
+    This is what gradio and gradio_client cost on this machine before any classification runs.
+    """
+    import gradio as gr
+    from gradio_client import Client
+
+    blank = np.zeros((128, 128, 3), np.uint8)
+    with gr.Blocks(analytics_enabled=False) as app:
+        source, label, seen, text = gr.Image(type="filepath"), gr.Label(), gr.Image(format="png"), gr.Markdown()
+        gr.Button().click(lambda _: ({"cat": 0.5, "dog": 0.5}, blank, "-"), source, [label, seen, text],
+                          api_name="echo")
+    url = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")[1]
+    try:
+        return _latencies(url, lambda c: c.predict(_photo_payload(photo), api_name="/echo"), requests, 1)["p50_ms"]
+    finally:
+        app.close()
 
 
 def bench_demo(exported: Path, trials: int, log=print) -> dict:
@@ -182,15 +215,18 @@ def bench_demo(exported: Path, trials: int, log=print) -> dict:
         log(f"  cold start {cold_start:.1f} s, {results['rss_mb_without_tensorflow']:.0f} MB")
         requests = max(trials, 20)
         for label, call in (
-                ("photo", lambda: client.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")),
-                ("sketch", lambda: client.predict(sketch, "fp32", api_name="/classify_sketch"))):
+                ("photo", lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")),
+                ("sketch", lambda c: c.predict(sketch, "fp32", api_name="/classify_sketch"))):
             for concurrency in (1, 8):
-                figures = _latencies(call, requests if concurrency == 1 else requests * 2, concurrency)
+                figures = _latencies(client.src, call, requests if concurrency == 1 else requests * 2, concurrency)
                 results[f"{label}, concurrency {concurrency}"] = figures
                 log(f"  {label} c{concurrency}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
                     f"{figures['throughput_per_s']:.1f}/s")
+        results["gradio floor, do-nothing app p50_ms"] = gradio_floor_ms(photo, requests)
+        log(f"  a do-nothing gradio app with the same inputs and outputs: p50 "
+            f"{results['gradio floor, do-nothing app p50_ms']:.0f} ms")
         try:
-            client.predict("Siamese cat", "naive", 2, 64, 0, api_name="/render_class")
+            client.predict("Siamese cat", "naive", 10, 64, 0, api_name="/render_class")
             results["rss_mb_after_render_loaded_tensorflow"] = _tree_rss_mb(process.pid)
             log(f"  after a live render (TF loaded): {results['rss_mb_after_render_loaded_tensorflow']:.0f} MB")
         except Exception as error:  # the live panel is optional for the rest of the figures
@@ -263,6 +299,9 @@ def markdown_table(results: dict) -> str:
             if isinstance(value, dict):
                 lines.append(f"| {key} | {value['p50_ms']:.0f} | {value['p95_ms']:.0f} | "
                              f"{value['throughput_per_s']:.1f} |")
+        if "gradio floor, do-nothing app p50_ms" in demo:
+            lines.append(f"| a do-nothing gradio app, same inputs and outputs, concurrency 1 (gradio's own cost) | "
+                         f"{demo['gradio floor, do-nothing app p50_ms']:.0f} | | |")
         lines += ["", f"Demo cold start (process start to first answer): {demo['cold_start_s']:.1f} s; resident "
                       f"memory {demo['rss_mb_without_tensorflow']:.0f} MB without TensorFlow"
                   + (f", {demo['rss_mb_after_render_loaded_tensorflow']:.0f} MB after a live render loaded it."
