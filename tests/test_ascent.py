@@ -14,7 +14,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from toolkit.ascent import gallery, models, objectives as obj, render as rnd, transforms as tfm  # noqa: E402
-from toolkit.ascent.param import FourierImage, PixelImage  # noqa: E402
+from toolkit.ascent.param import DigitImage, FourierImage, PixelImage  # noqa: E402
 from toolkit.errors import ConvlensError  # noqa: E402
 
 FEW = rnd.Method("few-naive", "pixels", False, "normalized-gradient", 0.02, 8)
@@ -82,6 +82,14 @@ def test_class_logit_and_combined_objectives():
     np.testing.assert_allclose((a - 4 * obj.brightness())({**acts, obj.INPUT: image}).numpy(), [4.0, 0.0])
 
 
+def test_total_variation_is_zero_for_a_flat_image_and_counts_each_edge():
+    flat = np.full((1, 4, 4, 1), 0.3, np.float32)
+    stripe = np.zeros((1, 4, 4, 1), np.float32)
+    stripe[:, :, 2:] = 1.0  # one vertical edge: 4 of the 12 horizontal neighbour pairs differ by 1
+    value = obj.total_variation()({obj.INPUT: tf.constant(np.concatenate([flat, stripe]))}).numpy()
+    np.testing.assert_allclose(value, [0.0, 4 / 12], rtol=1e-6)
+
+
 # ------------------------------------------------------------------------------- transformations
 
 def _ramp(size=16, channels=3):
@@ -147,6 +155,17 @@ def test_pixel_and_fourier_images_start_equal_across_the_batch_and_stay_in_range
         assert not np.array_equal(param.initial(1, seed=5), param.initial(1, seed=6))
     far = PixelImage(8).project(tf.constant([[-2.0, 0.5, 3.0]])).numpy()
     np.testing.assert_array_equal(far, [[0.0, 0.5, 1.0]])
+
+
+def test_digit_images_start_black_and_keep_ink_inside_mnists_centred_box():
+    param = DigitImage(28)
+    start = param.to_image(tf.constant(param.initial(1, seed=0))).numpy()[0, ..., 0]
+    assert start.max() < 0.1  # white ink on black: it starts black
+    flat_white = np.zeros_like(param.initial(1, seed=0))
+    flat_white[0, 0, 0, 0, 0] = 100.0  # only the constant (DC) coefficient: an evenly bright image
+    bright = param.to_image(tf.constant(flat_white)).numpy()[0, ..., 0]
+    assert bright[4:24, 4:24].min() > 0.5 and bright[:2].max() == 0.0 and bright[:, -2:].max() == 0.0
+    assert rnd.Method("d", "digits", True, "adam", 0.05, 1).param(28, 1) == param
 
 
 def test_fourier_spectrum_scaling_favours_low_frequencies():

@@ -74,6 +74,17 @@ def brightness() -> Objective:
     return Objective(lambda acts: tf.reduce_mean(acts[INPUT], axis=[1, 2, 3]), (INPUT,), "brightness")
 
 
+def total_variation() -> Objective:
+    """The mean absolute difference between neighbouring pixels: subtract it to ask for smooth strokes."""
+
+    def fn(acts):
+        x = acts[INPUT]
+        return (tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]), axis=[1, 2, 3])
+                + tf.reduce_mean(tf.abs(x[:, :, 1:] - x[:, :, :-1]), axis=[1, 2, 3]))
+
+    return Objective(fn, (INPUT,), "total_variation")
+
+
 def maximise(objective: Objective) -> Objective:
     return objective
 

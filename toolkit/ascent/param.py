@@ -26,6 +26,7 @@ class PixelImage:
     size: int
     channels: int = 3
     noise: float = 0.0625  # keras.io's (uniform - 0.5) * 0.25 in [-1, 1] units
+    background: float = 0.5  # what the transformations pad with
 
     def initial(self, batch: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -59,6 +60,7 @@ class FourierImage:
     decay_power: float = 1.0
     sd: float = 0.01
     decorrelate: bool = True
+    background: float = 0.5
 
     def initial(self, batch: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -77,7 +79,39 @@ class FourierImage:
         image = tf.transpose(image, (0, 2, 3, 1)) / 4.0
         if self.decorrelate and self.channels == 3:
             image = tf.einsum("bhwc,dc->bhwd", image, tf.constant(COLOR_DECORRELATION))
-        return tf.sigmoid(image)
+        return tf.sigmoid(image + self.offset()) * self.window()
+
+    def offset(self) -> float:
+        return 0.0
+
+    def window(self) -> tf.Tensor | float:
+        return 1.0
 
     def project(self, params: tf.Tensor) -> tf.Tensor:
         return params
+
+
+@dataclass(frozen=True)
+class DigitImage(FourierImage):
+    """MNIST's look for a grey Fourier image: white ink on black, smooth strokes, kept inside the centred box.
+
+    MNIST centres each digit in a 20x20 box of a 28x28 image (4 px margin) on a black background;
+    without these priors the ascent fills the whole square with saturated blobs (p = 1.00, no digit).
+    """
+
+    channels: int = 1
+    decay_power: float = 1.5  # steeper than 1/f: pen strokes, not texture
+    decorrelate: bool = False
+    background: float = 0.0
+    dark: float = 3.0         # sigmoid(-3) = 0.05: every pixel starts black
+    margin: int = 4
+
+    def offset(self) -> float:
+        return -self.dark
+
+    def window(self) -> tf.Tensor:
+        """1 inside the centred box, falling to 0 over 1.5 px outside it."""
+        r = np.arange(self.size, dtype=np.float32)
+        half = self.size / 2 - self.margin
+        ramp = np.clip(half + 1.5 - np.abs(r - (self.size - 1) / 2), 0.0, 1.5) / 1.5
+        return tf.constant((ramp[:, None] * ramp[None, :])[None, :, :, None])

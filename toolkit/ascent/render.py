@@ -16,7 +16,7 @@ import tensorflow as tf
 from toolkit.ascent import transforms as tfm
 from toolkit.ascent.models import FeatureModel, probabilities_from_logits
 from toolkit.ascent.objectives import INPUT, LOGITS, Objective
-from toolkit.ascent.param import FourierImage, PixelImage
+from toolkit.ascent.param import DigitImage, FourierImage, PixelImage
 from toolkit.errors import ConvlensError
 
 JIT_COMPILE = None
@@ -28,7 +28,7 @@ class Method:
     """A recipe: how the image is parameterised, whether it is transformed each step, and how it is stepped."""
 
     name: str
-    parameterisation: str        # "pixels" | "fourier"
+    parameterisation: str        # "pixels" | "fourier" | "digits" (grey Fourier, MNIST's white ink on black)
     transformed: bool            # random pad/jitter/scale/rotate before each step
     optimiser: str               # "normalized-gradient" | "adam"
     learning_rate: float         # normalized-gradient: RMS change per pixel per step; adam: its step size
@@ -37,10 +37,12 @@ class Method:
     def param(self, size: int, channels: int):
         if self.parameterisation == "pixels":
             return PixelImage(size, channels)
+        if self.parameterisation == "digits":
+            return DigitImage(size)
         return FourierImage(size, channels)
 
-    def transforms(self, size: int):
-        return tfm.standard(size) if self.transformed else None
+    def transforms(self, size: int, background: float = 0.5):
+        return tfm.standard(size, background) if self.transformed else None
 
 
 # keras.io: 30 steps of 10 * l2-normalised gradient on a 180x180x3 image in [-1, 1]: 0.016 RMS per step in [0, 1].
@@ -114,7 +116,7 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
         raise ConvlensError(f"steps must be at least 1, not {steps}.")
     size = size or features.size
     param = method.param(size, features.channels)
-    transforms = method.transforms(size)
+    transforms = method.transforms(size, param.background)
     objectives = list(objectives)
     images, values = [], []
     total, done = steps * -(-len(objectives) // batch_size), 0

@@ -98,10 +98,11 @@ def fit(images: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(images, [size, size], method="bilinear")
 
 
-def standard(size: int) -> Compose:
-    """Lucid's standard robustness transformations, their pixel amounts scaled to the image size."""
+def standard(size: int, background: float = 0.5) -> Compose:
+    """Lucid's standard robustness transformations, their pixel amounts scaled to the image size; pads with
+    `background` (grey, or black for MNIST's digits)."""
     unit = max(1, round(size / 128 * 4))  # 4 px at 128: 12 px pad, 8 px jitter, as Lucid at its 128-224 sizes
-    return Compose((Pad(3 * unit), Jitter(2 * unit), RandomScale(tuple(1 + (i - 5) / 50 for i in range(11))),
+    return Compose((Pad(3 * unit, background), Jitter(2 * unit), RandomScale(tuple(1 + (i - 5) / 50 for i in range(11))),
                     RandomRotate(tuple(range(-10, 11)) + (0,) * 5), Jitter(unit)))
 
 
