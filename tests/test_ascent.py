@@ -243,6 +243,16 @@ def test_a_sigmoid_output_is_maximised_towards_one_class_and_minimised_towards_t
     np.testing.assert_allclose(as_rendered, [p_dog[0], 1 - p_dog[1]], atol=1e-5)
 
 
+def test_log_odds_agree_with_the_probabilities_for_sigmoid_and_softmax_outputs():
+    for model, targets in ((binary_model(), [1, 0]), (digits_like_model(), [3, 7])):
+        features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+        images = np.random.default_rng(0).uniform(0, 1, (2, *model.input_shape[1:])).astype(np.float32)
+        probabilities, _ = rnd.target_probabilities(features, images, targets, n_transforms=2)
+        log_odds, under = rnd.target_log_odds(features, images, targets, n_transforms=2)
+        np.testing.assert_allclose(1 / (1 + np.exp(-log_odds)), probabilities, atol=1e-4)
+        assert np.isfinite(under).all()
+
+
 def test_resnet50v2_path_renders_its_practical_layers_on_random_weights():
     layers = ("conv3_block4_out", "conv5_block3_out")
     features = models.imagenet_features("resnet50v2", 64, layers, weights=None)

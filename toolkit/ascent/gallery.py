@@ -19,7 +19,7 @@ import numpy as np
 from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
-from toolkit.ascent.render import Rendering, method_named, render, target_probabilities, to_uint8
+from toolkit.ascent.render import Rendering, method_named, render, target_log_odds, target_probabilities, to_uint8
 from toolkit.errors import ConvlensError
 from toolkit.paths import exported_dir, runs_dir
 
@@ -58,6 +58,7 @@ class Entry:
     seconds: float
     layer: str | None = None
     probabilities: dict | None = field(default=None)
+    log_odds: dict | None = field(default=None)  # the same check in log-odds, which does not saturate
 
     def as_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -91,6 +92,12 @@ def _probabilities(features, rendering: Rendering, targets: list[int], labels: l
     as_rendered, under = target_probabilities(features, rendering.images, targets)
     return {"as_rendered": {label: round(float(p), 4) for label, p in zip(labels, as_rendered)},
             "under_transforms": {label: round(float(p), 4) for label, p in zip(labels, under)}}
+
+
+def _log_odds(features, rendering: Rendering, targets: list[int], labels: list[str]) -> dict:
+    as_rendered, under = target_log_odds(features, rendering.images, targets)
+    return {"as_rendered": {label: round(float(v), 2) for label, v in zip(labels, as_rendered)},
+            "under_transforms": {label: round(float(v), 2) for label, v in zip(labels, under)}}
 
 
 def _slug(text: str) -> str:
@@ -145,6 +152,7 @@ def class_panel(folder: Path, class_name: str | int, method: str, options: Optio
     rendering = render(features, [class_logit(index)], method_named(method), options.steps, options.seed,
                        progress=progress)
     probabilities = _probabilities(features, rendering, [index], [name])
+    log_odds = _log_odds(features, rendering, [index], [name])
     p, q = probabilities["as_rendered"][name], probabilities["under_transforms"][name]
     title = f"ImageNet class {index} \"{name}\" ({method})"
     file = f"class_{options.backbone}_{index}_{_slug(name)}_{method}.png"
@@ -153,7 +161,7 @@ def class_panel(folder: Path, class_name: str | int, method: str, options: Optio
     return Entry(file, title, _caption(method, rendering, f"p({name}) = {p:.2f} as rendered, {q:.2f} on average "
                                                           "under 16 random small shifts, scalings and rotations."),
                  "class", method, options.backbone, rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities)
+                 probabilities=probabilities, log_odds=log_odds)
 
 
 def digits_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
@@ -168,6 +176,7 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
     rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
     labels = [str(d) for d in range(10)]
     probabilities = _probabilities(features, rendering, list(range(10)), labels)
+    log_odds = _log_odds(features, rendering, list(range(10)), labels)
     title = f"MNIST CNN: the ten digits ({method})"
     file = f"digits_{method}.png"
     shown = [f"{d}: p={probabilities['as_rendered'][d]:.2f}" for d in labels]
@@ -178,7 +187,7 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
     return Entry(file, title, _caption(method, rendering, f"Mean probability under 16 random transformations "
                                                           f"{mean_q:.2f}.{prior}"),
                  "digits", method, "digits", rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities)
+                 probabilities=probabilities, log_odds=log_odds)
 
 
 def digit_filters_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
@@ -204,15 +213,19 @@ def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progre
     rendering = render(features, [class_logit(0), -class_logit(0)], method_named(method), options.steps,
                        options.seed, progress=progress)
     probabilities = _probabilities(features, rendering, [1, 0], ["dog", "cat"])
+    log_odds = _log_odds(features, rendering, [1, 0], ["dog", "cat"])
     title = f"Cats vs dogs: the output maximised (dog) and minimised (cat) ({method})"
     file = f"catsdogs_{method}.png"
     shown = [f"{label}: p={probabilities['as_rendered'][label]:.2f}; transformed "
              f"{probabilities['under_transforms'][label]:.2f}" for label in ("dog", "cat")]
     save_png(labelled_grid(to_uint8(rendering.images), shown, 2, title, min_cell=256), folder / file)
+    odds = ", ".join(f"{label} {log_odds['as_rendered'][label]:.1f} -> {log_odds['under_transforms'][label]:.1f}"
+                     for label in ("dog", "cat"))
     return Entry(file, title, _caption(method, rendering, "Probabilities as rendered and on average under 16 "
-                                                          "random small shifts, scalings and rotations."),
+                                                          "random small shifts, scalings and rotations; "
+                                                          f"log-odds as rendered -> transformed: {odds}."),
                  "catsdogs", method, "catsdogs", rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities)
+                 probabilities=probabilities, log_odds=log_odds)
 
 
 # ---------------------------------------------------------------------------------------- the index

@@ -171,3 +171,28 @@ def target_probabilities(features: FeatureModel, images: np.ndarray, targets: Se
     check = tfm.small_random(x.shape[1])
     transformed = [of_targets(probabilities(check(x, tf.constant([seed, k], tf.int32)))) for k in range(n_transforms)]
     return as_rendered, np.mean(transformed, axis=0)
+
+
+def target_log_odds(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
+                    n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """Like `target_probabilities`, in log-odds of the target, log(p / (1 - p)), which does not saturate.
+
+    A probability of 1.00 hides whether the image is far past the decision or barely past it; the
+    log-odds shows how much of the evidence survives the transformations. Same transformations.
+    """
+    x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
+    rows = np.arange(len(targets))
+    targets = np.asarray(targets)
+
+    def of_targets(batch):
+        logits = features(tfm.fit(batch, features.size))[LOGITS].numpy().astype(np.float64)
+        if logits.shape[-1] == 1:  # a sigmoid: log-odds of class 1 is the logit, of class 0 its negative
+            return np.where(targets == 1, logits[:, 0], -logits[:, 0])
+        target = logits[rows, targets]
+        others = logits.copy()
+        others[rows, targets] = -np.inf
+        return target - np.logaddexp.reduce(others, axis=-1)
+
+    check = tfm.small_random(x.shape[1])
+    transformed = [of_targets(check(x, tf.constant([seed, k], tf.int32))) for k in range(n_transforms)]
+    return of_targets(x), np.mean(transformed, axis=0)
