@@ -170,7 +170,8 @@ def build_app(models: Models, runs: Path, examples: list[Path], images: Path) ->
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=render_queue)
         return image_file(image, images), render_summary(info, time.perf_counter() - started)
 
-    with gr.Blocks(title="convlens", analytics_enabled=False) as app:
+    # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
+    with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from the verified export in "
                     f"`{models.root}`.")
         with gr.Tab("Cat or dog?", id="photo"):

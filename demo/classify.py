@@ -19,6 +19,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from toolkit.errors import ConvlensError
 from toolkit.manifest import load_verified_manifest
+from toolkit.onnx_runtime import onnx_session
 from toolkit.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
 
 MAX_PIXELS = 40_000_000  # 40 megapixels: any camera photo, but not a decompression bomb
@@ -79,10 +80,7 @@ class ExportedModel:
             raise BadInput(f"the {self.name} model has no {variant!r} variant; choose one of {sorted(self.paths)}.")
         with self._lock:
             if variant not in self._sessions:
-                options = onnxruntime.SessionOptions()
-                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-                self._sessions[variant] = onnxruntime.InferenceSession(
-                    str(self.paths[variant]), options, providers=["CPUExecutionProvider"])
+                self._sessions[variant] = onnx_session(self.paths[variant])
             return self._sessions[variant]
 
     def predict(self, images: np.ndarray, variant: str = "fp32") -> np.ndarray:
@@ -104,9 +102,13 @@ class Models:
 
 
 def load_models(exported_dir: Path) -> Models:
-    """The verified export in `exported_dir`, fp32 sessions opened; a clear error when it is unusable."""
+    """The verified export in `exported_dir`, every session opened; a clear error when it is unusable.
+
+    Only the models the demo serves are checked (a bring-your-own export beside them does not
+    block it), and every variant is opened now, while its file is the one just verified.
+    """
     root = Path(exported_dir)
-    manifest = load_verified_manifest(root)
+    manifest = load_verified_manifest(root, list(MODELS))
     missing = [name for name in MODELS if name not in manifest["models"]]
     if missing:
         raise ConvlensError(f"{root / 'manifest.json'} has no {' or '.join(missing)} model, which the demo "
@@ -119,10 +121,12 @@ def load_models(exported_dir: Path) -> Models:
         if "fp32" not in paths:
             raise ConvlensError(f"{root / 'manifest.json'}: model {name!r} has no ONNX file: run \"make export\".")
         model = ExportedModel(name, spec, paths)
-        try:
-            model.session("fp32")
-        except Exception as error:  # onnxruntime's own exceptions do not share a base class
-            raise ConvlensError(f"onnxruntime cannot load {paths['fp32']} ({error}): run \"make export\" again.") from None
+        for variant in paths:
+            try:
+                model.session(variant)
+            except Exception as error:  # onnxruntime's own exceptions do not share a base class
+                raise ConvlensError(f"onnxruntime cannot load {paths[variant]} ({error}): run \"make export\" "
+                                    f"again.") from None
         models[name] = model
     return Models(root, manifest, models["catsdogs"], models["digits"])
 

@@ -232,6 +232,8 @@ def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
         raise BadInput(f"Steps must be between 1 and {RENDER_MAX_STEPS}; got {steps}.")
     if size not in RENDER_SIZES:
         raise BadInput(f"The size must be one of {', '.join(map(str, RENDER_SIZES))} pixels; got {size}.")
+    if not 0 <= seed < 2**31:
+        raise BadInput(f"The seed must be between 0 and {2**31 - 1}; got {seed}.")
     from toolkit.data import imagenet_class_index  # numpy only
     index = imagenet_class_index(class_name)  # a ConvlensError with suggestions when unknown
     with queue or RenderQueue():

@@ -326,6 +326,8 @@ def test_the_render_panel_says_so_when_the_renderer_is_absent(monkeypatch):
     (("Siamese cat", "deep-dream", 10, 64, 0), "method must be"),
     (("Siamese cat", "robust", 10 ** 6, 64, 0), "Steps must be between"),
     (("Siamese cat", "robust", 10, 4096, 0), "size must be one of"),
+    (("Siamese cat", "robust", 10, 64, -1), "seed must be between"),
+    (("Siamese cat", "robust", 10, 64, 2 ** 31), "seed must be between"),
     (("no such animal", "robust", 10, 64, 0), "no ImageNet class"),
 ])
 def test_render_requests_are_checked_before_anything_is_loaded(real_home, monkeypatch, arguments, message):

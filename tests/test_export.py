@@ -1,6 +1,7 @@
 """Export: parity with TF measured on real images, hashes, verify, atomicity, bring-your-own models."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -137,3 +138,35 @@ def test_a_model_without_a_full_input_shape_needs_one(tmp_path):
         export.user_model_spec(path)
     spec = export.user_model_spec(path, input_shape=(28, 28, 1))
     assert spec.test_x.shape[1:] == (28, 28, 1)
+
+
+def test_an_unreadable_previous_manifest_is_replaced_by_a_new_export(tmp_path):
+    from small_models import digits_spec, small_cnn_on_mnist
+
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "manifest.json").write_text("{ not json")
+    lines = []
+    export.export_models([digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)], out, log=lines.append)
+    assert any("unreadable" in line for line in lines)
+    assert set(read_manifest(out)["models"]) == {"digits"} and export.verify_export(out) == []
+
+
+def test_a_swap_that_fails_midway_puts_the_previous_folders_back(tmp_path, monkeypatch):
+    out, staging = tmp_path / "exported", tmp_path / "staging"
+    for root, text in ((out, "old"), (staging, "new")):
+        (root / "digits").mkdir(parents=True)
+        (root / "digits" / "model.onnx").write_text(text)
+        (root / "manifest.json").write_text(text)
+    real_replace = os.replace
+
+    def failing_replace(source, target):
+        if str(target).endswith("manifest.json"):
+            raise OSError("disk full")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        export._swap_in(staging, out, ["digits"])
+    assert (out / "digits" / "model.onnx").read_text() == "old"
+    assert (out / "manifest.json").read_text() == "old"

@@ -24,13 +24,13 @@ import numpy as np
 
 from toolkit.errors import ConvlensError
 from toolkit.manifest import FORMAT, file_entry, read_manifest, verify_files, write_manifest
+from toolkit.onnx_runtime import BATCH, onnx_outputs, onnx_session
 from toolkit.paths import exported_dir, runs_dir
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
 INT8_MAX_ACCURACY_LOSS = 0.01
 CALIBRATION_IMAGES = 300
-BATCH = 64
 
 
 @dataclass
@@ -66,23 +66,6 @@ def tf_outputs(model, images: np.ndarray) -> np.ndarray:
 
     run = tf.function(lambda x: model(x, training=False))
     return np.concatenate([np.asarray(run(tf.constant(images[i:i + BATCH], tf.float32)))
-                           for i in range(0, len(images), BATCH)])
-
-
-def onnx_session(path: Path):
-    """An onnxruntime session with all graph optimisations."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def onnx_outputs(session, images: np.ndarray) -> np.ndarray:
-    """First output of an onnxruntime session over batches of float32 images."""
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: images[i:i + BATCH].astype(np.float32)})[0]
                            for i in range(0, len(images), BATCH)])
 
 
@@ -282,7 +265,11 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
     """
     out = Path(out or exported_dir())
     out.mkdir(parents=True, exist_ok=True)
-    previous = read_manifest(out) if (out / "manifest.json").exists() else None
+    try:
+        previous = read_manifest(out) if (out / "manifest.json").exists() else None
+    except ConvlensError as error:  # a damaged manifest is what a new export repairs
+        log(f"The previous manifest is unreadable and will be replaced ({error})")
+        previous = None
     for leftover in [*out.glob(".staging-*"), *out.glob(".old-*")]:  # from an export that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
@@ -306,12 +293,20 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
 def _swap_in(staging: Path, out: Path, names: list[str]) -> None:
     """Move staged model folders into `out`, replacing old ones, then the manifest (the commit point)."""
     trash = Path(tempfile.mkdtemp(dir=out, prefix=".old-"))
+    moved = []
     try:
         for name in names:
             if (out / name).exists():
                 os.replace(out / name, trash / name)
+            moved.append(name)
             os.replace(staging / name, out / name)
         os.replace(staging / "manifest.json", out / "manifest.json")
+    except BaseException:
+        for name in moved:  # put the previous folders back, so the old manifest still matches
+            if (trash / name).exists():
+                shutil.rmtree(out / name, ignore_errors=True)
+                os.replace(trash / name, out / name)
+        raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)
 
@@ -469,7 +464,10 @@ def export_from_cli(args) -> int:
     """`convlens export`: the project's models, or `--model PATH` of your own."""
     out = Path(args.out) if args.out else None
     if args.model:
-        shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
+        try:
+            shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
+        except ValueError:
+            raise ConvlensError(f"--input-shape {args.input_shape!r}: give three integers H,W,C, e.g. 28,28,1.") from None
         labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
         specs = [user_model_spec(Path(args.model), args.name, shape, labels)]
     else:

@@ -19,7 +19,7 @@ import numpy as np
 from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
-from toolkit.ascent.render import Rendering, method_named, render, target_log_odds, target_probabilities, to_uint8
+from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
 from toolkit.errors import ConvlensError
 from toolkit.paths import exported_dir, runs_dir
 
@@ -88,16 +88,16 @@ def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
     return f"{text} {extra}".strip()
 
 
-def _probabilities(features, rendering: Rendering, targets: list[int], labels: list[str]) -> dict:
-    as_rendered, under = target_probabilities(features, rendering.images, targets)
-    return {"as_rendered": {label: round(float(p), 4) for label, p in zip(labels, as_rendered)},
-            "under_transforms": {label: round(float(p), 4) for label, p in zip(labels, under)}}
+def _robustness(features, rendering: Rendering, targets: list[int], labels: list[str]) -> tuple[dict, dict]:
+    """(probabilities, log-odds) of the targets as rendered and under the 16 transformations, labelled."""
+    check = target_check(features, rendering.images, targets)
 
+    def labelled(name: str, digits: int) -> dict:
+        as_rendered, under = check[name]
+        return {"as_rendered": {label: round(float(v), digits) for label, v in zip(labels, as_rendered)},
+                "under_transforms": {label: round(float(v), digits) for label, v in zip(labels, under)}}
 
-def _log_odds(features, rendering: Rendering, targets: list[int], labels: list[str]) -> dict:
-    as_rendered, under = target_log_odds(features, rendering.images, targets)
-    return {"as_rendered": {label: round(float(v), 2) for label, v in zip(labels, as_rendered)},
-            "under_transforms": {label: round(float(v), 2) for label, v in zip(labels, under)}}
+    return labelled("probabilities", 4), labelled("log_odds", 2)
 
 
 def _slug(text: str) -> str:
@@ -151,8 +151,7 @@ def class_panel(folder: Path, class_name: str | int, method: str, options: Optio
     features = imagenet_class_features(options.backbone, options.size or IMAGENET_SIZE, options.weights)
     rendering = render(features, [class_logit(index)], method_named(method), options.steps, options.seed,
                        progress=progress)
-    probabilities = _probabilities(features, rendering, [index], [name])
-    log_odds = _log_odds(features, rendering, [index], [name])
+    probabilities, log_odds = _robustness(features, rendering, [index], [name])
     p, q = probabilities["as_rendered"][name], probabilities["under_transforms"][name]
     title = f"ImageNet class {index} \"{name}\" ({method})"
     file = f"class_{options.backbone}_{index}_{_slug(name)}_{method}.png"
@@ -175,8 +174,7 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
                       for o in objectives]
     rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
     labels = [str(d) for d in range(10)]
-    probabilities = _probabilities(features, rendering, list(range(10)), labels)
-    log_odds = _log_odds(features, rendering, list(range(10)), labels)
+    probabilities, log_odds = _robustness(features, rendering, list(range(10)), labels)
     title = f"MNIST CNN: the ten digits ({method})"
     file = f"digits_{method}.png"
     shown = [f"{d}: p={probabilities['as_rendered'][d]:.2f}" for d in labels]
@@ -212,8 +210,7 @@ def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progre
     features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
     rendering = render(features, [class_logit(0), -class_logit(0)], method_named(method), options.steps,
                        options.seed, progress=progress)
-    probabilities = _probabilities(features, rendering, [1, 0], ["dog", "cat"])
-    log_odds = _log_odds(features, rendering, [1, 0], ["dog", "cat"])
+    probabilities, log_odds = _robustness(features, rendering, [1, 0], ["dog", "cat"])
     title = f"Cats vs dogs: the output maximised (dog) and minimised (cat) ({method})"
     file = f"catsdogs_{method}.png"
     shown = [f"{label}: p={probabilities['as_rendered'][label]:.2f}; transformed "

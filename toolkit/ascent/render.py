@@ -114,6 +114,8 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
     steps = method.steps if steps is None else int(steps)
     if steps < 1:
         raise ConvlensError(f"steps must be at least 1, not {steps}.")
+    if not 0 <= int(seed) < 2**31:
+        raise ConvlensError(f"the seed must be between 0 and {2**31 - 1}, not {seed}.")
     size = size or features.size
     param = method.param(size, features.channels)
     transforms = method.transforms(size, param.background)
@@ -149,50 +151,58 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(images) * 255.0), 0, 255).astype(np.uint8)
 
 
-def target_probabilities(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
-                         n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
-    """Each image's probability of its target class (a) as saved and (b) averaged over random small transformations.
+def _logits_under_check(features: FeatureModel, images: np.ndarray, n_transforms: int,
+                        seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Logits of the images as saved (uint8), and under each of `n_transforms` random small transformations.
 
-    Images are quantised to uint8 first, as saved. For a single sigmoid output the classes are [0: p<0.5, 1: p].
+    Shifts pad with the models' background: black for one-channel (MNIST-like) inputs, grey otherwise.
     """
     x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
+
+    def logits(batch):
+        return features(tfm.fit(batch, features.size))[LOGITS].numpy().astype(np.float64)
+
+    check = tfm.small_random(x.shape[1], background=0.0 if features.channels == 1 else 0.5)
+    return logits(x), [logits(check(x, tf.constant([seed, k], tf.int32))) for k in range(n_transforms)]
+
+
+def _target_probabilities(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    p = probabilities_from_logits(logits)
+    if p.shape[-1] == 1:  # a single sigmoid output: the classes are [0: p < 0.5, 1: p]
+        p = np.concatenate([1 - p, p], axis=-1)
+    return p[np.arange(len(targets)), targets]
+
+
+def _target_log_odds(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    if logits.shape[-1] == 1:  # a sigmoid: log-odds of class 1 is the logit, of class 0 its negative
+        return np.where(targets == 1, logits[:, 0], -logits[:, 0])
     rows = np.arange(len(targets))
+    others = logits.copy()
+    others[rows, targets] = -np.inf
+    return logits[rows, targets] - np.logaddexp.reduce(others, axis=-1)
+
+
+def target_check(features: FeatureModel, images: np.ndarray, targets: Sequence[int], n_transforms: int = 16,
+                 seed: int = 1234) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The target's probability and log-odds, log(p / (1 - p)), (a) as saved and (b) averaged over random
+    small transformations, from one set of forward passes.
+
+    A probability of 1.00 hides whether an image is far past the decision or barely past it; the
+    log-odds, which does not saturate, shows how much of the evidence survives the transformations.
+    """
     targets = np.asarray(targets)
+    as_rendered, transformed = _logits_under_check(features, images, n_transforms, seed)
+    return {name: (measure(as_rendered, targets), np.mean([measure(t, targets) for t in transformed], axis=0))
+            for name, measure in (("probabilities", _target_probabilities), ("log_odds", _target_log_odds))}
 
-    def probabilities(batch):
-        return probabilities_from_logits(features(tfm.fit(batch, features.size))[LOGITS].numpy())
 
-    def of_targets(p):
-        if p.shape[-1] == 1:
-            p = np.concatenate([1 - p, p], axis=-1)
-        return p[rows, targets]
-
-    as_rendered = of_targets(probabilities(x))
-    check = tfm.small_random(x.shape[1])
-    transformed = [of_targets(probabilities(check(x, tf.constant([seed, k], tf.int32)))) for k in range(n_transforms)]
-    return as_rendered, np.mean(transformed, axis=0)
+def target_probabilities(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
+                         n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's probability of its target class (a) as saved and (b) averaged over random small transformations."""
+    return target_check(features, images, targets, n_transforms, seed)["probabilities"]
 
 
 def target_log_odds(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
                     n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
-    """Like `target_probabilities`, in log-odds of the target, log(p / (1 - p)), which does not saturate.
-
-    A probability of 1.00 hides whether the image is far past the decision or barely past it; the
-    log-odds shows how much of the evidence survives the transformations. Same transformations.
-    """
-    x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
-    rows = np.arange(len(targets))
-    targets = np.asarray(targets)
-
-    def of_targets(batch):
-        logits = features(tfm.fit(batch, features.size))[LOGITS].numpy().astype(np.float64)
-        if logits.shape[-1] == 1:  # a sigmoid: log-odds of class 1 is the logit, of class 0 its negative
-            return np.where(targets == 1, logits[:, 0], -logits[:, 0])
-        target = logits[rows, targets]
-        others = logits.copy()
-        others[rows, targets] = -np.inf
-        return target - np.logaddexp.reduce(others, axis=-1)
-
-    check = tfm.small_random(x.shape[1])
-    transformed = [of_targets(check(x, tf.constant([seed, k], tf.int32))) for k in range(n_transforms)]
-    return of_targets(x), np.mean(transformed, axis=0)
+    """Like `target_probabilities`, in log-odds of the target."""
+    return target_check(features, images, targets, n_transforms, seed)["log_odds"]

@@ -106,8 +106,9 @@ def standard(size: int, background: float = 0.5) -> Compose:
                     RandomRotate(tuple(range(-10, 11)) + (0,) * 5), Jitter(unit)))
 
 
-def small_random(size: int) -> Compose:
-    """The check's transformations: a shift of up to ~6%, a scale of 0.9-1.1 and a rotation of up to 10 degrees."""
+def small_random(size: int, background: float = 0.5) -> Compose:
+    """The check's transformations: a shift of up to ~6%, a scale of 0.9-1.1 and a rotation of up to 10 degrees;
+    pads with `background`."""
     shift = max(1, round(size * 0.06))
-    return Compose((Pad(shift), Jitter(2 * shift), RandomScale(tuple(0.9 + i / 50 for i in range(11))),
+    return Compose((Pad(shift, background), Jitter(2 * shift), RandomScale(tuple(0.9 + i / 50 for i in range(11))),
                     RandomRotate(tuple(range(-10, 11)))))

@@ -1,0 +1,25 @@
+"""onnxruntime sessions as every part of convlens opens them (no TensorFlow here: the demo uses it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+BATCH = 64
+
+
+def onnx_session(path: Path) -> ort.InferenceSession:
+    """A CPU onnxruntime session with all graph optimisations, quiet unless something is wrong."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_outputs(session: ort.InferenceSession, images: np.ndarray) -> np.ndarray:
+    """First output of a session over batches of float32 images."""
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: images[i:i + BATCH].astype(np.float32)})[0]
+                           for i in range(0, len(images), BATCH)])
