@@ -267,8 +267,10 @@ def _photo_note(preprocessing: dict) -> str:
     steps = " then ".join(f"{width} x {height} ({method})" for height, width, method in
                           preprocessing.get("resize_steps", []))
     crop = "cropped to its centre square, then " if preprocessing.get("crop") == "center_square" else ""
-    return (f"As in training, a photo is {crop}resized to {steps}: the model learned from 32 x 32 CIFAR-10 cats "
-            f"and dogs, so it sees photos at that resolution (the manifest records these steps).")
+    note = f"As in training, a photo is {crop}resized to {steps} (the manifest records these steps)."
+    if [32, 32, "box"] in [list(step) for step in preprocessing.get("resize_steps", [])]:
+        note += " The model learned from 32 x 32 CIFAR-10 cats and dogs, so it sees photos at that resolution."
+    return note
 
 
 def _class_choices() -> list[str]:

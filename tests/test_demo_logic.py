@@ -396,3 +396,12 @@ def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
     support.solid(support.RED).save(tmp_path / "sweep" / "transfer_vs_scratch.png")
     assert showcase.run_figures(tmp_path) == [(tmp_path / "sweep" / "transfer_vs_scratch.png",
                                                "sweep: transfer vs scratch")]
+
+
+def test_the_photo_note_mentions_the_32x32_training_images_only_when_training_had_them():
+    from demo.app import _photo_note
+
+    package = _photo_note({"crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]})
+    own_photos = _photo_note({"crop": "center_square", "resize_steps": [[128, 128, "bilinear"]]})
+    assert "32 x 32 (box) then 128 x 128 (bilinear)" in package and "CIFAR-10" in package
+    assert "128 x 128 (bilinear)" in own_photos and "CIFAR-10" not in own_photos
