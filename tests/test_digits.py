@@ -131,3 +131,14 @@ def test_command_line_overrides_reach_every_phase(tmp_path):
     assert profile.few.samples == 300 and profile.letters.emnist_dir == str(tmp_path.resolve())
     with pytest.raises(ConvlensError, match="not a folder"):
         digits.profile_from_args(_cli_args(data=str(tmp_path / "missing")))
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"samples": 0}, "--samples must be at least 1"),
+    ({"batch_size": 0}, "--batch-size must be at least 1"),
+    ({"fine_tune_epochs": 3}, "only apply to `convlens train catsdogs`"),
+    ({"skip_scratch": True}, "only apply to `convlens train catsdogs`"),
+])
+def test_options_that_do_not_apply_or_make_no_sense_are_refused(given, message):
+    with pytest.raises(ConvlensError, match=message):
+        digits.profile_from_args(_cli_args(**given))

@@ -415,7 +415,15 @@ def plot_sweep(summary: list[dict], path: Path) -> None:
 # ------------------------------------------------------------------------------------ CLI
 
 def profile_from_args(args) -> DigitsProfile:
-    """The named profile with the command line's overrides applied."""
+    """The named profile with the command line's overrides applied; options that do not apply are refused."""
+    ignored = [flag for flag, attribute in (("--fine-tune-epochs", "fine_tune_epochs"), ("--input-size", "input_size"),
+                                            ("--skip-scratch", "skip_scratch")) if getattr(args, attribute, None)]
+    if ignored:
+        raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                        ("--samples", getattr(args, "samples", None))):
+        if value is not None and value < 1:
+            raise ConvlensError(f"{flag} must be at least 1, not {value}.")
     profile = PROFILES[args.profile]
     letters, few, full, sweep = profile.letters, profile.few, profile.full, profile.sweep
     overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
@@ -423,7 +431,7 @@ def profile_from_args(args) -> DigitsProfile:
     letters = dataclasses.replace(letters, **overrides)
     few = dataclasses.replace(few, **overrides)
     full = dataclasses.replace(full, **overrides)
-    if getattr(args, "samples", None):
+    if getattr(args, "samples", None) is not None:
         few = dataclasses.replace(few, samples=args.samples)
     sweep_few = dataclasses.replace(sweep.few, **{k: v for k, v in overrides.items() if k != "seed"})
     sweep = dataclasses.replace(sweep, few=sweep_few)
