@@ -26,6 +26,7 @@ from demo.classify import (MAX_PIXELS, BadInput, EmptySketch, Models, classify_p
 from demo.showcase import (RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES,  # noqa: E402
                            RenderQueue, example_photos, load_gallery, models_report, render_class,
                            render_summary, run_figures)
+from toolkit.atomic_files import write_atomically  # noqa: E402
 from toolkit.errors import ConvlensError  # noqa: E402
 from toolkit.paths import exported_dir, runs_dir  # noqa: E402
 
@@ -107,11 +108,7 @@ def image_file(image: np.ndarray, folder: Path) -> str:
     data = encoded.getvalue()
     path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, staging = tempfile.mkstemp(dir=folder, prefix=".image-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(staging, path)
+        write_atomically(path, data, durable=False)  # a result image need not survive a crash
     return str(path)
 
 

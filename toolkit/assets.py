@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from toolkit.atomic_files import write_atomically
 from toolkit.errors import ConvlensError
 from toolkit.manifest import sha256_path
 from toolkit.paths import convlens_home, downloads_dir
@@ -210,24 +211,10 @@ def read_record() -> dict[str, str]:
         return {}  # a damaged record only means every file is converted again
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _update_record(entries: dict[str, str]) -> None:
     record = read_record()
     record.update(entries)
-    _write_atomically(_record_path(), json.dumps(record, indent=2, sort_keys=True).encode())
+    write_atomically(_record_path(), json.dumps(record, indent=2, sort_keys=True).encode())
 
 
 _verified: dict[tuple[str, int, int], bool] = {}

@@ -15,16 +15,17 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
 import os
 import string
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from toolkit.atomic_files import write_atomically
 from toolkit.data import Split
 from toolkit.errors import ConvlensError
 from toolkit.paths import convlens_home
@@ -245,17 +246,15 @@ def load_generated_letters(config: GeneratedLetters = GeneratedLetters(), cache:
     """Train and test splits of generated letters, from the cache under CONVLENS_HOME when there."""
     path = convlens_home() / "letters" / f"generated-{config.cache_key()}.npz"
     if cache and path.exists():
-        arrays = np.load(path)
-        return Split(arrays["x_train"], arrays["y_train"]), Split(arrays["x_test"], arrays["y_test"])
+        with np.load(path) as arrays:
+            return Split(arrays["x_train"], arrays["y_train"]), Split(arrays["x_test"], arrays["y_test"])
     # Different seeds for the two splits so no test letter repeats a training draw.
     train = generate_letters(config.per_class, config.seed, config.style)
     test = generate_letters(config.test_per_class, config.seed + 1_000_003, config.style)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y)
-        os.replace(tmp, path)
+        encoded = io.BytesIO()
+        np.savez_compressed(encoded, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y)
+        write_atomically(path, encoded.getvalue())
     return train, test
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from toolkit.atomic_files import write_atomically
 from toolkit.paths import runs_dir
 
 
@@ -34,13 +34,7 @@ def _jsonable(value):
 
 def write_json(path: str | os.PathLike, value) -> None:
     """Write JSON atomically (dataclasses and numpy values included)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(_jsonable(value), handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_atomically(path, (json.dumps(_jsonable(value), indent=2) + "\n").encode())
 
 
 def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike, title: str,

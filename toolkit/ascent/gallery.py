@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
+from toolkit.atomic_files import write_atomically
 from toolkit.errors import ConvlensError
 from toolkit.paths import exported_dir, runs_dir
 
@@ -234,10 +234,7 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
 def write_index(folder: Path, entries: list[Entry]) -> Path:
     """Writes index.json atomically (temporary file, then rename)."""
     path = folder / INDEX
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
-        json.dump([entry.as_json() for entry in entries], handle, indent=2)
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it private
-    os.replace(handle.name, path)
+    write_atomically(path, json.dumps([entry.as_json() for entry in entries], indent=2).encode())
     return path
 
 
