@@ -1,6 +1,7 @@
 """The demo served for real and driven with gradio_client: every endpoint, good and bad inputs,
 the upload bound, and the `convlens demo` command's refusals and safe defaults."""
 
+import io
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import demo_support as support
 from demo import classify as logic
 from demo.app import launch, prepare
 from toolkit.data import load_cats_dogs
+from toolkit.errors import ConvlensError
 from toolkit.paths import REPO_ROOT
 
 
@@ -145,6 +147,33 @@ def test_uploads_over_the_size_bound_are_refused_by_the_server(served, tmp_path)
         answer = httpx.post(f"{served.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", handle)},
                             timeout=60)
     assert answer.status_code == 413, answer.text[:300]
+
+
+def test_the_browser_protocol_client_gets_what_gradio_client_gets(served, client, tmp_path):
+    """bench's HTTP API client (upload, queue, event stream, download) against gradio_client, answer for answer."""
+    from toolkit.gradio_http import GradioHttp, GradioHttpError
+
+    browser = GradioHttp(served)
+    try:
+        photo = tmp_path / "red.png"
+        support.solid(support.RED).save(photo)
+        label_value, seen_png, summary = browser.predict(photo, "fp32", api_name="/classify_photo")
+        expected_label, expected_seen, expected_summary = client.predict(handle_file(str(photo)), "fp32",
+                                                                         api_name="/classify_photo")
+        assert label_value == expected_label and summary == expected_summary
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(seen_png))), np.asarray(Image.open(expected_seen)))
+        drawing = tmp_path / "seven.png"
+        Image.fromarray(support.drawn_digit("7")).save(drawing)
+        sketch = browser.predict({"background": None, "layers": [], "composite": drawing}, "fp32",
+                                 api_name="/classify_sketch")
+        assert _label(sketch[0])[0] == "7"
+        text, _ = support.bad_inputs(tmp_path)["text_renamed.jpg"]
+        with pytest.raises(GradioHttpError, match="text file"):
+            browser.predict(text, "fp32", api_name="/classify_photo")
+        with pytest.raises(ConvlensError, match="no endpoint /nothing"):
+            browser.predict(photo, api_name="/nothing")
+    finally:
+        browser.close()
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -138,8 +138,8 @@ def _photo_payload(path: Path):
     return handle_file(str(path))
 
 
-def bench_photo_and_sketch_inputs(folder: Path) -> tuple[Path, dict]:
-    """A real photo (scikit-image's chelsea) and a drawn "7" as the Sketchpad sends it."""
+def bench_photo_and_sketch_inputs(folder: Path) -> tuple[Path, Path]:
+    """A real photo (scikit-image's chelsea) and a drawn "7" as the Sketchpad's composite."""
     import skimage.data
     from PIL import Image
 
@@ -151,23 +151,35 @@ def bench_photo_and_sketch_inputs(folder: Path) -> tuple[Path, dict]:
     for row in range(130, 330):
         column = 300 - (row - 130) // 2
         canvas[row, column - 15:column + 15, :3] = 0
-    sketch_file = folder / "seven.png"
-    Image.fromarray(canvas).save(sketch_file)
-    from gradio_client import handle_file
-
-    sketch = {"background": None, "layers": [], "composite": handle_file(str(sketch_file))}
+    sketch = folder / "seven.png"
+    Image.fromarray(canvas).save(sketch)
     return photo, sketch
 
 
-def _latencies(url: str, call, requests: int, concurrency: int) -> dict:
+def _sketch_payload(path: Path) -> dict:
+    from gradio_client import handle_file
+
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+CLIENTS = ("gradio_client", "HTTP API")  # the Python client, and the browser's protocol (toolkit.gradio_http)
+
+
+def _connect(url: str, kind: str):
+    from gradio_client import Client
+
+    from toolkit.gradio_http import GradioHttp
+
+    return Client(url, verbose=False) if kind == "gradio_client" else GradioHttp(url)
+
+
+def _latencies(url: str, call, requests: int, concurrency: int, kind: str = "gradio_client") -> dict:
     """p50/p95 and throughput of `call(client)` at a concurrency; no client is used by two requests at once."""
     import queue
 
-    from gradio_client import Client
-
     clients: queue.Queue = queue.Queue()
     for _ in range(concurrency):
-        clients.put(Client(url, verbose=False))
+        clients.put(_connect(url, kind))
 
     def timed(_):
         client = clients.get()
@@ -178,6 +190,7 @@ def _latencies(url: str, call, requests: int, concurrency: int) -> dict:
         finally:
             clients.put(client)
 
+    call(clients.queue[0])  # a warm-up call, outside the clock
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         times = list(pool.map(timed, range(requests)))
@@ -186,13 +199,24 @@ def _latencies(url: str, call, requests: int, concurrency: int) -> dict:
             "p95_ms": percentile(times, 95), "throughput_per_s": requests / elapsed}
 
 
-def gradio_floor_ms(photo: Path, requests: int) -> float:
-    """p50 of a do-nothing Gradio app with the demo's shape (file in; label, PNG and text out).
+def _calls(photo: Path, sketch_file: Path) -> dict:
+    """Per input and client kind, one classification call as that client makes it."""
+    sketch_value = {"background": None, "layers": [], "composite": sketch_file}
+    return {
+        "photo": {"gradio_client": lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo"),
+                  "HTTP API": lambda c: c.predict(photo, "fp32", api_name="/classify_photo")},
+        "sketch": {"gradio_client": lambda c: c.predict(_sketch_payload(sketch_file), "fp32",
+                                                        api_name="/classify_sketch"),
+                   "HTTP API": lambda c: c.predict(sketch_value, "fp32", api_name="/classify_sketch")},
+    }
 
-    This is what gradio and gradio_client cost on this machine before any classification runs.
+
+def gradio_floor(photo: Path, requests: int) -> dict:
+    """p50 per client kind of a do-nothing Gradio app with the demo's shape (file in; label, PNG and text out).
+
+    This is what gradio and each client cost on this machine before any classification runs.
     """
     import gradio as gr
-    from gradio_client import Client
 
     blank = np.zeros((128, 128, 3), np.uint8)
     with gr.Blocks(analytics_enabled=False) as app:
@@ -200,33 +224,37 @@ def gradio_floor_ms(photo: Path, requests: int) -> float:
         gr.Button().click(lambda _: ({"cat": 0.5, "dog": 0.5}, blank, "-"), source, [label, seen, text],
                           api_name="echo")
     url = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")[1]
+    calls = {"gradio_client": lambda c: c.predict(_photo_payload(photo), api_name="/echo"),
+             "HTTP API": lambda c: c.predict(photo, api_name="/echo")}
     try:
-        return _latencies(url, lambda c: c.predict(_photo_payload(photo), api_name="/echo"), requests, 1)["p50_ms"]
+        return {kind: _latencies(url, calls[kind], requests, 1, kind)["p50_ms"] for kind in CLIENTS}
     finally:
         app.close()
 
 
 def bench_demo(exported: Path, trials: int, log=print) -> dict:
-    """Cold start, memory, and photo/sketch latency through gradio_client at concurrency 1 and 8."""
+    """Cold start, memory, and photo/sketch latency at concurrency 1 and 8, through gradio_client and through
+    the HTTP API as the browser speaks it."""
     photo, sketch = bench_photo_and_sketch_inputs(run_folder("bench") / "inputs")  # before the clock starts
     process, client, started = start_demo(exported, _free_port())
     try:
         client.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")
         cold_start = time.perf_counter() - started
-        results = {"cold_start_s": cold_start, "rss_mb_without_tensorflow": _tree_rss_mb(process.pid)}
+        results = {"cold_start_s": cold_start, "rss_mb_without_tensorflow": _tree_rss_mb(process.pid),
+                   "latency": {}}
         log(f"  cold start {cold_start:.1f} s, {results['rss_mb_without_tensorflow']:.0f} MB")
         requests = max(trials, 20)
-        for label, call in (
-                ("photo", lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")),
-                ("sketch", lambda c: c.predict(sketch, "fp32", api_name="/classify_sketch"))):
+        for label, calls in _calls(photo, sketch).items():
             for concurrency in (1, 8):
-                figures = _latencies(client.src, call, requests if concurrency == 1 else requests * 2, concurrency)
-                results[f"{label}, concurrency {concurrency}"] = figures
-                log(f"  {label} c{concurrency}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
-                    f"{figures['throughput_per_s']:.1f}/s")
-        results["gradio floor, do-nothing app p50_ms"] = gradio_floor_ms(photo, requests)
-        log(f"  a do-nothing gradio app with the same inputs and outputs: p50 "
-            f"{results['gradio floor, do-nothing app p50_ms']:.0f} ms")
+                row = results["latency"].setdefault(f"{label}, concurrency {concurrency}", {})
+                for kind in CLIENTS:
+                    row[kind] = _latencies(client.src, calls[kind], requests * (1 if concurrency == 1 else 2),
+                                           concurrency, kind)
+                    log(f"  {label} c{concurrency} {kind}: p50 {row[kind]['p50_ms']:.0f} ms, "
+                        f"p95 {row[kind]['p95_ms']:.0f} ms, {row[kind]['throughput_per_s']:.1f}/s")
+        results["do-nothing gradio app p50_ms"] = gradio_floor(photo, requests)
+        log("  a do-nothing gradio app with the same inputs and outputs: p50 " + ", ".join(
+            f"{kind} {ms:.0f} ms" for kind, ms in results["do-nothing gradio app p50_ms"].items()))
         try:
             client.predict("Siamese cat", "naive", 10, 64, 0, api_name="/render_class")
             results["rss_mb_after_render_loaded_tensorflow"] = _tree_rss_mb(process.pid)
@@ -254,13 +282,21 @@ def bench_ascent(trials: int, log=print) -> dict:
 
     grid = time_filter_grid("conv_pw_5_relu", filters=64, steps=30, size=128, one_at_a_time=8)
     log(f"  64 filters, naive 30 steps: batched {grid['batched_seconds']:.1f} s, one at a time "
-        f"{grid['one_at_a_time_seconds']:.1f} s ({grid['speedup']:.1f}x)")
+        f"{grid['one_at_a_time_seconds']:.1f} s ({grid['speedup']:.1f}x), reusing one trace "
+        f"{grid['one_at_a_time_seconds_without_tracing']:.1f} s ({grid['speedup_without_tracing']:.1f}x); a forward "
+        f"and backward pass costs {grid['gradient_ms_per_image_batched']:.2f} ms per image at batch 64, "
+        f"{grid['gradient_ms_per_image_alone']:.2f} ms alone ({grid['ceiling_without_tracing']:.1f}x)")
     robust = time_class_render("Siamese cat", "robust", size=128)
     log(f"  robust Siamese cat, {robust['steps']} steps: {robust['seconds']:.1f} s")
     return {"64-filter grid batched s": grid["batched_seconds"],
-            "64-filter grid one at a time s (8 timed, scaled)": grid["one_at_a_time_seconds"],
-            "one at a time without tracing s": grid["one_at_a_time_seconds_without_tracing"],
+            "64-filter grid one at a time s (8 timed, each tracing its step as a loop over filters does; scaled)":
+                grid["one_at_a_time_seconds"],
             "batched speed-up": grid["speedup"],
+            "one at a time reusing one trace s": grid["one_at_a_time_seconds_without_tracing"],
+            "batched speed-up over one at a time reusing one trace": grid["speedup_without_tracing"],
+            "forward + backward ms per image, batch 64": grid["gradient_ms_per_image_batched"],
+            "forward + backward ms per image, batch 1": grid["gradient_ms_per_image_alone"],
+            "arithmetic ceiling of batching (batch 1 / batch 64 per image)": grid["ceiling_without_tracing"],
             f"robust class render s ({robust['steps']} steps, 128 px)": robust["seconds"]}
 
 
@@ -296,14 +332,18 @@ def markdown_table(results: dict) -> str:
         lines.append("")
     demo = results.get("demo", {})
     if demo:
-        lines += ["| demo through gradio_client | p50 ms | p95 ms | requests/s |", "|---|---|---|---|"]
-        for key, value in demo.items():
-            if isinstance(value, dict):
-                lines.append(f"| {key} | {value['p50_ms']:.0f} | {value['p95_ms']:.0f} | "
-                             f"{value['throughput_per_s']:.1f} |")
-        if "gradio floor, do-nothing app p50_ms" in demo:
-            lines.append(f"| a do-nothing gradio app, same inputs and outputs, concurrency 1 (gradio's own cost) | "
-                         f"{demo['gradio floor, do-nothing app p50_ms']:.0f} | | |")
+        lines += ["| demo, fp32 | gradio_client p50 ms | p95 ms | requests/s | HTTP API (as the browser) p50 ms | "
+                  "p95 ms | requests/s |", "|---|---|---|---|---|---|---|"]
+        for key, row in demo.get("latency", {}).items():
+            lines.append(f"| {key} | " + " | ".join(f"{row[kind]['p50_ms']:.0f} | {row[kind]['p95_ms']:.0f} | "
+                                                    f"{row[kind]['throughput_per_s']:.1f}" for kind in CLIENTS) + " |")
+        floor = demo.get("do-nothing gradio app p50_ms")
+        if floor:
+            lines.append(f"| a do-nothing gradio app, same inputs and outputs, concurrency 1 (gradio's and the "
+                         f"client's own cost) | {floor['gradio_client']:.0f} | | | {floor['HTTP API']:.0f} | | |")
+        lines += ["", "gradio_client waits for each message of the event stream by polling with a 50 ms sleep, "
+                      "which the do-nothing row shows; the HTTP API columns make the same calls as the page does "
+                      "(upload, join the queue, read the event stream, download the result's image)."]
         lines += ["", f"Demo cold start (process start to first answer): {demo['cold_start_s']:.1f} s; resident "
                       f"memory {demo['rss_mb_without_tensorflow']:.0f} MB without TensorFlow"
                   + (f", {demo['rss_mb_after_render_loaded_tensorflow']:.0f} MB after a live render loaded it."

@@ -71,9 +71,13 @@ class Rendering:
 
 
 def _per_image(objectives: Sequence[Objective], activations: dict) -> tf.Tensor:
-    """Objective i of image i: each objective sees only its own image's activations."""
-    return tf.stack([objective({k: a[i:i + 1] for k, a in activations.items()})[0]
-                     for i, objective in enumerate(objectives)])
+    """Objective i of image i: each objective sees only its own image's activations.
+
+    One split per activation, not a slice per image: a slice's gradient is a zero-padded tensor of the
+    whole batch, so 64 slices cost 64 batch-sized additions per step (a 64-filter grid took 1.4x longer).
+    """
+    pieces = {k: tf.split(a, len(objectives), axis=0) for k, a in activations.items()}
+    return tf.stack([objective({k: p[i] for k, p in pieces.items()})[0] for i, objective in enumerate(objectives)])
 
 
 def _step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+import tensorflow as tf
+
 from toolkit.ascent import models
 from toolkit.ascent.objectives import channel, class_logit
 from toolkit.ascent.render import method_named, render
@@ -29,8 +32,34 @@ def time_filter_grid(layer: str = "conv_pw_5_relu", filters: int = 64, steps: in
                        "one_at_a_time_seconds_per_filter": round(per_filter, 3),
                        "one_at_a_time_seconds": round(per_filter * filters, 3),
                        "one_at_a_time_seconds_without_tracing": round(per_filter_no_trace * filters, 3),
-                       "speedup": round(per_filter * filters / batched.seconds, 2)})
+                       "speedup": round(per_filter * filters / batched.seconds, 2),
+                       "speedup_without_tracing": round(per_filter_no_trace * filters / batched.seconds, 2)})
+        at_batch, at_one = (gradient_ms_per_image(features, layer, batch) for batch in (filters, 1))
+        result.update({"gradient_ms_per_image_batched": round(at_batch, 3),
+                       "gradient_ms_per_image_alone": round(at_one, 3),
+                       "ceiling_without_tracing": round(at_one / at_batch, 2)})
     return result
+
+
+def gradient_ms_per_image(features, layer: str, batch: int, repeats: int | None = None) -> float:
+    """Milliseconds per image of one forward and backward pass to `layer` at a batch size, the render loop's
+    floor: what batching saves beyond this is Python and tracing overhead, not arithmetic."""
+    x = tf.constant(np.random.default_rng(0).uniform(0, 1, (batch, features.size, features.size,
+                                                            features.channels)).astype(np.float32))
+
+    @tf.function
+    def gradient(images):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            total = tf.reduce_sum(features(images)[layer][..., 0])
+        return tape.gradient(total, images)
+
+    gradient(x).numpy()
+    repeats = repeats or max(3, 256 // batch)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        gradient(x).numpy()
+    return (time.perf_counter() - started) * 1000 / repeats / batch
 
 
 def time_class_render(class_name: str = "Siamese cat", method: str = "robust", steps: int | None = None,
