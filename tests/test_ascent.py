@@ -380,6 +380,17 @@ def test_live_class_render_returns_an_image_and_reports_progress(real_home):
     assert info["class_name"].startswith("Siamese cat") and 0.0 <= info["probability_under_transforms"] <= 1.0
 
 
+def test_live_renders_of_different_classes_share_one_trace_and_match_a_direct_render(real_home):
+    from toolkit.ascent import live
+
+    live.render_imagenet_class("Siamese cat", method="naive", steps=2, size=64, seed=3)
+    traced = dict(rnd._steps)
+    image, info = live.render_imagenet_class("tabby", method="naive", steps=2, size=64, seed=3)
+    assert dict(rnd._steps) == traced  # the second class reused the first one's step function
+    direct = rnd.render(live._class_features(64), [obj.class_logit(info["class_index"])], rnd.NAIVE, 2, seed=3)
+    assert np.array_equal(image, rnd.to_uint8(direct.images[0]))
+
+
 @pytest.mark.slow
 def test_robust_siamese_cat_survives_transformations_better_than_naive(real_home):
     from toolkit.data import imagenet_class_index

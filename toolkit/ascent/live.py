@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+import tensorflow as tf
 
 from toolkit.ascent import models
-from toolkit.ascent.objectives import class_logit
+from toolkit.ascent.objectives import LOGITS, Objective
 from toolkit.ascent.render import method_named, render, target_probabilities, to_uint8
 from toolkit.errors import ConvlensError
 
@@ -16,9 +18,19 @@ MAX_STEPS = 512
 SIZES = (64, 256)  # smallest and largest image side
 
 
-@lru_cache(maxsize=2)
+_rendering = threading.Lock()  # the target below is shared: one live render at a time
+
+
+@lru_cache(maxsize=4)  # the demo offers four sizes
 def _class_features(size: int):
     return models.imagenet_features("mobilenet", size, logits=True)
+
+
+@lru_cache(maxsize=1)
+def _any_class() -> tuple[tf.Variable, Objective]:
+    """The logit of the class held in a variable: one traced step per size and method serves every class."""
+    target = tf.Variable(0, dtype=tf.int32, trainable=False)
+    return target, Objective(lambda acts: tf.gather(acts[LOGITS], target, axis=1), (LOGITS,), "logit:live")
 
 
 def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method: str = "robust",
@@ -35,7 +47,10 @@ def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method
         raise ConvlensError(f"size must be between {SIZES[0]} and {SIZES[1]} pixels, not {size}.")
     index = imagenet_class_index(class_name_or_index)
     features = _class_features(int(size))
-    rendering = render(features, [class_logit(index)], chosen, steps, int(seed), progress=progress)
+    target, objective = _any_class()
+    with _rendering:
+        target.assign(index)
+        rendering = render(features, [objective], chosen, steps, int(seed), progress=progress)
     as_rendered, under = target_probabilities(features, rendering.images, [index])
     info = {"class_index": index, "class_name": imagenet_class_names()[index], "method": chosen.name,
             "steps": steps, "size": int(size), "seed": int(seed), "seconds": round(rendering.seconds, 2),

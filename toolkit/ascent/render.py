@@ -6,7 +6,9 @@ The two methods are two choices of parameterisation, transformations and optimis
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -19,7 +21,8 @@ from toolkit.ascent.objectives import INPUT, LOGITS, Objective
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage
 from toolkit.errors import ConvlensError
 
-JIT_COMPILE = None
+JIT_COMPILE = None  # XLA on these CPUs: a 64-filter grid took 90 s instead of 8
+STEP_CACHE_SIZE = 8  # traced step functions kept, so that the same render asked again is not traced again
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
@@ -111,6 +114,25 @@ def _step_function(features: FeatureModel, objectives: Sequence[Objective], para
     return step
 
 
+_steps: OrderedDict = OrderedDict()
+_steps_lock = threading.Lock()
+
+
+def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms,
+                          method: Method):
+    """The step function of these objectives, traced once: objects that read their target from a tf.Variable
+    (the demo's live panel) then render any target without tracing again."""
+    key = (features, tuple(objectives), method, param.size)
+    with _steps_lock:
+        if key in _steps:
+            _steps.move_to_end(key)
+            return _steps[key]
+        step = _steps[key] = _step_function(features, objectives, param, transforms, method)
+        while len(_steps) > STEP_CACHE_SIZE:
+            _steps.popitem(last=False)
+        return step
+
+
 def render(features: FeatureModel, objectives: Sequence[Objective], method: Method = NAIVE,
            steps: int | None = None, seed: int = 0, size: int | None = None, batch_size: int = 64,
            progress: Progress | None = None) -> Rendering:
@@ -129,7 +151,7 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
     started, trace_seconds = time.perf_counter(), 0.0
     for start in range(0, len(objectives), batch_size):
         chunk = objectives[start:start + batch_size]
-        step = _step_function(features, chunk, param, transforms, method)
+        step = _cached_step_function(features, chunk, param, transforms, method)
         params = tf.constant(param.initial(len(chunk), seed))
         m = v = tf.zeros_like(params)
         for i in range(steps):
