@@ -190,11 +190,15 @@ def _latencies(url: str, call, requests: int, concurrency: int, kind: str = "gra
         finally:
             clients.put(client)
 
-    call(clients.queue[0])  # a warm-up call, outside the clock
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        times = list(pool.map(timed, range(requests)))
-    elapsed = time.perf_counter() - started
+    try:
+        call(clients.queue[0])  # a warm-up call, outside the clock
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            times = list(pool.map(timed, range(requests)))
+        elapsed = time.perf_counter() - started
+    finally:
+        for client in list(clients.queue):
+            client.close()
     return {"requests": requests, "concurrency": concurrency, "p50_ms": percentile(times, 50),
             "p95_ms": percentile(times, 95), "throughput_per_s": requests / elapsed}
 

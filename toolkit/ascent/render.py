@@ -120,7 +120,7 @@ _steps_lock = threading.Lock()
 
 def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms,
                           method: Method):
-    """The step function of these objectives, traced once: objects that read their target from a tf.Variable
+    """The step function of these objectives, traced once: objectives that read their target from a tf.Variable
     (the demo's live panel) then render any target without tracing again."""
     key = (features, tuple(objectives), method, param.size)
     with _steps_lock:
