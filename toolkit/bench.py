@@ -23,7 +23,7 @@ import numpy as np
 
 from toolkit.errors import ConvlensError
 from toolkit.manifest import load_verified_manifest
-from toolkit.paths import exported_dir, runs_dir
+from toolkit.paths import exported_dir
 from toolkit.runs import run_folder, write_json
 
 SECTIONS = ("inference", "demo", "ascent", "training")
@@ -173,7 +173,7 @@ def _connect(url: str, kind: str):
     return Client(url, verbose=False) if kind == "gradio_client" else GradioHttp(url)
 
 
-def _latencies(url: str, call, requests: int, concurrency: int, kind: str = "gradio_client") -> dict:
+def _latencies(url: str, call, requests: int, concurrency: int, kind: str) -> dict:
     """p50/p95 and throughput of `call(client)` at a concurrency; no client is used by two requests at once."""
     import queue
 

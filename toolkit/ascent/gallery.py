@@ -19,9 +19,9 @@ from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
-from toolkit.atomic_files import write_atomically
 from toolkit.errors import ConvlensError
 from toolkit.paths import exported_dir, runs_dir
+from toolkit.runs import write_json
 
 BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
                    "resnet50v2": ("conv3_block4_out", "conv5_block3_out")}
@@ -234,7 +234,7 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
 def write_index(folder: Path, entries: list[Entry]) -> Path:
     """Writes index.json atomically (temporary file, then rename)."""
     path = folder / INDEX
-    write_atomically(path, json.dumps([entry.as_json() for entry in entries], indent=2).encode())
+    write_json(path, [entry.as_json() for entry in entries])
     return path
 
 

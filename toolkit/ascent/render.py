@@ -73,6 +73,12 @@ class Rendering:
     names: list[str] = field(default_factory=list)
 
 
+def _activations(features: FeatureModel, images: tf.Tensor) -> dict:
+    """What objectives read: the model's named activations, and the image as the model sees it."""
+    seen = tfm.fit(images, features.size)
+    return {**features(seen), INPUT: seen}
+
+
 def _per_image(objectives: Sequence[Objective], activations: dict) -> tf.Tensor:
     """Objective i of image i: each objective sees only its own image's activations.
 
@@ -94,8 +100,7 @@ def _step_function(features: FeatureModel, objectives: Sequence[Objective], para
             images = param.to_image(params)
             if transforms is not None:
                 images = transforms(images, seed)
-            seen = tfm.fit(images, features.size)
-            activations = {**features(seen), INPUT: seen}
+            activations = _activations(features, images)
             values = _per_image(objectives, {k: a for k, a in activations.items() if k in needed})
             total = tf.reduce_sum(values)  # image i's gradient is its own objective's: the others do not depend on it
         grad = tape.gradient(total, params)
@@ -166,8 +171,7 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
                 progress(done, total)
         final = param.to_image(params)
         images.append(final.numpy())
-        seen = tfm.fit(final, features.size)
-        values.append(_per_image(chunk, {**features(seen), INPUT: seen}).numpy())
+        values.append(_per_image(chunk, _activations(features, final)).numpy())
     return Rendering(np.concatenate(images), np.concatenate(values), time.perf_counter() - started,
                      trace_seconds, steps, method.name, [objective.name for objective in objectives])
 

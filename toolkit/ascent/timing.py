@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -10,6 +9,7 @@ import tensorflow as tf
 from toolkit.ascent import models
 from toolkit.ascent.objectives import channel, class_logit
 from toolkit.ascent.render import method_named, render
+from toolkit.bench import median_ms
 
 
 def time_filter_grid(layer: str = "conv_pw_5_relu", filters: int = 64, steps: int = 30, size: int = 128,
@@ -43,7 +43,7 @@ def time_filter_grid(layer: str = "conv_pw_5_relu", filters: int = 64, steps: in
 
 def gradient_ms_per_image(features, layer: str, batch: int, repeats: int | None = None) -> float:
     """Milliseconds per image of one forward and backward pass to `layer` at a batch size, the render loop's
-    floor: what batching saves beyond this is Python and tracing overhead, not arithmetic."""
+    floor (a median): what batching saves beyond this is Python and tracing overhead, not arithmetic."""
     x = tf.constant(np.random.default_rng(0).uniform(0, 1, (batch, features.size, features.size,
                                                             features.channels)).astype(np.float32))
 
@@ -54,12 +54,7 @@ def gradient_ms_per_image(features, layer: str, batch: int, repeats: int | None 
             total = tf.reduce_sum(features(images)[layer][..., 0])
         return tape.gradient(total, images)
 
-    gradient(x).numpy()
-    repeats = repeats or max(3, 256 // batch)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        gradient(x).numpy()
-    return (time.perf_counter() - started) * 1000 / repeats / batch
+    return median_ms(lambda: gradient(x).numpy(), repeats or max(3, 256 // batch), warmup=1) / batch
 
 
 def time_class_render(class_name: str = "Siamese cat", method: str = "robust", steps: int | None = None,
