@@ -5,6 +5,8 @@ onnxruntime's on real held-out images, the test accuracy of every variant is mea
 of it goes into `exported/manifest.json` with the files' sha256. The new export is staged in a
 temporary folder and swapped in only when every model has passed, so a failure halfway leaves
 the previous export serving.
+
+The conversions themselves are in toolkit.conversions.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.conversions import (OPSET, annotate_onnx, convert_to_onnx, export_saved_model, quantize_int8,
+                                 saved_model_outputs, tf_outputs)
 from toolkit.errors import ConvlensError
 from toolkit.manifest import FORMAT, file_entry, read_manifest, verify_files, write_manifest
 from toolkit.model_files import load_keras_model, load_user_model
 from toolkit.onnx_runtime import BATCH, onnx_outputs, onnx_session
 from toolkit.paths import exported_dir, runs_dir
 
-OPSET = 17
 PARITY_TOLERANCE = 1e-5
 INT8_MAX_ACCURACY_LOSS = 0.01
 CALIBRATION_IMAGES = 300
@@ -51,7 +54,7 @@ class ExportSpec:
     extra: dict = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------- conversions
+# ---------------------------------------------------------------- measuring
 
 def decisions(task: str, outputs: np.ndarray) -> np.ndarray:
     """Class decisions from model outputs: p >= 0.5 for binary, argmax otherwise."""
@@ -59,97 +62,6 @@ def decisions(task: str, outputs: np.ndarray) -> np.ndarray:
     if task == "binary":
         return (outputs[:, 0] >= 0.5).astype(np.int64)
     return outputs.argmax(axis=1)
-
-
-def tf_outputs(model, images: np.ndarray) -> np.ndarray:
-    """The Keras model's outputs in inference mode, batched through one tf.function."""
-    import tensorflow as tf
-
-    run = tf.function(lambda x: model(x, training=False))
-    return np.concatenate([np.asarray(run(tf.constant(images[i:i + BATCH], tf.float32)))
-                           for i in range(0, len(images), BATCH)])
-
-
-def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path) -> None:
-    """ONNX fp32, opset 17, one input `image` (float32 NHWC, dynamic batch)."""
-    import tensorflow as tf
-    import tf2onnx
-
-    signature = [tf.TensorSpec((None, *input_shape), tf.float32, name="image")]
-    try:
-        function = tf.function(lambda image: model(image, training=False), input_signature=signature)
-        onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
-    except Exception as error:  # tf2onnx raises many types; the user needs one plain sentence
-        raise ConvlensError(f"the model could not be converted to ONNX (opset {OPSET}): {error}. It may use "
-                            f"ops that ONNX cannot express (e.g. augmentation layers: export an inference "
-                            f"model without them).") from error
-    unsupported = sorted({node.op_type for node in onnx_model.graph.node if not node.domain in ("", "ai.onnx")
-                          and not node.domain.startswith("com.microsoft")})
-    if unsupported:
-        raise ConvlensError(f"the model uses ops ONNX cannot express ({', '.join(unsupported)}); tf2onnx left "
-                            f"them as custom ops that onnxruntime cannot run.")
-    path.write_bytes(onnx_model.SerializeToString())
-
-
-def annotate_onnx(path: Path, spec: ExportSpec) -> None:
-    """Write labels, task and preprocessing into the ONNX metadata, so the file describes itself."""
-    import onnx
-
-    model = onnx.load(str(path))
-    values = {"convlens.name": spec.name, "convlens.task": spec.task, "convlens.labels": json.dumps(spec.labels),
-              "convlens.preprocessing": json.dumps(spec.preprocessing),
-              "convlens.input": "float32 NHWC pixels 0..255, named image, dynamic batch"}
-    del model.metadata_props[:]
-    for key, value in values.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path))
-
-
-class _Calibration:
-    """onnxruntime's CalibrationDataReader over a few hundred training images."""
-
-    def __init__(self, input_name: str, images: np.ndarray):
-        self.batches = iter([{input_name: images[i:i + 16].astype(np.float32)} for i in range(0, len(images), 16)])
-
-    def get_next(self):
-        return next(self.batches, None)
-
-
-def first_conv(onnx_path: Path) -> list[str]:
-    """The name of the graph's first Conv node (nodes are stored in topological order), if any."""
-    import onnx
-
-    return [node.name for node in onnx.load(str(onnx_path)).graph.node if node.op_type == "Conv"][:1]
-
-
-def quantize_int8(fp32_path: Path, int8_path: Path, calibration_x: np.ndarray) -> None:
-    """Static QDQ quantization: U8 activations, S8 per-channel weights, after quant_pre_process.
-
-    The first convolution stays in float: it sees the raw image, and quantizing it cost the
-    cats-vs-dogs MobileNet 1.5 points of test accuracy (0.8825 against 0.895 without it).
-    """
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    CalibrationDataReader.register(_Calibration)
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32_path), str(prepared))
-        quantize_static(str(prepared), str(int8_path), _Calibration("image", calibration_x),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=first_conv(prepared))
-
-
-def saved_model_outputs(folder: Path, images: np.ndarray) -> np.ndarray:
-    """Outputs of the exported SavedModel's `serve` endpoint, reloaded from disk."""
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(folder))
-    result = loaded.serve(tf.constant(images.astype(np.float32)))
-    if isinstance(result, dict):
-        result = next(iter(result.values()))
-    return np.asarray(result)
 
 
 def accuracy(task: str, outputs: np.ndarray, labels: np.ndarray | None) -> float | None:
@@ -168,10 +80,10 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     export_saved_model(spec.model, folder / "saved_model")
     log(f"[{spec.name}] ONNX fp32 (opset {OPSET}) ...")
     convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
-    annotate_onnx(folder / "model.onnx", spec)
+    annotate_onnx(folder / "model.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
     log(f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} calibration images) ...")
     quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", spec.calibration_x[:CALIBRATION_IMAGES])
-    annotate_onnx(folder / "model.int8.onnx", spec)
+    annotate_onnx(folder / "model.int8.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
 
     log(f"[{spec.name}] parity and accuracy on {len(spec.test_x)} held-out images ({spec.test_set}) ...")
     test_x = spec.test_x.astype(np.float32)
@@ -232,21 +144,6 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-def export_saved_model(model, folder: Path) -> None:
-    """`model.export` for Keras 3; tf.saved_model.save with a `serve` signature for tf_keras models."""
-    import tensorflow as tf
-
-    if hasattr(model, "export") and type(model).__module__.startswith("keras"):
-        model.export(str(folder), verbose=False)
-        return
-    signature = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="image")
-    serve = tf.function(lambda image: model(image, training=False), input_signature=[signature])
-    module = tf.Module()
-    module.model = model  # tracks the variables the function captures
-    module.serve = serve
-    tf.saved_model.save(module, str(folder), signatures={"serving_default": serve})
 
 
 def library_versions() -> dict[str, str]:
