@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from toolkit import export
+from toolkit import export, export_folder
 from toolkit.errors import ConvlensError
 from toolkit.manifest import read_manifest, sha256_path
 
@@ -167,6 +167,6 @@ def test_a_swap_that_fails_midway_puts_the_previous_folders_back(tmp_path, monke
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
-        export._swap_in(staging, out, ["digits"])
+        export_folder.swap_in(staging, out, ["digits"])
     assert (out / "digits" / "model.onnx").read_text() == "old"
     assert (out / "manifest.json").read_text() == "old"

@@ -6,28 +6,28 @@ of it goes into `exported/manifest.json` with the files' sha256. The new export 
 temporary folder and swapped in only when every model has passed, so a failure halfway leaves
 the previous export serving.
 
-The conversions themselves are in toolkit.conversions.
+The conversions themselves are in toolkit.conversions; the export folder (model names, the
+lock, the swap and its recovery) in toolkit.export_folder.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from toolkit import export_folder
 from toolkit.conversions import (OPSET, annotate_onnx, convert_to_onnx, export_saved_model, quantize_int8,
                                  saved_model_outputs, tf_outputs)
 from toolkit.errors import ConvlensError
-from toolkit.manifest import FORMAT, file_entry, read_manifest, verify_files, write_manifest
+from toolkit.manifest import FORMAT, MANIFEST_NAME, file_entry, read_manifest, verify_files, write_manifest
 from toolkit.model_files import load_keras_model, load_user_model
 from toolkit.onnx_runtime import BATCH, onnx_outputs, onnx_session
 from toolkit.paths import exported_dir, runs_dir
@@ -158,55 +158,37 @@ def library_versions() -> dict[str, str]:
 def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _fail_after: str | None = None) -> dict:
     """Export the given models into `out` (default exported/), keeping other models already there.
 
-    Everything is staged in a sibling temporary folder; the old model folders are swapped out
-    only after every model passed its parity check. `_fail_after` injects a failure (tests).
+    Everything is staged in a temporary folder inside `out`; the old model folders are swapped
+    out only after every model passed its parity check (see toolkit.export_folder), and only one
+    export runs in a folder at a time. `_fail_after` injects a failure (tests).
     """
+    for spec in specs:
+        export_folder.check_model_name(spec.name)
     out = Path(out or exported_dir())
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        previous = read_manifest(out) if (out / "manifest.json").exists() else None
-    except ConvlensError as error:  # a damaged manifest is what a new export repairs
-        log(f"The previous manifest is unreadable and will be replaced ({error})")
-        previous = None
-    for leftover in [*out.glob(".staging-*"), *out.glob(".old-*")]:  # from an export that was killed
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
-    try:
-        entries = {}
-        for spec in specs:
-            entries[spec.name] = export_one(spec, staging / spec.name, log)
-            if _fail_after == spec.name:
-                raise RuntimeError(f"injected failure after exporting {spec.name}")
-        models = dict(previous["models"]) if previous else {}
-        models.update(entries)
-        manifest = {"format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                    "versions": library_versions(), "models": models}
-        write_manifest(staging, manifest)
-        _swap_in(staging, out, list(entries))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with export_folder.export_lock(out):
+        try:
+            previous = read_manifest(out) if (out / MANIFEST_NAME).exists() else None
+        except ConvlensError as error:  # a damaged manifest is what a new export repairs
+            log(f"The previous manifest is unreadable and will be replaced ({error})")
+            previous = None
+        export_folder.recover_interrupted_swap(out, previous, log)
+        staging = export_folder.new_staging(out)
+        try:
+            entries = {}
+            for spec in specs:
+                entries[spec.name] = export_one(spec, staging / spec.name, log)
+                if _fail_after == spec.name:
+                    raise RuntimeError(f"injected failure after exporting {spec.name}")
+            models = dict(previous["models"]) if previous else {}
+            models.update(entries)
+            manifest = {"format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                        "versions": library_versions(), "models": models}
+            write_manifest(staging, manifest)
+            export_folder.swap_in(staging, out, list(entries))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return manifest
-
-
-def _swap_in(staging: Path, out: Path, names: list[str]) -> None:
-    """Move staged model folders into `out`, replacing old ones, then the manifest (the commit point)."""
-    trash = Path(tempfile.mkdtemp(dir=out, prefix=".old-"))
-    moved = []
-    try:
-        for name in names:
-            if (out / name).exists():
-                os.replace(out / name, trash / name)
-            moved.append(name)
-            os.replace(staging / name, out / name)
-        os.replace(staging / "manifest.json", out / "manifest.json")
-    except BaseException:
-        for name in moved:  # put the previous folders back, so the old manifest still matches
-            if (trash / name).exists():
-                shutil.rmtree(out / name, ignore_errors=True)
-                os.replace(trash / name, out / name)
-        raise
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- the project's models
@@ -277,6 +259,8 @@ def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int,
     from toolkit import data
     from toolkit.preprocessing import upsample_batch
 
+    name = (export_folder.check_model_name(name, "--name") if name is not None
+            else export_folder.check_model_name(Path(path).stem, f"taken from the file name {Path(path).name}"))
     model = load_user_model(path)
     declared = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
     shape = tuple(input_shape) if input_shape else declared
@@ -304,7 +288,7 @@ def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int,
         raise ConvlensError(f"{len(labels)} labels given for a model with {width_out} outputs.")
     preprocessing = ({"kind": "mnist_like", "size": [height, width]} if channels == 1 and (height, width) == (28, 28)
                      else {"kind": "photo", "crop": "center_square", "resize_steps": [[height, width, "bilinear"]]})
-    return ExportSpec(name or Path(path).stem, model, task, labels, preprocessing, test_x, None,
+    return ExportSpec(name, model, task, labels, preprocessing, test_x, None,
                       prepare(train.x[:CALIBRATION_IMAGES]), source=str(path), test_set=test_set,
                       extra={"bring_your_own": True, "mnist_labels_match": matches})
 

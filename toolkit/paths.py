@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
+EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
 
 
 def convlens_home() -> Path:

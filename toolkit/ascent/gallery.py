@@ -20,7 +20,7 @@ from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
 from toolkit.errors import ConvlensError
-from toolkit.paths import exported_dir, runs_dir
+from toolkit.paths import GALLERY_FOLDER, exported_dir, runs_dir
 from toolkit.runs import write_json
 
 BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
@@ -228,7 +228,7 @@ def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progre
 # ---------------------------------------------------------------------------------------- the index
 
 def gallery_dir(out: str | os.PathLike | None = None) -> Path:
-    return Path(out) if out else exported_dir() / "gallery"
+    return Path(out) if out else exported_dir() / GALLERY_FOLDER
 
 
 def write_index(folder: Path, entries: list[Entry]) -> Path:
