@@ -115,6 +115,8 @@ def test_descriptions_naming_code_are_refused_with_the_reason():
                                                           "registered_name": "Stranger>Dense", "config": {"name": "d"}})
     assert "bytecode" in problems({"class_name": "Dense", "config": {"name": "d", "function_type": "lambda"}})
     assert "not a built-in Keras class" in problems({"class_name": "Unheard", "config": {"name": "u"}})
+    assert "unpickles" in problems({"module": "keras.layers", "class_name": "TorchModuleWrapper",
+                                    "config": {"name": "t"}})
     assert "names a file" in problems({"class_name": "StringLookup", "config": {"name": "s",
                                                                                "vocabulary": "/etc/passwd"}})
     deep: dict = {"class_name": "Dense", "config": {"name": "deep"}}

@@ -29,7 +29,10 @@ MAX_NESTING = 100  # a MobileNet's description nests about 12 levels
 
 # Layers refused by class, whatever their configuration.
 REFUSED_LAYERS = {"Lambda": "runs Python code stored in the file",
-                  "TFSMLayer": "loads another model from a path named in the file"}
+                  "TFSMLayer": "loads another model from a path named in the file",
+                  "TorchModuleWrapper": "unpickles a PyTorch module stored in the file",
+                  "JaxLayer": "calls a JAX function named in the file",
+                  "FlaxLayer": "calls a Flax module named in the file"}
 # tf_keras records calls of TensorFlow functions as these layers; only plain tensor maths is let through.
 OP_LAYERS = ("TFOpLambda", "SlicingOpLambda")
 PLAIN_OP_NAMESPACES = ("__operators__", "math", "nn", "image", "linalg")
