@@ -6,11 +6,12 @@ it serves only a verified export and never imports TensorFlow to classify.
 
 from __future__ import annotations
 
+import atexit
 import functools
-import hashlib
-import io
 import logging
 import os
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,19 +19,18 @@ from pathlib import Path
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no outbound calls
 
 import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
-from demo.classify import (MAX_PIXELS, BadInput, EmptySketch, Models, classify_photo, classify_sketch,  # noqa: E402
-                           load_models)
+from demo.classify import (BadInput, EmptySketch, Models, classify_photo, classify_sketch, load_models)  # noqa: E402
 from demo.showcase import (RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES,  # noqa: E402
                            RenderQueue, example_photos, load_gallery, models_report, render_class,
                            render_summary, run_figures)
-from toolkit.atomic_files import write_atomically  # noqa: E402
+from demo.serving import (MAX_UPLOAD_BYTES, RequestBodyLimit, ResultFiles, check_exposure, check_share_reachable,  # noqa: E402
+                          check_variant, guard_sketchpad, parse_auth, remove_when_done)
+from demo.uploads import UploadGate  # noqa: E402
 from toolkit.errors import ConvlensError  # noqa: E402
 from toolkit.paths import exported_dir, runs_dir  # noqa: E402
 
-MAX_UPLOAD = "20mb"
 QUEUE_MAX = 64  # events waiting in all; beyond this gradio answers "queue is full"
 CLASSIFY_CONCURRENCY = 4
 CANVAS = (400, 400)
@@ -40,27 +40,6 @@ CSS = """
 .convlens-note { opacity: 0.8; }
 """
 log = logging.getLogger("convlens.demo")
-
-
-def with_clear_image_errors(sketch: gr.Sketchpad) -> gr.Sketchpad:
-    """The sketchpad, with images it cannot read (an API caller's) refused by a clear gr.Error.
-
-    Wrapped on the instance: a gr.Sketchpad subclass would make gradio write a .pyi stub beside this file.
-    """
-    preprocess = sketch.preprocess
-
-    def checked(payload):
-        try:
-            return preprocess(payload)
-        except Image.DecompressionBombError:
-            raise gr.Error(f"The drawing is too large: images over {MAX_PIXELS / 1e6:.0f} megapixels are refused. "
-                           f"Draw on the canvas instead.", print_exception=False) from None
-        except (OSError, SyntaxError, ValueError) as error:
-            raise gr.Error(f"The drawing could not be read as an image ({error}): clear the canvas and draw "
-                           f"again, or send a PNG.", print_exception=False) from None
-
-    sketch.preprocess = checked
-    return sketch
 
 
 def user_errors(function):
@@ -82,38 +61,20 @@ def user_errors(function):
     return wrapper
 
 
-def _file_of(payload) -> tuple[str, str | None]:
+def _file_of(payload) -> tuple[object, str | None]:
     """(path, original name) of a file reference as gradio passes it with preprocess=False."""
     if isinstance(payload, dict):
-        path = payload.get("path")
-        if not path:
-            raise BadInput("No file arrived with the request: upload the photo again.")
-        return path, payload.get("orig_name") or Path(path).name
-    return str(payload), Path(str(payload)).name
+        name = payload.get("orig_name")
+        return payload.get("path"), str(name)[:120] if isinstance(name, str) and name else None
+    return payload, None
 
 
 def _percent_table(pairs) -> str:
     return "\n".join(f"- {label}: {p:.1%}" for label, p in pairs)
 
 
-def image_file(image: np.ndarray, folder: Path) -> str:
-    """A PNG of the image, named by its content and written atomically.
-
-    Gradio writes returned arrays into its cache with a plain overwrite under a content-hash name,
-    so two concurrent requests with the same result could stream a half-rewritten file (seen
-    under load). Files are copied into its cache atomically, so the demo hands it files.
-    """
-    encoded = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(encoded, format="PNG")
-    data = encoded.getvalue()
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
-    if not path.exists():
-        write_atomically(path, data, durable=False)  # a result image need not survive a crash
-    return str(path)
-
-
-def build_app(models: Models, runs: Path, examples: list[Path], images: Path) -> gr.Blocks:
-    """The four tabs, wired to plain functions; result images are written into `images`."""
+def build_app(models: Models, runs: Path, examples: list[Path], results: ResultFiles) -> gr.Blocks:
+    """The four tabs, wired to plain functions; result images are written through `results`."""
     render_queue = RenderQueue()
     gallery = load_gallery(models.root)
     photo_variants = models.catsdogs.variants()
@@ -123,17 +84,18 @@ def build_app(models: Models, runs: Path, examples: list[Path], images: Path) ->
     def on_photo(payload, variant):
         if payload is None:
             return None, None, ""
+        variant = check_variant(variant, photo_variants)
         path, name = _file_of(payload)
-        result = classify_photo(models, path, variant or "fp32", name=name)
+        result = classify_photo(models, gate.check(path), variant, name=name)
         for note in result.notes:
             gr.Warning(note)
         summary = (f"**{result.label}**, probability {result.probability:.1%} "
-                   f"({variant or 'fp32'} ONNX model; the image on the right is exactly what it saw).")
-        return result.probabilities, image_file(result.model_input, images), summary
+                   f"({variant} ONNX model; the image on the right is exactly what it saw).")
+        return result.probabilities, results.write(result.model_input), summary
 
     def read_sketch(sketch, variant):
-        result = classify_sketch(models, sketch, variant or "fp32")
-        return dict(result.top3), image_file(result.digit, images), _percent_table(result.top3)
+        result = classify_sketch(models, sketch, check_variant(variant, digit_variants))
+        return dict(result.top3), results.write(result.digit), _percent_table(result.top3)
 
     @user_errors
     def on_sketch(sketch, variant):
@@ -165,12 +127,13 @@ def build_app(models: Models, runs: Path, examples: list[Path], images: Path) ->
 
         started = time.perf_counter()
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=render_queue)
-        return image_file(image, images), render_summary(info, time.perf_counter() - started)
+        return results.write(image), render_summary(info, time.perf_counter() - started)
 
     # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
     with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from the verified export in "
-                    f"`{models.root}`.")
+        gate = UploadGate(app.upload_file_set, lambda: [path for files in app.temp_file_sets for path in list(files)],
+                          examples)
+        gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
         with gr.Tab("Cat or dog?", id="photo"):
             with gr.Row():
                 with gr.Column():
@@ -190,10 +153,10 @@ def build_app(models: Models, runs: Path, examples: list[Path], images: Path) ->
         with gr.Tab("Draw a digit", id="digit"):
             with gr.Row():
                 with gr.Column():
-                    sketch = with_clear_image_errors(gr.Sketchpad(
+                    sketch = guard_sketchpad(gr.Sketchpad(
                         label="Draw one digit, large", type="numpy", image_mode="RGBA", canvas_size=CANVAS,
                         fixed_canvas=True, format="png", layers=False, elem_id="sketch",
-                        brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed")))
+                        brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed")), gate)
                     digit_variant = gr.Radio(digit_variants, value="fp32", label="ONNX model",
                                              visible=len(digit_variants) > 1, elem_id="digit-variant")
                     digit_button = gr.Button("Read digit", variant="primary", elem_id="digit-button")
@@ -282,25 +245,40 @@ def prepare(exported: Path | None = None, runs: Path | None = None,
             scratch: Path | None = None) -> tuple[gr.Blocks, list[str]]:
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
-    Returns the app and the folders it may serve files from.
+    Returns the app and the files it may serve: the gallery's and run figures' images, the
+    examples and the result images, one by one (never a whole export or run folder, which hold
+    checkpoints). A scratch folder the demo makes itself is removed when the process ends.
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
     models = load_models(exported)
-    scratch = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="convlens-demo-"))
+    if scratch is None:
+        scratch = Path(tempfile.mkdtemp(prefix="convlens-demo-"))
+        atexit.register(remove_when_done(scratch))
+    scratch = Path(scratch)
     examples = example_photos(exported, scratch / "examples")
-    app = build_app(models, runs, examples, scratch / "results")
-    return app, [str(exported), str(runs), str(scratch)]
+    results = ResultFiles(scratch / "results")
+    app = build_app(models, runs, examples, results)
+    served = [*(item.path for item in load_gallery(exported).items), *(path for path, _ in run_figures(runs)),
+              *examples, results.folder]
+    return app, [str(path) for path in served]
 
 
 def launch(app: gr.Blocks, allowed: list[str], host: str = "127.0.0.1", port: int | None = None,
-           share: bool = False, block: bool = False) -> str:
-    """Serve the app; returns its local URL (blocks until interrupted when `block`)."""
+           share: bool = False, auth: tuple[str, str] | None = None, block: bool = False) -> str:
+    """Serve the app; returns its local URL (blocks until interrupted when `block`).
+
+    Beyond this machine (a non-loopback host or a share link) only with a password.
+    """
+    check_exposure(host, share, auth)
+    if share:
+        check_share_reachable()
     try:
-        _, url, _ = app.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD,
+        _, url, _ = app.launch(server_name=host, server_port=port, share=share, auth=auth, max_file_size=MAX_UPLOAD_BYTES,
                                allowed_paths=allowed, prevent_thread_lock=not block, show_error=False,
                                quiet=not block, ssr_mode=False, footer_links=["api"],
-                               theme=gr.themes.Default(), css=CSS)
+                               theme=gr.themes.Default(), css=CSS,
+                               app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
     except OSError as error:
         raise ConvlensError(f"cannot serve on {host}:{port or 'a free port'} ({error}): pass --port with a free "
                             f"port, or stop what is using it.") from None
@@ -308,10 +286,13 @@ def launch(app: gr.Blocks, allowed: list[str], host: str = "127.0.0.1", port: in
 
 
 def main_from_cli(args) -> int:
-    """`convlens demo`: verify the export, build the app, serve until interrupted."""
+    """`convlens demo`: check who may connect, verify the export, build the app, serve until interrupted."""
+    auth = parse_auth(getattr(args, "auth", None))
+    check_exposure(args.host, args.share, auth)  # before loading anything: a refusal comes at once
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a stopped demo still removes its scratch folder
     started = time.perf_counter()
     app, allowed = prepare(Path(args.exported) if args.exported else None)
     print(f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
           f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)", flush=True)
-    launch(app, allowed, host=args.host, port=args.port, share=args.share, block=True)
+    launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True)
     return 0

@@ -8,6 +8,7 @@ so they are tested without a server. Inputs a user can get wrong raise `BadInput
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ import numpy as np
 import onnxruntime
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from demo.uploads import PHOTO_FORMATS
 from toolkit.errors import ConvlensError
 from toolkit.manifest import load_verified_manifest
 from toolkit.onnx_runtime import onnx_session
 from toolkit.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
 
-MAX_PIXELS = 40_000_000  # 40 megapixels: any camera photo, but not a decompression bomb
+MAX_PIXELS = 40_000_000  # 40 megapixels: any camera JPEG (decoded at a reduced scale), but not a decompression bomb
+MAX_FULL_DECODE_PIXELS = 16_000_000  # PNG, WebP, GIF, BMP, TIFF are decoded whole: 64 MB at RGBA
 DRAFT_SIDE = 512  # JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still at least this large
 MIN_SIDE = 16  # pixels; below this there is nothing left to classify
 WIDE_ASPECT = 3.0  # beyond this, the centre square leaves most of the photo out: say so
@@ -38,6 +41,8 @@ EMPTY_SKETCH = "The canvas is empty: draw a digit (0-9) with the brush."
 MODELS = {"catsdogs": "photo", "digits": "sketch"}  # the exported models the demo serves
 VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
 IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
+MAX_MODEL_BYTES = 256 * 2**20  # an ONNX file; MobileNet is 17 MB
+DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at a reduced scale by Pillow's draft mode
 
 
 class BadInput(ConvlensError):
@@ -121,14 +126,30 @@ def load_models(exported_dir: Path) -> Models:
         if "fp32" not in paths:
             raise ConvlensError(f"{root / 'manifest.json'}: model {name!r} has no ONNX file: run \"make export\".")
         model = ExportedModel(name, spec, paths)
-        for variant in paths:
-            try:
-                model.session(variant)
-            except Exception as error:  # onnxruntime's own exceptions do not share a base class
-                raise ConvlensError(f"onnxruntime cannot load {paths[variant]} ({error}): run \"make export\" "
-                                    f"again.") from None
+        for variant, key in VARIANT_FILES.items():
+            if variant in paths:  # the bytes that were hashed are the bytes onnxruntime loads
+                content = verified_bytes(root, paths[variant], spec["files"][key]["sha256"])
+                try:
+                    model._sessions[variant] = onnx_session(content)
+                except Exception as error:  # onnxruntime's own exceptions do not share a base class
+                    raise ConvlensError(f"onnxruntime cannot load {paths[variant]} ({error}): run \"make export\" "
+                                        f"again.") from None
         models[name] = model
     return Models(root, manifest, models["catsdogs"], models["digits"])
+
+
+def verified_bytes(root: Path, path: Path, sha256: str) -> bytes:
+    """The file's bytes, read once, when it lies inside the export, is not too large and matches its hash."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
+        raise ConvlensError(f"{path} is not a file inside the export {root}: run \"make export\" again.")
+    if resolved.stat().st_size > MAX_MODEL_BYTES:
+        raise ConvlensError(f"{path} is over {MAX_MODEL_BYTES // 2**20} MB, more than any model the demo serves: "
+                            f"run \"make export\" again.")
+    content = resolved.read_bytes()
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise ConvlensError(f"{path} changed after the export was verified: run \"make export\" again.")
+    return content
 
 
 # ---------------------------------------------------------------- photos
@@ -163,7 +184,11 @@ def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]
     if width * height > MAX_PIXELS:
         raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
                        f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and try again.")
-    if picture.format == "JPEG":  # decode big camera JPEGs at a reduced scale: 10x faster, same result at 128 px
+    if picture.format not in DRAFT_FORMATS and width * height > MAX_FULL_DECODE_PIXELS:
+        raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                       f"a {picture.format} image is decoded whole, so its limit is "
+                       f"{MAX_FULL_DECODE_PIXELS / 1e6:.0f} megapixels. Send it as a JPEG, or scale it down.")
+    if picture.format in DRAFT_FORMATS:  # decode big camera JPEGs at a reduced scale: 10x faster, same result at 128 px
         picture.draft(picture.mode, (DRAFT_SIDE, DRAFT_SIDE))
     if getattr(picture, "n_frames", 1) > 1:
         picture.seek(0)
@@ -199,7 +224,7 @@ def _open_image_file(path: Path, name: str | None) -> Image.Image:
         raise BadInput(f"{name!r} is an SVG drawing, which the models cannot read: export it as PNG, "
                        f"or upload {IMAGE_KINDS}.")
     try:
-        return Image.open(path)
+        return Image.open(path, formats=list(PHOTO_FORMATS))  # no EPS (Ghostscript) or other exotic decoders
     except Image.DecompressionBombError as error:
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f" ({int(pixels.group(1)) / 1e6:.0f} megapixels)" if pixels else ""

@@ -101,7 +101,11 @@ def _add_demo(commands) -> None:
     parser = commands.add_parser("demo", help="the Gradio app (onnxruntime only; no TensorFlow to classify)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default)")
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default; "
+                                                             "needs --auth and internet access)")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="a password for the page and its API; required with "
+                                                                 "--share or a --host other than loopback "
+                                                                 "(or set CONVLENS_DEMO_AUTH)")
     parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
     parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
 

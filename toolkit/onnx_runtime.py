@@ -10,12 +10,13 @@ import onnxruntime as ort
 BATCH = 64
 
 
-def onnx_session(path: Path) -> ort.InferenceSession:
-    """A CPU onnxruntime session with all graph optimisations, quiet unless something is wrong."""
+def onnx_session(model: Path | bytes) -> ort.InferenceSession:
+    """A CPU onnxruntime session (from a file, or its bytes) with all graph optimisations, quiet unless wrong."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_outputs(session: ort.InferenceSession, images: np.ndarray) -> np.ndarray:
