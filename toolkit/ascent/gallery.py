@@ -19,9 +19,10 @@ from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
-from toolkit.errors import ConvlensError
-from toolkit.paths import GALLERY_FOLDER, exported_dir, runs_dir
-from toolkit.runs import write_json
+from toolkit.core.errors import ConvlensError
+from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
+from toolkit.core.paths import exported_dir, runs_dir
+from toolkit.core.json_files import write_json
 
 BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
                    "resnet50v2": ("conv3_block4_out", "conv5_block3_out")}
@@ -35,7 +36,6 @@ METHOD_CAPTIONS = {
     "robust": "robust: decorrelated Fourier image, Adam, random pad/jitter/scale/rotation every step "
               "(Feature Visualization's recipe)",
 }
-INDEX = "index.json"
 # The robust digits also pay for ink (MNIST is mostly black) and for ragged edges, per unit of mean pixel
 # value / mean neighbour difference in [0, 1]; weighed against logits of ~20, found by looking at the renders.
 DIGIT_INK_WEIGHT = 10.0
@@ -144,7 +144,7 @@ def imagenet_class_features(backbone: str, size: int, weights: str | None = None
 def class_panel(folder: Path, class_name: str | int, method: str, options: Options,
                 progress: Progress | None = None) -> Entry:
     """An ImageNet class logit maximised; the probability as rendered and under 16 random transformations."""
-    from toolkit.data import imagenet_class_index, imagenet_class_names
+    from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     index = imagenet_class_index(class_name)
     name = imagenet_class_names()[index].split(",")[0]
@@ -233,13 +233,13 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
 
 def write_index(folder: Path, entries: list[Entry]) -> Path:
     """Writes index.json atomically (temporary file, then rename)."""
-    path = folder / INDEX
+    path = folder / GALLERY_INDEX
     write_json(path, [entry.as_json() for entry in entries])
     return path
 
 
 def read_index(folder: Path) -> list[dict]:
-    path = folder / INDEX
+    path = folder / GALLERY_INDEX
     return json.loads(path.read_text()) if path.exists() else []
 
 

