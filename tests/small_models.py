@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit import data
-from toolkit.export import ExportSpec, export_models
-from toolkit.preprocessing import upsample_batch
+from toolkit.data import datasets as data
+from toolkit.export.parity import ExportSpec
+from toolkit.export.publish import export_models
+from toolkit.core.preprocessing import upsample_batch
 
 CATS_DOGS_SIZE = 64  # the real model uses 128; 64 keeps the tests quick with the same architecture
 
@@ -33,7 +34,7 @@ def mobilenet_cats_dogs(size: int = CATS_DOGS_SIZE, epochs: int = 2):
     """A frozen ImageNet MobileNet with a Dense(1) head, trained on the 32x32 cats and dogs upsampled."""
     import keras
 
-    from toolkit.backbones import imagenet_mobilenet
+    from toolkit.data.backbones import imagenet_mobilenet
 
     keras.utils.set_random_seed(0)
     train, _ = data.load_cats_dogs()

@@ -5,9 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from toolkit import digits
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
+from toolkit.experiments import digits
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
 
 
 def _trainable(model) -> int:

@@ -16,12 +16,14 @@ from toolkit.core.errors import ConvlensError
 
 MAX_STEPS = 512
 SIZES = (64, 256)  # smallest and largest image side
+# Feature models kept built, one per image size: a size rendered again skips building its model.
+FEATURE_MODELS_KEPT = 4
 
 
 _rendering = threading.Lock()  # the target below is shared: one live render at a time
 
 
-@lru_cache(maxsize=4)  # the demo offers four sizes
+@lru_cache(maxsize=FEATURE_MODELS_KEPT)
 def _class_features(size: int):
     return models.imagenet_features("mobilenet", size, logits=True)
 
@@ -36,7 +38,11 @@ def _any_class() -> tuple[tf.Variable, Objective]:
 def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method: str = "robust",
                           steps: int | None = None, size: int = 128, seed: int = 0,
                           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
-    """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step."""
+    """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step.
+
+    The class is an index (284, "284") or a name or synonym ("Siamese cat"); an unknown one raises a
+    ConvlensError that suggests close names.
+    """
     from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     chosen = method_named(method)

@@ -24,6 +24,7 @@ from toolkit.data import datasets as data
 from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
 from toolkit.core.errors import ConvlensError
 from toolkit.core.preprocessing import upsample_batch
+from toolkit.core.warp import affine_warp
 from toolkit.core.json_files import write_json
 from toolkit.core.plots import plot_curves
 from toolkit.experiments.runs import run_folder
@@ -206,17 +207,7 @@ def augment_batch(images, seed, augmentation: Augmentation):
     scale = 1.0 + uniform(1, augmentation.zoom)
     shift_x, shift_y = uniform(2, augmentation.translate) * width, uniform(3, augmentation.translate) * height
     mirror = tf.where(uniform(4, 1.0) < 0.0, -1.0, 1.0) if augmentation.flip else tf.ones([count])
-    # the warp maps each output pixel to where it is read from: centre + A (p - centre) + shift
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
-    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
-    a2 = centre_x + shift_x - a0 * centre_x - a1 * centre_y
-    b2 = centre_y + shift_y - b0 * centre_x - b1 * centre_y
-    zeros = tf.zeros([count])
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="REFLECT")
+    return affine_warp(images, angle, scale, shift_x, shift_y, mirror)
 
 
 def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None):

@@ -21,7 +21,8 @@ import numpy as np
 
 from toolkit.data.datasets import Split
 from toolkit.core.errors import ConvlensError
-from toolkit.data.letters import GeneratedLetters, random_warp
+from toolkit.core.warp import random_warp
+from toolkit.data.letters import GeneratedLetters
 from toolkit.core.model_files import load_keras_model
 from toolkit.core.json_files import write_json
 from toolkit.core.plots import plot_curves
