@@ -28,8 +28,8 @@ from demo.showcase import (RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS,
 from demo.serving import (MAX_UPLOAD_BYTES, RequestBodyLimit, ResultFiles, check_exposure, check_share_reachable,  # noqa: E402
                           check_variant, guard_sketchpad, parse_auth, remove_when_done)
 from demo.uploads import UploadGate  # noqa: E402
-from toolkit.errors import ConvlensError  # noqa: E402
-from toolkit.paths import exported_dir, runs_dir  # noqa: E402
+from toolkit.core.errors import ConvlensError  # noqa: E402
+from toolkit.core.paths import exported_dir, runs_dir  # noqa: E402
 
 QUEUE_MAX = 64  # events waiting in all; beyond this gradio answers "queue is full"
 CLASSIFY_CONCURRENCY = 4
@@ -235,7 +235,7 @@ def _photo_note(preprocessing: dict) -> str:
 
 def _class_choices() -> list[str]:
     try:
-        from toolkit.data import imagenet_class_names  # numpy only; needs the asset cache
+        from toolkit.data.datasets import imagenet_class_names  # numpy only; needs the asset cache
         return list(imagenet_class_names())
     except (ConvlensError, OSError):
         return []  # typing a name or index still works; the render says what is missing

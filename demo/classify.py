@@ -19,10 +19,10 @@ import onnxruntime
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from demo.uploads import PHOTO_FORMATS
-from toolkit.errors import ConvlensError
-from toolkit.manifest import load_verified_manifest
-from toolkit.onnx_runtime import onnx_session
-from toolkit.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
+from toolkit.core.errors import ConvlensError
+from toolkit.export.manifest import load_verified_manifest
+from toolkit.export.onnx_runtime import onnx_session
+from toolkit.core.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
 
 MAX_PIXELS = 40_000_000  # 40 megapixels: any camera JPEG (decoded at a reduced scale), but not a decompression bomb
 MAX_FULL_DECODE_PIXELS = 16_000_000  # PNG, WebP, GIF, BMP, TIFF are decoded whole: 64 MB at RGBA

@@ -25,8 +25,8 @@ from PIL import Image
 
 from demo.uploads import (SKETCH_MAX_LAYERS, BoundedBlobStore, RefusedInput, UploadGate, check_blob_post,
                           check_sketch_image)
-from toolkit.atomic_files import write_atomically
-from toolkit.errors import ConvlensError
+from toolkit.core.atomic_files import write_atomically
+from toolkit.core.errors import ConvlensError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # one uploaded file
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024  # one HTTP request body: one file and its form fields

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from demo.classify import BadInput
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 EXAMPLE_CATS_DOGS = 3  # of each class, the first ones of the 400-image test split
 RENDER_MAX_STEPS = 300
@@ -65,7 +65,7 @@ def write_example_photos(folder: Path) -> list[Path]:
             Image.open(chelsea).convert("RGB").save(target)
         paths.append(target)
     try:
-        from toolkit.data import load_cats_dogs  # numpy only; needs the asset cache
+        from toolkit.data.datasets import load_cats_dogs  # numpy only; needs the asset cache
         _, test = load_cats_dogs()
     except (ConvlensError, OSError, KeyError):
         return paths
@@ -234,7 +234,7 @@ def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
         raise BadInput(f"The size must be one of {', '.join(map(str, RENDER_SIZES))} pixels; got {size}.")
     if not 0 <= seed < 2**31:
         raise BadInput(f"The seed must be between 0 and {2**31 - 1}; got {seed}.")
-    from toolkit.data import imagenet_class_index  # numpy only
+    from toolkit.data.datasets import imagenet_class_index  # numpy only
     index = imagenet_class_index(class_name)  # a ConvlensError with suggestions when unknown
     with queue or RenderQueue():
         render = load_renderer()

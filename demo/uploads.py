@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 REFUSED_FILE = "The image did not arrive with this request: upload it again."
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO; no EPS/PDF (Ghostscript), no exotic decoders

@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageDraw
 
-from toolkit.manifest import file_entry, write_manifest
+from toolkit.export.manifest import file_entry, write_manifest
 
 CANVAS = 400
 BRUSH = 28

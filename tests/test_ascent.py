@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 from toolkit.ascent import gallery, models, objectives as obj, render as rnd, transforms as tfm  # noqa: E402
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage  # noqa: E402
-from toolkit.errors import ConvlensError  # noqa: E402
+from toolkit.core.errors import ConvlensError  # noqa: E402
 
 FEW = rnd.Method("few-naive", "pixels", False, "normalized-gradient", 0.02, 8)
 FEW_ROBUST = rnd.Method("few-robust", "fourier", True, "adam", 0.05, 8)
@@ -356,7 +356,7 @@ def test_live_render_bounds_its_steps_and_size():
 # ----------------------------------------------------------------- the real ImageNet MobileNet (cached weights)
 
 def test_robust_class_images_use_the_full_colour_range(real_home):
-    from toolkit.data import imagenet_class_index
+    from toolkit.data.datasets import imagenet_class_index
 
     features = models.imagenet_features("mobilenet", 96, logits=True)
     index = imagenet_class_index("Siamese cat")
@@ -393,7 +393,7 @@ def test_live_renders_of_different_classes_share_one_trace_and_match_a_direct_re
 
 @pytest.mark.slow
 def test_robust_siamese_cat_survives_transformations_better_than_naive(real_home):
-    from toolkit.data import imagenet_class_index
+    from toolkit.data.datasets import imagenet_class_index
 
     features = models.imagenet_features("mobilenet", 128, logits=True)
     index = imagenet_class_index("Siamese cat")

@@ -8,8 +8,9 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from toolkit import assets, data
-from toolkit.errors import ConvlensError
+from toolkit.data import assets
+from toolkit.data import datasets as data
+from toolkit.core.errors import ConvlensError
 
 OFFICIAL_MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 OFFICIAL_MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -50,7 +51,7 @@ def test_converted_mobilenet_sees_a_domestic_cat_in_chelsea(real_home):
     import skimage.data
     import tensorflow as tf
 
-    from toolkit.backbones import imagenet_mobilenet
+    from toolkit.data.backbones import imagenet_mobilenet
 
     model = imagenet_mobilenet((128, 128, 3), include_top=True)
     photo = tf.image.resize(skimage.data.chelsea()[None].astype("float32"), (128, 128))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from toolkit import bench
+from toolkit.bench import report as bench
 
 
 def test_the_demo_section_measures_both_clients_and_reports_them(small_export, tmp_path, monkeypatch):
@@ -29,7 +29,7 @@ def test_the_demo_section_measures_both_clients_and_reports_them(small_export, t
 
 
 def test_unknown_sections_are_refused():
-    from toolkit.errors import ConvlensError
+    from toolkit.core.errors import ConvlensError
 
     with pytest.raises(ConvlensError, match="unknown bench section"):
         bench.run_bench(["nothing"])

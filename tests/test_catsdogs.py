@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit import catsdogs, photo_folders
-from toolkit.errors import ConvlensError
+from toolkit.experiments import catsdogs
+from toolkit.data import photo_folders
+from toolkit.core.errors import ConvlensError
 
 SMALL = 64  # MobileNet accepts any size from 32; the tests train at 64 to stay quick
 
@@ -53,7 +54,7 @@ def test_fine_tuning_makes_everything_trainable_except_batchnorm(real_home):
 
 
 def test_transfer_model_scales_pixels_like_the_imagenet_backbone(real_home):
-    from toolkit import backbones
+    from toolkit.data import backbones
 
     model = catsdogs.cats_dogs_transfer_model(SMALL)
     images, _ = _random_images(2, SMALL)
@@ -134,7 +135,7 @@ def test_augmentation_is_reproducible_per_seed_and_varies_between_seeds():
 
 
 def test_training_dataset_draws_new_augmentations_every_epoch():
-    from toolkit.data import Split
+    from toolkit.data.datasets import Split
 
     images = np.random.default_rng(2).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
     dataset = catsdogs.training_dataset(Split(images, np.zeros(6, np.int64)), 6, 0, catsdogs.Augmentation())
@@ -208,7 +209,7 @@ def test_photo_folder_errors_say_what_to_do(tmp_path):
 
 
 def test_photo_is_prepared_as_the_server_prepares_it(tmp_path):
-    from toolkit.preprocessing import center_square, photo_to_rgb, resize_steps
+    from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
 
     path = _photo(tmp_path / "x.png", (90, 120, 150), size=(80, 50), border=(250, 250, 0))
     with Image.open(path) as picture:
@@ -248,7 +249,7 @@ def test_cli_options_reach_the_config(monkeypatch):
 def test_zero_shot_reference_calls_a_real_cat_a_cat(real_home):
     from skimage import data as skdata
 
-    from toolkit.preprocessing import center_square
+    from toolkit.core.preprocessing import center_square
 
     cat = np.asarray(center_square(Image.fromarray(skdata.chelsea())).resize((128, 128), Image.Resampling.BILINEAR))
     result = catsdogs.imagenet_zero_shot(cat[None], np.array([0]))

@@ -21,9 +21,9 @@ from PIL import Image
 import demo_support as support
 from demo import classify as logic
 from demo.app import launch, prepare
-from toolkit.data import load_cats_dogs
-from toolkit.errors import ConvlensError
-from toolkit.paths import REPO_ROOT
+from toolkit.data.datasets import load_cats_dogs
+from toolkit.core.errors import ConvlensError
+from toolkit.core.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_uploads_over_the_size_bound_are_refused_by_the_server(served, tmp_path)
 
 def test_the_browser_protocol_client_gets_what_gradio_client_gets(served, client, tmp_path):
     """bench's HTTP API client (upload, queue, event stream, download) against gradio_client, answer for answer."""
-    from toolkit.gradio_http import GradioHttp, GradioHttpError
+    from toolkit.bench.gradio_http import GradioHttp, GradioHttpError
 
     browser = GradioHttp(served)
     try:

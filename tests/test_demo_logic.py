@@ -18,10 +18,10 @@ import demo_support as support
 from demo import classify as logic
 from demo import showcase
 from demo.classify import BadInput
-from toolkit.data import load_mnist
-from toolkit.errors import ConvlensError
-from toolkit.manifest import write_manifest
-from toolkit.paths import REPO_ROOT
+from toolkit.data.datasets import load_mnist
+from toolkit.core.errors import ConvlensError
+from toolkit.export.manifest import write_manifest
+from toolkit.core.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,14 @@ from PIL import Image
 
 import demo_support as support
 from demo.uploads import BLOB_MAX_SKETCHES, REFUSED_FILE
-from toolkit.bench import _free_port, _tree_rss_mb, start_demo
-from toolkit.gradio_http import GradioHttp, GradioHttpError
+from toolkit.bench import free_port, start_demo, tree_rss_mb
+from toolkit.bench.gradio_http import GradioHttp, GradioHttpError
 
 
 @pytest.fixture(scope="module")
 def demo_server(small_export):
     """(process, url) of `convlens demo` serving the small real export."""
-    process, client, _ = start_demo(small_export, _free_port())
+    process, client, _ = start_demo(small_export, free_port())
     yield process, client.src.rstrip("/")
     process.terminate()
     process.wait(15)
@@ -138,14 +138,14 @@ def _canvas_png() -> bytes:
 def test_the_blob_endpoint_refuses_huge_indices_and_bounds_what_it_keeps(demo_server):
     process, url = demo_server
     component = _sketch_component(url)
-    before = _tree_rss_mb(process.pid)
+    before = tree_rss_mb(process.pid)
     for _ in range(12):
         answer = _post_blob(url, component, 10_000_000, _canvas_png())
         assert answer.status_code == 400 and "at most" in answer.text
     for _ in range(BLOB_MAX_SKETCHES * 3):  # valid posts under fresh ids: the store evicts the oldest
         assert _post_blob(url, component, 0, _canvas_png()).status_code == 200
     assert _post_blob(url, component, 0, b"not an image").status_code == 400
-    assert _tree_rss_mb(process.pid) - before < 200
+    assert tree_rss_mb(process.pid) - before < 200
 
 
 def test_a_request_body_over_the_bound_is_refused_before_it_is_read(demo_server):
@@ -164,14 +164,14 @@ def test_a_41_megapixel_multi_layer_sketch_is_refused_from_its_header(demo_serve
     process, _ = demo_server
     bomb = _one_bit_bomb(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 100_000
-    before = _tree_rss_mb(process.pid)
+    before = tree_rss_mb(process.pid)
     started = time.perf_counter()
     for layers in ([bomb], [bomb, bomb]):
         answer = _refusal(browser, {"background": bomb, "layers": layers, "composite": bomb}, "fp32",
                           api_name="/classify_sketch")
         assert "too large" in answer or "at most" in answer
     assert time.perf_counter() - started < 10
-    assert _tree_rss_mb(process.pid) - before < 200
+    assert tree_rss_mb(process.pid) - before < 200
 
 
 def test_the_page_and_file_route_serve_no_checkpoint_or_model_and_no_server_path(demo_server, small_export):
@@ -189,7 +189,7 @@ def test_a_mixed_load_of_16_clients_completes_while_strangers_attack(demo_server
     process, url = demo_server
     component = _sketch_component(url)
     bomb = _one_bit_bomb(tmp_path / "bomb.png")
-    before = _tree_rss_mb(process.pid)
+    before = tree_rss_mb(process.pid)
     stop = threading.Event()
     refused: list[bool] = []
 
@@ -218,7 +218,7 @@ def test_a_mixed_load_of_16_clients_completes_while_strangers_attack(demo_server
         attacker.join(60)
     _assert_load_handled(outcomes, Client(url, verbose=False))
     assert refused and all(refused)
-    assert _tree_rss_mb(process.pid) - before < 200
+    assert tree_rss_mb(process.pid) - before < 200
 
 
 def _convlens_demo(*args: str, env: dict | None = None, timeout: float = 90) -> tuple[int, str, float]:
@@ -227,7 +227,7 @@ def _convlens_demo(*args: str, env: dict | None = None, timeout: float = 90) -> 
     import sys
 
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(_free_port()), *args],
+    done = subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), *args],
                           capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     return done.returncode, done.stderr, time.perf_counter() - started
 
@@ -259,7 +259,7 @@ def test_the_demo_removes_its_scratch_folder_when_stopped(small_export, tmp_path
 
     scratch_parent = tmp_path / "tmp"
     scratch_parent.mkdir()
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported",
                                 str(small_export)], env={**os.environ, "TMPDIR": str(scratch_parent)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

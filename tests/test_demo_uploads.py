@@ -114,7 +114,7 @@ def test_loopback_and_passwords(monkeypatch):
 
 def test_a_model_file_swapped_after_verification_is_not_loaded(tmp_path):
     from demo.classify import verified_bytes
-    from toolkit.errors import ConvlensError
+    from toolkit.core.errors import ConvlensError
 
     root = tmp_path / "exported"
     (root / "m").mkdir(parents=True)

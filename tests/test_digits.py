@@ -5,9 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from toolkit import digits
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
+from toolkit.experiments import digits, digits_sweep
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
 
 
 def _trainable(model) -> int:
@@ -106,14 +106,14 @@ def test_sweep_summary_reports_mean_and_sample_std_per_method_and_n(tmp_path):
             for (m, n, s, acc) in [("transfer", 100, 0, 0.80), ("transfer", 100, 1, 0.84), ("scratch", 100, 0, 0.70),
                                    ("scratch", 100, 1, 0.74), ("transfer", 300, 0, 0.90), ("transfer", 300, 1, 0.90),
                                    ("scratch", 300, 0, 0.91), ("scratch", 300, 1, 0.93)]]
-    summary = digits.summarise(runs)
+    summary = digits_sweep.summarise(runs)
     assert [row["samples"] for row in summary] == [100, 300]
     assert summary[0]["transfer"]["mean"] == pytest.approx(0.82)
     assert summary[0]["transfer"]["std"] == pytest.approx(np.std([0.80, 0.84], ddof=1))
     assert summary[1]["transfer_minus_scratch"] == pytest.approx(-0.02)
-    table = digits.sweep_table(summary)
+    table = digits_sweep.sweep_table(summary)
     assert "| 100 | 0.8200 ± 0.0283 | 0.7200 ± 0.0283 | +0.1000 |" in table
-    digits.plot_sweep(summary, tmp_path / "sweep.png")
+    digits_sweep.plot_sweep(summary, tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").stat().st_size > 1000
 
 

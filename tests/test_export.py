@@ -7,9 +7,15 @@ import shutil
 import numpy as np
 import pytest
 
-from toolkit import export, export_folder
-from toolkit.errors import ConvlensError
-from toolkit.manifest import read_manifest, sha256_path
+from toolkit.core.model_files import load_user_model
+from toolkit.export.cli import verify_from_cli
+from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
+from toolkit.export.own_model import user_model_spec
+from toolkit.export.publish import export_models
+from toolkit.export.verify import verify_export
+from toolkit.core import folders as export_folder
+from toolkit.core.errors import ConvlensError
+from toolkit.export.manifest import read_manifest, sha256_path
 
 
 def test_both_models_export_with_parity_and_equal_accuracy(small_export):
@@ -34,12 +40,12 @@ def test_onnx_files_take_image_with_dynamic_batch_and_describe_themselves(small_
     for name, model in manifest["models"].items():
         for kind in ("onnx", "onnx_int8"):
             path = small_export / model["files"][kind]["path"]
-            session = export.onnx_session(path)
+            session = onnx_session(path)
             (image,) = session.get_inputs()
             assert image.name == "image" and image.shape[1:] == model["input"]["shape"][1:]
             for batch in (1, 3):
                 pixels = np.random.default_rng(batch).uniform(0, 255, (batch, *image.shape[1:])).astype(np.float32)
-                assert export.onnx_outputs(session, pixels).shape[0] == batch
+                assert onnx_outputs(session, pixels).shape[0] == batch
             metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
             assert json.loads(metadata["convlens.labels"]) == model["labels"]
             assert json.loads(metadata["convlens.preprocessing"]) == model["preprocessing"]
@@ -50,7 +56,7 @@ def test_manifest_hashes_match_the_files(small_export):
     for model in manifest["models"].values():
         for entry in model["files"].values():
             assert sha256_path(small_export / entry["path"]) == entry["sha256"]
-    assert export.verify_export(small_export) == []
+    assert verify_export(small_export) == []
 
 
 @pytest.fixture
@@ -65,14 +71,14 @@ def test_verify_names_a_tampered_file(export_copy, capsys):
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    assert export.verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
+    assert verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
     err = capsys.readouterr().err
     assert "catsdogs/model.onnx" in err and "sha256" in err
 
 
 def test_verify_names_a_missing_file(export_copy, capsys):
     (export_copy / "digits" / "model.int8.onnx").unlink()
-    assert export.verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
+    assert verify_from_cli(type("Args", (), {"out": str(export_copy)})) == 1
     assert "digits/model.int8.onnx is missing" in capsys.readouterr().err
 
 
@@ -82,16 +88,16 @@ def test_failed_export_leaves_the_previous_export_intact(export_copy):
 
     spec = digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)
     with pytest.raises(RuntimeError, match="injected failure"):
-        export.export_models([spec], export_copy, log=lambda _: None, _fail_after="digits")
+        export_models([spec], export_copy, log=lambda _: None, _fail_after="digits")
     after = {p.relative_to(export_copy): sha256_path(p) for p in export_copy.rglob("*") if p.is_file()}
     assert after == before
-    assert export.verify_export(export_copy) == []
+    assert verify_export(export_copy) == []
 
 
 def _keras2_cnn_h5(path):
     import tf_keras
 
-    from toolkit import data
+    from toolkit.data import datasets as data
 
     train, _ = data.load_mnist()
     model = tf_keras.Sequential([
@@ -106,24 +112,24 @@ def _keras2_cnn_h5(path):
 def test_keras2_h5_model_exports_with_parity(tmp_path):
     path = tmp_path / "legacy_cnn.h5"
     _keras2_cnn_h5(path)
-    spec = export.user_model_spec(path, labels=[str(d) for d in range(10)])
-    manifest = export.export_models([spec], tmp_path / "exported", log=lambda _: None)
+    spec = user_model_spec(path, labels=[str(d) for d in range(10)])
+    manifest = export_models([spec], tmp_path / "exported", log=lambda _: None)
     entry = manifest["models"]["legacy_cnn"]
     assert entry["parity"]["tf_vs_onnx_fp32_max_abs_diff"] <= 1e-5
     assert entry["parity"]["decisions_identical"]
     assert entry["metrics"]["tf_test_accuracy"] is None  # no labels are assumed for a user's model
-    assert export.verify_export(tmp_path / "exported") == []
+    assert verify_export(tmp_path / "exported") == []
 
 
 def test_a_file_that_is_not_a_keras_model_is_refused_plainly(tmp_path):
     fake = tmp_path / "model.keras"
     fake.write_text("not a model")
     with pytest.raises(ConvlensError, match="could not be loaded as a Keras model"):
-        export.load_user_model(fake)
+        load_user_model(fake)
     other = tmp_path / "model.pt"
     other.write_bytes(b"\0")
     with pytest.raises(ConvlensError, match="not a Keras model file"):
-        export.load_user_model(other)
+        load_user_model(other)
 
 
 def test_a_model_without_a_full_input_shape_needs_one(tmp_path):
@@ -135,8 +141,8 @@ def test_a_model_without_a_full_input_shape_needs_one(tmp_path):
     path = tmp_path / "any_size.keras"
     model.save(path)
     with pytest.raises(ConvlensError, match="--input-shape"):
-        export.user_model_spec(path)
-    spec = export.user_model_spec(path, input_shape=(28, 28, 1))
+        user_model_spec(path)
+    spec = user_model_spec(path, input_shape=(28, 28, 1))
     assert spec.test_x.shape[1:] == (28, 28, 1)
 
 
@@ -147,9 +153,9 @@ def test_an_unreadable_previous_manifest_is_replaced_by_a_new_export(tmp_path):
     out.mkdir()
     (out / "manifest.json").write_text("{ not json")
     lines = []
-    export.export_models([digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)], out, log=lines.append)
+    export_models([digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)], out, log=lines.append)
     assert any("unreadable" in line for line in lines)
-    assert set(read_manifest(out)["models"]) == {"digits"} and export.verify_export(out) == []
+    assert set(read_manifest(out)["models"]) == {"digits"} and verify_export(out) == []
 
 
 def test_a_swap_that_fails_midway_puts_the_previous_folders_back(tmp_path, monkeypatch):

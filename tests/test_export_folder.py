@@ -12,9 +12,13 @@ import os
 import numpy as np
 import pytest
 
-from toolkit import cli, export, export_folder
-from toolkit.errors import ConvlensError
-from toolkit.manifest import FORMAT, MANIFEST_NAME, file_entry, read_manifest, verify_files, write_manifest
+from toolkit import cli
+from toolkit.export import publish
+from toolkit.export.own_model import user_model_spec
+from toolkit.export.parity import ExportSpec
+from toolkit.core import folders as export_folder
+from toolkit.core.errors import ConvlensError
+from toolkit.export.manifest import FORMAT, MANIFEST_NAME, file_entry, read_manifest, verify_files, write_manifest
 
 
 def _write_model(root, name: str, text: str) -> dict:
@@ -25,9 +29,9 @@ def _write_model(root, name: str, text: str) -> dict:
             "files": {"onnx": file_entry(root, f"{name}/model.onnx")}}
 
 
-def _spec(name: str) -> export.ExportSpec:
+def _spec(name: str) -> ExportSpec:
     images = np.zeros((1, 2, 2, 1), np.float32)
-    return export.ExportSpec(name, None, "binary", ["a", "b"], {}, images, None, images, "test", "test")
+    return ExportSpec(name, None, "binary", ["a", "b"], {}, images, None, images, "test", "test")
 
 
 @pytest.fixture
@@ -39,7 +43,7 @@ def stand_in_export(monkeypatch):
         return {"task": "binary", "labels": ["a", "b"], "input": {}, "output": {}, "preprocessing": {},
                 "files": {"onnx": file_entry(folder.parent, f"{spec.name}/model.onnx")}}
 
-    monkeypatch.setattr(export, "export_one", export_one)
+    monkeypatch.setattr(publish, "export_one", export_one)
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ def test_a_folder_left_in_old_by_a_killed_swap_is_put_back_by_the_next_export(tw
     trash.mkdir()
     os.replace(out / "digits", trash / "digits")  # the kill came right after this rename
     lines = []
-    export.export_models([_spec("catsdogs")], out, log=lines.append)
+    publish.export_models([_spec("catsdogs")], out, log=lines.append)
     assert (out / "digits" / "model.onnx").read_text() == "old digits"
     assert (out / "catsdogs" / "model.onnx").read_text() == "new catsdogs"
     assert verify_files(out, read_manifest(out)) == []
@@ -91,10 +95,10 @@ def test_a_second_export_at_the_same_time_fails_fast_and_leaves_the_folder_alone
     with export_folder.export_lock(out):
         before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
         with pytest.raises(ConvlensError, match="another export is running in"):
-            export.export_models([_spec("digits")], out, log=lambda _: None)
+            publish.export_models([_spec("digits")], out, log=lambda _: None)
         after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
         assert after == before
-    export.export_models([_spec("digits")], out, log=lambda _: None)  # the lock is free again
+    publish.export_models([_spec("digits")], out, log=lambda _: None)  # the lock is free again
     assert (out / "digits" / "model.onnx").read_text() == "new digits"
 
 
@@ -129,11 +133,11 @@ def test_export_names_that_could_leave_their_folder_or_hit_the_exports_own_are_r
 def test_a_name_taken_from_the_file_name_is_checked_too(tmp_path):
     path = tmp_path / "my.model.keras"
     with pytest.raises(ConvlensError, match=r"'my.model' \(taken from the file name my.model.keras\).*--name"):
-        export.user_model_spec(path)
+        user_model_spec(path)
     assert export_folder.check_model_name("Digits_v2-small") == "Digits_v2-small"
 
 
 def test_specs_with_an_unsafe_name_are_refused_before_anything_is_written(tmp_path, stand_in_export):
     with pytest.raises(ConvlensError, match="cannot name an exported model"):
-        export.export_models([_spec("../outside")], tmp_path / "exported", log=lambda _: None)
+        publish.export_models([_spec("../outside")], tmp_path / "exported", log=lambda _: None)
     assert not (tmp_path / "exported").exists() and not (tmp_path / "outside").exists()

@@ -5,9 +5,9 @@ import gzip
 import numpy as np
 import pytest
 
-from toolkit import letters
-from toolkit.errors import ConvlensError
-from toolkit.letters import EMNIST_FILES, GeneratedLetters, generate_letters, load_emnist_letters
+from toolkit.data import letters
+from toolkit.core.errors import ConvlensError
+from toolkit.data.letters import EMNIST_FILES, GeneratedLetters, generate_letters, load_emnist_letters
 
 
 def _write_idx(path, array: np.ndarray) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import h5py
 import pytest
 
-from toolkit import cli, model_files
-from toolkit.errors import ConvlensError
+from toolkit import cli
+from toolkit.core import model_files
+from toolkit.core.errors import ConvlensError
 
 tf_keras = pytest.importorskip("tf_keras")
 keras = pytest.importorskip("keras")

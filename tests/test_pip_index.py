@@ -13,8 +13,9 @@ import tarfile
 
 import pytest
 
-from toolkit import assets, pip_index
-from toolkit.errors import ConvlensError
+from toolkit.data import assets
+from toolkit.data import pip_index
+from toolkit.core.errors import ConvlensError
 
 SETUP_PY = """import pathlib
 pathlib.Path({marker!r}).touch()

@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit.bench import _free_port, percentile, start_demo
-from toolkit.export import verify_export
-from toolkit.manifest import sha256_path
-from toolkit.paths import REPO_ROOT
+from toolkit.bench import free_port, percentile, start_demo
+from toolkit.export.verify import verify_export
+from toolkit.export.manifest import sha256_path
+from toolkit.core.paths import REPO_ROOT
 
 
 def _inputs(folder: Path) -> dict:
     """Valid photos and sketches, and bad files, as a user would send them."""
     from gradio_client import handle_file
 
-    from toolkit.data import load_cats_dogs
+    from toolkit.data.datasets import load_cats_dogs
 
     folder.mkdir(parents=True, exist_ok=True)
     _, test = load_cats_dogs()
@@ -60,7 +60,7 @@ def _inputs(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def running_demo(small_export):
     """`convlens demo` in its own process on a free port, serving the small real export."""
-    process, client, _ = start_demo(small_export, _free_port())
+    process, client, _ = start_demo(small_export, free_port())
     yield client
     process.terminate()
     process.wait(15)
@@ -149,7 +149,7 @@ def test_a_render_in_flight_keeps_photo_p95_within_3x_idle(running_demo, tmp_pat
 
 
 def _demo_refusal(exported: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(_free_port()),
+    return subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()),
                            "--exported", str(exported)], capture_output=True, text=True, timeout=120)
 
 
@@ -172,7 +172,7 @@ KILLED_EXPORT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from small_models import digits_spec, small_cnn_on_mnist
-    from toolkit.export import export_models
+    from toolkit.export.publish import export_models
     spec = digits_spec(small_cnn_on_mnist(epochs=1), n_test=2000)
     print("exporting", flush=True)
     export_models([spec], {out!r}, log=lambda line: print(line, flush=True))
@@ -197,7 +197,7 @@ def test_an_export_killed_halfway_leaves_the_previous_export_serving(small_expor
              if p.is_file() and not p.relative_to(copy).parts[0].startswith(".staging-")}
     assert after == before
     assert verify_export(copy) == []
-    process, client, _ = start_demo(copy, _free_port())
+    process, client, _ = start_demo(copy, free_port())
     try:
         assert client.view_api(print_info=False, return_format="dict")
     finally:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 
 def _lazy(target: str):
@@ -27,7 +27,7 @@ def _add_assets(commands) -> None:
     parser = commands.add_parser("assets", help="fetch, verify and convert the offline data and weights")
     parser.add_argument("--only", nargs="*", metavar="ASSET",
                         help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)")
-    parser.set_defaults(run=lambda args: import_module("toolkit.assets").ensure_assets(args.only or None))
+    parser.set_defaults(run=lambda args: import_module("toolkit.data.assets").ensure_assets(args.only or None))
 
 
 def _add_train(commands) -> None:
@@ -48,8 +48,8 @@ def _add_train(commands) -> None:
     parser.add_argument("--skip-scratch", action="store_true",
                         help="catsdogs: train only the transfer model, not the from-scratch baseline")
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
-    parser.set_defaults(run=lambda args: _lazy("toolkit.catsdogs:train_from_cli")(args)
-                        if args.experiment == "catsdogs" else _lazy("toolkit.digits:train_from_cli")(args))
+    parser.set_defaults(run=lambda args: _lazy("toolkit.experiments.catsdogs:train_from_cli")(args)
+                        if args.experiment == "catsdogs" else _lazy("toolkit.experiments.digits:train_from_cli")(args))
 
 
 def _add_export(commands) -> None:
@@ -62,13 +62,13 @@ def _add_export(commands) -> None:
     parser.add_argument("--catsdogs-run", metavar="DIR", help="the cats-vs-dogs run to export (default runs/catsdogs)")
     parser.add_argument("--digits-run", metavar="DIR", help="the digits run to export (default runs/digits)")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
-    parser.set_defaults(run=_lazy("toolkit.export:export_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.export.cli:export_from_cli"))
 
 
 def _add_verify(commands) -> None:
     parser = commands.add_parser("verify", help="check exported/ against its manifest: hashes, and a run of each ONNX")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
-    parser.set_defaults(run=_lazy("toolkit.export:verify_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.export.cli:verify_from_cli"))
 
 
 def _add_visualize(commands) -> None:
@@ -94,7 +94,7 @@ def _add_bench(commands) -> None:
     parser = commands.add_parser("bench", help="measure latency, throughput, cold start and rendering speed")
     parser.add_argument("--trials", type=int, default=30, help="repeated trials per measurement (medians reported)")
     parser.add_argument("--only", nargs="*", help="only these sections")
-    parser.set_defaults(run=_lazy("toolkit.bench:bench_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.bench.report:bench_from_cli"))
 
 
 def _add_demo(commands) -> None:

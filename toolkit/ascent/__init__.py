@@ -9,10 +9,21 @@
 The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it lazily, on first use.
 """
 
-from toolkit.ascent.live import render_imagenet_class
 from toolkit.ascent.objectives import Objective, channel, class_logit
 from toolkit.ascent.render import METHODS, NAIVE, ROBUST, Method, Rendering, target_probabilities
-from toolkit.ascent.timing import time_class_render, time_filter_grid
+
+# `live` (the demo's bounded render) and `timing` (for bench) load on first use, not with the package.
+_LAZY = {"render_imagenet_class": "toolkit.ascent.live", "time_class_render": "toolkit.ascent.timing",
+         "time_filter_grid": "toolkit.ascent.timing"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["METHODS", "NAIVE", "ROBUST", "Method", "Objective", "Rendering", "channel", "class_logit",
            "render_imagenet_class", "target_probabilities", "time_class_render", "time_filter_grid"]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from toolkit.ascent import gallery
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdogs")
 

@@ -19,9 +19,11 @@ from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
-from toolkit.errors import ConvlensError
-from toolkit.paths import GALLERY_FOLDER, exported_dir, runs_dir
-from toolkit.runs import write_json
+from toolkit.core.errors import ConvlensError
+from toolkit.core import names
+from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
+from toolkit.core.paths import exported_dir, runs_dir
+from toolkit.core.json_files import write_json
 
 BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
                    "resnet50v2": ("conv3_block4_out", "conv5_block3_out")}
@@ -35,7 +37,6 @@ METHOD_CAPTIONS = {
     "robust": "robust: decorrelated Fourier image, Adam, random pad/jitter/scale/rotation every step "
               "(Feature Visualization's recipe)",
 }
-INDEX = "index.json"
 # The robust digits also pay for ink (MNIST is mostly black) and for ragged edges, per unit of mean pixel
 # value / mean neighbour difference in [0, 1]; weighed against logits of ~20, found by looking at the renders.
 DIGIT_INK_WEIGHT = 10.0
@@ -77,10 +78,10 @@ class Options:
     catsdogs_model: Path | None = None
 
     def digits_path(self) -> Path:
-        return Path(self.digits_model) if self.digits_model else runs_dir() / "digits" / "full.keras"
+        return Path(self.digits_model) if self.digits_model else runs_dir() / names.RUN_FOLDER[names.DIGITS] / names.FULL_MODEL
 
     def catsdogs_path(self) -> Path:
-        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / "catsdogs" / "transfer.keras"
+        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / names.RUN_FOLDER[names.CATSDOGS] / names.TRANSFER_MODEL
 
 
 def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
@@ -144,7 +145,7 @@ def imagenet_class_features(backbone: str, size: int, weights: str | None = None
 def class_panel(folder: Path, class_name: str | int, method: str, options: Options,
                 progress: Progress | None = None) -> Entry:
     """An ImageNet class logit maximised; the probability as rendered and under 16 random transformations."""
-    from toolkit.data import imagenet_class_index, imagenet_class_names
+    from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     index = imagenet_class_index(class_name)
     name = imagenet_class_names()[index].split(",")[0]
@@ -173,7 +174,7 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
         objectives = [o - DIGIT_INK_WEIGHT * brightness() - DIGIT_SMOOTHNESS_WEIGHT * total_variation()
                       for o in objectives]
     rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
-    labels = [str(d) for d in range(10)]
+    labels = list(names.DIGIT_LABELS)
     probabilities, log_odds = _robustness(features, rendering, list(range(10)), labels)
     title = f"MNIST CNN: the ten digits ({method})"
     file = f"digits_{method}.png"
@@ -233,13 +234,13 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
 
 def write_index(folder: Path, entries: list[Entry]) -> Path:
     """Writes index.json atomically (temporary file, then rename)."""
-    path = folder / INDEX
+    path = folder / GALLERY_INDEX
     write_json(path, [entry.as_json() for entry in entries])
     return path
 
 
 def read_index(folder: Path) -> list[dict]:
-    path = folder / INDEX
+    path = folder / GALLERY_INDEX
     return json.loads(path.read_text()) if path.exists() else []
 
 

@@ -12,16 +12,18 @@ import tensorflow as tf
 from toolkit.ascent import models
 from toolkit.ascent.objectives import LOGITS, Objective
 from toolkit.ascent.render import method_named, render, target_probabilities, to_uint8
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 MAX_STEPS = 512
 SIZES = (64, 256)  # smallest and largest image side
+# Feature models kept built, one per image size: a size rendered again skips building its model.
+FEATURE_MODELS_KEPT = 4
 
 
 _rendering = threading.Lock()  # the target below is shared: one live render at a time
 
 
-@lru_cache(maxsize=4)  # the demo offers four sizes
+@lru_cache(maxsize=FEATURE_MODELS_KEPT)
 def _class_features(size: int):
     return models.imagenet_features("mobilenet", size, logits=True)
 
@@ -36,8 +38,12 @@ def _any_class() -> tuple[tf.Variable, Objective]:
 def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method: str = "robust",
                           steps: int | None = None, size: int = 128, seed: int = 0,
                           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
-    """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step."""
-    from toolkit.data import imagenet_class_index, imagenet_class_names
+    """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step.
+
+    The class is an index (284, "284") or a name or synonym ("Siamese cat"); an unknown one raises a
+    ConvlensError that suggests close names.
+    """
+    from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     chosen = method_named(method)
     steps = chosen.steps if steps is None else int(steps)

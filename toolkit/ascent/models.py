@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.ascent.objectives import LOGITS
-from toolkit.errors import ConvlensError
-from toolkit.model_files import load_keras_model
+from toolkit.core.errors import ConvlensError
+from toolkit.core.model_files import load_keras_model
 
 MINUS_ONE_TO_ONE = (2.0, -1.0)   # [0, 1] -> x/127.5 - 1 of 0..255 pixels
 PIXELS_0_255 = (255.0, 0.0)      # [0, 1] -> 0..255 pixels
@@ -132,7 +132,7 @@ def resnet50v2(size: int, include_top: bool, weights: str | None):
 def imagenet_backbone(backbone: str, size: int, include_top: bool, weights: str | None = None):
     """The ImageNet model visualised: our converted MobileNet v1 (offline), or ResNet50V2."""
     if backbone == "mobilenet":
-        from toolkit.backbones import imagenet_mobilenet
+        from toolkit.data.backbones import imagenet_mobilenet
 
         return imagenet_mobilenet((size, size, 3), include_top=include_top)
     if backbone == "resnet50v2":

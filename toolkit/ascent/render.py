@@ -19,7 +19,7 @@ from toolkit.ascent import transforms as tfm
 from toolkit.ascent.models import FeatureModel, probabilities_from_logits
 from toolkit.ascent.objectives import INPUT, LOGITS, Objective
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 JIT_COMPILE = None  # XLA on these CPUs: a 64-filter grid took 90 s instead of 8
 STEP_CACHE_SIZE = 8  # traced step functions kept, so that the same render asked again is not traced again

@@ -9,7 +9,7 @@ import tensorflow as tf
 from toolkit.ascent import models
 from toolkit.ascent.objectives import channel, class_logit
 from toolkit.ascent.render import method_named, render
-from toolkit.bench import median_ms
+from toolkit.core.timing import median_ms
 
 
 def time_filter_grid(layer: str = "conv_pw_5_relu", filters: int = 64, steps: int = 30, size: int = 128,
@@ -60,7 +60,7 @@ def gradient_ms_per_image(features, layer: str, batch: int, repeats: int | None 
 def time_class_render(class_name: str = "Siamese cat", method: str = "robust", steps: int | None = None,
                       size: int = 128, seed: int = 0) -> dict:
     """Seconds to render one ImageNet class image (model build excluded)."""
-    from toolkit.data import imagenet_class_index
+    from toolkit.data.datasets import imagenet_class_index
 
     features = models.imagenet_features("mobilenet", size, logits=True)
     chosen = method_named(method)

@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from toolkit.core.warp import affine_warp
+
 Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
@@ -49,14 +51,7 @@ class Jitter:
 
 def affine_about_centre(images: tf.Tensor, degrees: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
     """Rotates by `degrees` and zooms by `scale` about the centre, keeping the size (bilinear, edges reflected)."""
-    height, width = images.shape[1], images.shape[2]
-    angle = degrees * math.pi / 180.0
-    # the matrix maps output pixels to input pixels: the inverse rotation, divided by the zoom
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    matrix = tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])[None]
-    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=matrix, output_shape=[height, width],
-                                                 fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return affine_warp(images, degrees * math.pi / 180.0, scale)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.atomic_files import write_atomically
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
-from toolkit.paths import convlens_home
-from toolkit.preprocessing import mnist_like
+from toolkit.core.atomic_files import write_atomically
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
+from toolkit.core.paths import convlens_home
+from toolkit.core.preprocessing import mnist_like
+from toolkit.core.warp import random_warp, smooth_field
 
 LETTERS = string.ascii_lowercase  # label i is LETTERS[i], either case
 GENERATOR_VERSION = 1  # bump when the drawing changes, so old caches are not reused
@@ -150,54 +151,6 @@ def _skeletons(faces: tuple[Path, ...]) -> tuple[np.ndarray, np.ndarray]:
     return canvas, np.array(list(chars))
 
 
-# ---------------------------------------------------------------------------------- warps
-
-def _smooth_field(rng: np.random.Generator, count: int, grid: int, size: int) -> np.ndarray:
-    """Smooth random fields (count, size, size) of std about 1: Gaussian bumps on a coarse grid."""
-    centres = (np.arange(grid) + 0.5) * size / grid
-    width = size / grid
-    basis = np.exp(-0.5 * ((np.arange(size)[:, None] + 0.5 - centres[None, :]) / width) ** 2)
-    basis /= np.sqrt((basis ** 2).sum(axis=1, keepdims=True))  # unit variance at every pixel
-    coarse = rng.standard_normal((count, grid, grid))
-    return np.einsum("ij,njk,lk->nil", basis, coarse, basis, optimize=True)
-
-
-def random_warp(images: np.ndarray, rng: np.random.Generator, rotation_deg: float, shear: float,
-                scale: tuple[float, float], shift_px: float = 0.0, elastic_px: float = 0.0,
-                elastic_grid: int = 4) -> np.ndarray:
-    """A random affine (rotation, horizontal shear, x/y scale, shift) plus optional elastic warp of
-    each image of a batch (N, H, W) about its centre; float32 out, bilinear, zeros outside."""
-    from scipy.ndimage import map_coordinates
-
-    count, height, width = images.shape
-    angle = np.deg2rad(rng.uniform(-rotation_deg, rotation_deg, count))
-    slant = rng.uniform(-shear, shear, count)
-    scale_y, scale_x = rng.uniform(*scale, (2, count))
-    shift = rng.uniform(-shift_px, shift_px, (2, count))
-    # forward map A = R @ Shear @ Scale; sample the source at A^-1 (output - centre - shift)
-    cos, sin = np.cos(angle), np.sin(angle)
-    shear_matrix = np.zeros((count, 2, 2))
-    shear_matrix[:, 0, 0] = shear_matrix[:, 1, 1] = 1
-    shear_matrix[:, 1, 0] = slant  # col += slant * row: upright strokes lean
-    rotation = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], 1)  # (row, col) coords
-    scaling = np.zeros((count, 2, 2))
-    scaling[:, 0, 0], scaling[:, 1, 1] = scale_y, scale_x
-    forward = rotation @ shear_matrix @ scaling
-    inverse = np.linalg.inv(forward)
-    centre = np.array([(height - 1) / 2, (width - 1) / 2])
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    out = np.stack([rows, cols]).reshape(2, -1).astype(np.float64)  # (2, H*W)
-    relative = out[None] - centre[None, :, None] - shift.T[:, :, None]  # (N, 2, H*W)
-    source = inverse @ relative + centre[None, :, None]
-    source = source.reshape(count, 2, height, width)
-    if elastic_px > 0:
-        source[:, 0] += elastic_px * _smooth_field(rng, count, elastic_grid, max(height, width))[:, :height, :width]
-        source[:, 1] += elastic_px * _smooth_field(rng, count, elastic_grid, max(height, width))[:, :height, :width]
-    index = np.broadcast_to(np.arange(count, dtype=np.float64)[:, None, None], (count, height, width))
-    coordinates = np.stack([index, source[:, 0], source[:, 1]])
-    return map_coordinates(images.astype(np.float32), coordinates, order=1, mode="constant", cval=0.0)
-
-
 # ---------------------------------------------------------------------------------- drawing
 
 def _pen_strokes(lines: np.ndarray, rng: np.random.Generator, style: LetterStyle) -> np.ndarray:
@@ -209,7 +162,7 @@ def _pen_strokes(lines: np.ndarray, rng: np.random.Generator, style: LetterStyle
     # One transform over the stack: the huge spacing between images keeps them apart.
     distance = distance_transform_edt(~on_line, sampling=(1e4, 1.0, 1.0))
     radius = rng.uniform(*style.pen_radius, count)[:, None, None]
-    pressure = 1 + style.pen_pressure * np.tanh(_smooth_field(rng, count, 3, GLYPH_SIZE))
+    pressure = 1 + style.pen_pressure * np.tanh(smooth_field(rng, count, 3, GLYPH_SIZE))
     ink = np.clip(radius * pressure + 0.5 - distance, 0.0, 1.0)
     sigma = rng.uniform(*style.blur_sigma, count)
     return np.stack([gaussian_filter(one, s) for one, s in zip(ink, sigma)])

@@ -3,9 +3,7 @@
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
-EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def convlens_home() -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.errors import ConvlensError
-from toolkit.onnx_runtime import BATCH
+from toolkit.core.errors import ConvlensError
+from toolkit.export.onnx_runtime import BATCH
 
 OPSET = 17
 

@@ -23,34 +23,18 @@ A folder's sha256 is that of the sorted list of (relative path, file sha256) lin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
+from toolkit.core.file_hashes import sha256_path, size_of, verify_files
+from toolkit.core.names import MANIFEST_NAME
 
-MANIFEST_NAME = "manifest.json"
+__all__ = ["FORMAT", "MANIFEST_NAME", "REQUIRED_MODEL_KEYS", "file_entry", "load_verified_manifest", "read_manifest",
+           "sha256_path", "size_of", "verify_files", "write_manifest"]
+
 FORMAT = 1
 REQUIRED_MODEL_KEYS = ("task", "labels", "input", "output", "preprocessing", "files")
-
-
-def sha256_path(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (relative paths and their hashes, sorted)."""
-    path = Path(path)
-    if path.is_dir():
-        lines = [f"{p.relative_to(path).as_posix()} {sha256_path(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def size_of(path: Path) -> int:
-    """Bytes of a file, or of all files in a folder."""
-    path = Path(path)
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def file_entry(root: Path, relative: str) -> dict:
@@ -74,23 +58,6 @@ def read_manifest(root: Path) -> dict:
         if missing:
             raise ConvlensError(f"{path}: model {name!r} lacks {missing}: run \"make export\" again.")
     return manifest
-
-
-def verify_files(root: Path, manifest: dict, names: list[str] | None = None) -> list[str]:
-    """Problems with the exported files (missing, or sha256 not as recorded); empty when all is well."""
-    root = Path(root)
-    problems = []
-    for name, model in manifest["models"].items():
-        if names is not None and name not in names:
-            continue
-        for kind, entry in model["files"].items():
-            path = root / entry["path"]
-            if not path.exists():
-                problems.append(f"{name}: {kind} file {path} is missing")
-            elif sha256_path(path) != entry["sha256"]:
-                problems.append(f"{name}: {kind} file {path} does not match its sha256 in the manifest "
-                                f"(changed or corrupt)")
-    return problems
 
 
 def load_verified_manifest(root: Path, names: list[str] | None = None) -> dict:

@@ -23,7 +23,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener, url2pathname
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 MAX_PAGE_BYTES = 16 << 20  # a project's simple page; PyPI's largest are a few MB
 MAX_FILE_BYTES = 512 << 20  # the pinned archives are at most 40 MB

@@ -28,11 +28,12 @@ from typing import Callable
 
 import numpy as np
 
-from toolkit import pip_index
-from toolkit.atomic_files import write_atomically
-from toolkit.errors import ConvlensError
-from toolkit.manifest import sha256_path
-from toolkit.paths import convlens_home, downloads_dir
+from toolkit.data import pip_index
+from toolkit.core.atomic_files import write_atomically
+from toolkit.core import names
+from toolkit.core.errors import ConvlensError
+from toolkit.core.file_hashes import sha256_path
+from toolkit.core.paths import convlens_home, downloads_dir
 
 MIN_FREE_BYTES = 400 * 1024 * 1024
 RECORD_NAME = "assets.json"
@@ -77,7 +78,7 @@ MNIST_FILE = "mnist.npz"
 CATS_DOGS_FILE = "cats_dogs_32x32.npz"
 MOBILENET_TOP_FILE = "mobilenet_v1_1.0_imagenet.weights.h5"
 MOBILENET_NOTOP_FILE = "mobilenet_v1_1.0_imagenet_notop.weights.h5"
-IMAGENET_CLASSES_FILE = "imagenet_classes.json"
+IMAGENET_CLASSES_FILE = names.IMAGENET_CLASSES_FILE
 
 
 # ---------------------------------------------------------------- conversions

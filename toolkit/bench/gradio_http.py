@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from toolkit.errors import ConvlensError
+from toolkit.core.errors import ConvlensError
 
 PROTOCOL = "sse_v3"  # gradio 5 and 6
 

@@ -1,40 +1,8 @@
-"""Writing a training run: `runs/<experiment>/` with config, history, metrics and curves."""
+"""Training curves as figures (matplotlib, imported when drawing)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-from pathlib import Path
-
-from toolkit.atomic_files import write_atomically
-from toolkit.paths import runs_dir
-
-
-def run_folder(experiment: str, out: str | os.PathLike | None = None) -> Path:
-    """The folder of a run (`runs/<experiment>` unless `out` names another), created."""
-    folder = Path(out) if out else runs_dir() / experiment
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _jsonable(value):
-    if dataclasses.is_dataclass(value):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()  # numpy scalars
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def write_json(path: str | os.PathLike, value) -> None:
-    """Write JSON atomically (dataclasses and numpy values included)."""
-    write_atomically(path, (json.dumps(_jsonable(value), indent=2) + "\n").encode())
 
 
 def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike, title: str,

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from toolkit.data import CATS_DOGS_LABELS, Split
-from toolkit.errors import ConvlensError
-from toolkit.preprocessing import center_square, photo_to_rgb, resize_steps
+from toolkit.data.datasets import CATS_DOGS_LABELS, Split
+from toolkit.core.errors import ConvlensError
+from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LABEL_OF_NAME = {"cat": 0, "cats": 0, "dog": 1, "dogs": 1}

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from toolkit.errors import ConvlensError
-from toolkit.manifest import MANIFEST_NAME, verify_files
-from toolkit.paths import EXAMPLES_FOLDER, GALLERY_FOLDER
+from toolkit.core.errors import ConvlensError
+from toolkit.core.file_hashes import verify_files
+from toolkit.core.names import EXAMPLES_FOLDER, GALLERY_FOLDER, MANIFEST_NAME
 
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".old-"

@@ -11,11 +11,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from toolkit import assets
-from toolkit.errors import ConvlensError
+from toolkit.core import names
+from toolkit.data import assets
+from toolkit.core.errors import ConvlensError
 
 CATS_DOGS_TEST_PER_CLASS = 200  # the package's own split: the last 200 of each class
-CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
+CATS_DOGS_LABELS = names.CATS_DOGS_LABELS  # label 0 = cat, 1 = dog (the sigmoid says "dog")
 IMAGENET_DOG_CLASSES = range(151, 269)
 IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)
 

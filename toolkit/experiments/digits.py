@@ -5,7 +5,7 @@ Experiments (each writes into `runs/digits/`, the sweep into `runs/sweep/`):
 - `transfer`: its conv layers frozen, a new Dense(10) trained on n MNIST digits with augmentation;
 - `scratch`: the same CNN from random init on the same n digits;
 - `full`: the CNN from scratch on all 60,000 digits: the model the demo serves (`full.keras`);
-- `sweep`: transfer vs scratch for several n and seeds, the practical's open question.
+- `sweep` (digits_sweep): transfer vs scratch for several n and seeds, the practical's open question.
 """
 
 from __future__ import annotations
@@ -19,13 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data import Split
-from toolkit.errors import ConvlensError
-from toolkit.letters import GeneratedLetters, random_warp
-from toolkit.model_files import load_keras_model
-from toolkit.runs import plot_curves, run_folder, write_json
+from toolkit.data.datasets import Split
+from toolkit.core.errors import ConvlensError
+from toolkit.core.warp import random_warp
+from toolkit.data.letters import GeneratedLetters
+from toolkit.core.model_files import load_keras_model
+from toolkit.core.json_files import write_json
+from toolkit.core.plots import plot_curves
+from toolkit.core import names
+from toolkit.experiments.common import Log, save_model_atomically
+from toolkit.experiments.runs import run_folder
 
-DIGIT_LABELS = tuple(str(d) for d in range(10))
+DIGIT_LABELS = names.DIGIT_LABELS
 CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
 VALIDATION_POOL = 5000  # the last MNIST training digits: never sampled, used for validation curves
 
@@ -194,7 +199,7 @@ def augmented_stream(split: Split, count: int, rng: np.random.Generator,
 
 def mnist_few_and_validation(n: int, seed: int) -> tuple[Split, Split, Split]:
     """n stratified MNIST training digits, the validation pool, and the 10,000 test digits."""
-    from toolkit.data import load_mnist
+    from toolkit.data.datasets import load_mnist
 
     train, test = load_mnist()
     pool = Split(train.x[:-VALIDATION_POOL], train.y[:-VALIDATION_POOL])
@@ -205,16 +210,16 @@ def mnist_few_and_validation(n: int, seed: int) -> tuple[Split, Split, Split]:
 def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
     """Letters train and validation splits, and a sentence saying where they came from."""
     if config.emnist_dir:
-        from toolkit.letters import load_emnist_letters
+        from toolkit.data.letters import load_emnist_letters
 
         train, test = load_emnist_letters(config.emnist_dir)
         return train, test, f"EMNIST letters from {config.emnist_dir}"
-    from toolkit.letters import load_generated_letters, text_faces
+    from toolkit.data.letters import load_generated_letters, text_faces
 
-    started = time.time()
+    started = time.perf_counter()
     train, test = load_generated_letters(config.generated)
     return train, test, (f"letters generated from {len(text_faces())} matplotlib faces "
-                         f"({time.time() - started:.0f} s to generate, or load from the cache)")
+                         f"({time.perf_counter() - started:.0f} s to generate, or load from the cache)")
 
 
 # ------------------------------------------------------------------------------------ training
@@ -233,24 +238,24 @@ def train_few(model, train: Split, config: FewDigitsConfig, validation: Split | 
     return history.history
 
 
-def train_letters(config: LettersConfig, folder: Path, verbose="auto") -> dict:
+def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log = print) -> dict:
     """The CNN on 26 letter classes; writes letters.keras, curves and the sample grid."""
     import keras
 
-    from toolkit.letters import save_letter_grid
+    from toolkit.data.letters import save_letter_grid
 
     train, validation, source = letters_data(config)
-    print(f"letters: {len(train)} training and {len(validation)} validation images, {source}")
+    log(f"letters: {len(train)} training and {len(validation)} validation images, {source}")
     save_letter_grid(train, folder / "letters_samples.png", title=source)
     keras.utils.set_random_seed(config.seed)
     model = small_cnn(26)
     _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
-    started = time.time()
+    started = time.perf_counter()
     history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
                         validation_data=(_as_input(validation.x), validation.y), verbose=verbose).history
     metrics = {"val_accuracy": _accuracy(model, validation), "train_images": len(train),
-               "val_images": len(validation), "source": source, "seconds": round(time.time() - started, 1)}
-    model.save(folder / "letters.keras")
+               "val_images": len(validation), "source": source, "seconds": round(time.perf_counter() - started, 1)}
+    save_model_atomically(model, folder / names.LETTERS_MODEL)
     plot_curves({"letters": history}, folder / "letters_curves.png", "CNN on letters")
     _record(folder, "letters", config, history, metrics)
     return metrics
@@ -264,11 +269,11 @@ def run_few(method: str, letters_model, config: FewDigitsConfig, verbose="auto",
     train, validation, test = data or mnist_few_and_validation(config.samples, config.seed)
     keras.utils.set_random_seed(config.seed)
     model = transfer_cnn(letters_model) if method == "transfer" else small_cnn(10)
-    started = time.time()
+    started = time.perf_counter()
     history = train_few(model, train, config, validation if validate else None, verbose)
     metrics = {"test_accuracy": _accuracy(model, test), "samples": len(train),
                "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-               "seconds": round(time.time() - started, 1)}
+               "seconds": round(time.perf_counter() - started, 1)}
     return model, history, metrics
 
 
@@ -276,19 +281,19 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
     """The CNN from scratch on all 60,000 digits: `full.keras`, the model the demo serves."""
     import keras
 
-    from toolkit.data import load_mnist
+    from toolkit.data.datasets import load_mnist
 
     train, test = load_mnist()
     keras.utils.set_random_seed(config.seed)
     model = small_cnn(10)
     _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
-    started = time.time()
+    started = time.perf_counter()
     # No model selection happens on the test digits: they only draw the validation curve.
     history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
                         validation_data=(_as_input(test.x), test.y), verbose=verbose).history
     metrics = {"test_accuracy": _accuracy(model, test), "train_images": len(train),
-               "seconds": round(time.time() - started, 1)}
-    model.save(folder / "full.keras")
+               "seconds": round(time.perf_counter() - started, 1)}
+    save_model_atomically(model, folder / names.FULL_MODEL)
     plot_curves({"full MNIST": history}, folder / "full_curves.png",
                 "CNN from scratch on 60,000 digits (validation = the 10,000 test digits)")
     _record(folder, "full", config, history, metrics)
@@ -297,122 +302,51 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
 
 def _record(folder: Path, name: str, config, history: dict, metrics: dict) -> None:
     """Merge one experiment's config, history and metrics into the folder's JSON files."""
-    for filename, value in (("config.json", config), ("history.json", history), ("metrics.json", metrics)):
+    for filename, value in ((names.CONFIG_FILE, config), (names.HISTORY_FILE, history), (names.METRICS_FILE, metrics)):
         path = folder / filename
         merged = json.loads(path.read_text()) if path.exists() else {}
         merged[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
         write_json(path, merged)
 
 
-def letters_model_for(config: LettersConfig, folder: Path, verbose="auto"):
+def letters_model_for(config: LettersConfig, folder: Path, verbose="auto", log: Log = print):
     """The letters model in `folder`, trained now unless one with the same config is there."""
-    path = folder / "letters.keras"
-    recorded = folder / "config.json"
+    path = folder / names.LETTERS_MODEL
+    recorded = folder / names.CONFIG_FILE
     wanted = json.loads(json.dumps(dataclasses.asdict(config)))
     if path.exists() and recorded.exists() and json.loads(recorded.read_text()).get("letters") == wanted:
-        print(f"letters: reusing {path} (same configuration)")
+        log(f"letters: reusing {path} (same configuration)")
     else:
-        train_letters(config, folder, verbose)
+        train_letters(config, folder, verbose, log)
     return load_keras_model(path, compile=True)
 
 
-def train_digits(profile: DigitsProfile, folder: Path, verbose="auto") -> dict:
+def train_digits(profile: DigitsProfile, folder: Path, verbose="auto", log: Log = print) -> dict:
     """letters (unless cached) -> transfer and scratch on n digits -> full MNIST; returns all metrics."""
-    letters_model = letters_model_for(profile.letters, folder, verbose)
+    letters_model = letters_model_for(profile.letters, folder, verbose, log)
     data = mnist_few_and_validation(profile.few.samples, profile.few.seed)
     histories = {}
     for method in ("transfer", "scratch"):
-        print(f"{method}: n={profile.few.samples} digits, {profile.few.epochs} epochs of "
+        log(f"{method}: n={profile.few.samples} digits, {profile.few.epochs} epochs of "
               f"{profile.few.batches_per_epoch} augmented batches")
         model, history, metrics = run_few(method, letters_model, profile.few, verbose, data)
-        model.save(folder / f"{method}.keras")
+        save_model_atomically(model, folder / f"{method}.keras")
         _record(folder, method, profile.few, history, metrics)
         histories[method] = history
-        print(f"{method}: test accuracy {metrics['test_accuracy']:.4f}")
+        log(f"{method}: test accuracy {metrics['test_accuracy']:.4f}")
     plot_curves(histories, folder / "transfer_vs_scratch_curves.png",
                 f"{profile.few.samples} MNIST digits: frozen letter features vs from scratch "
                 f"(validation = {VALIDATION_POOL} held-out training digits)")
-    print("full: all 60,000 training digits")
+    log("full: all 60,000 training digits")
     train_full(profile.full, folder, verbose)
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = json.loads((folder / names.METRICS_FILE).read_text())
     for name in ("letters", "transfer", "scratch", "full"):
         key = "val_accuracy" if name == "letters" else "test_accuracy"
-        print(f"{name}.{key} = {metrics[name][key]:.4f}")
+        log(f"{name}.{key} = {metrics[name][key]:.4f}")
     return metrics
 
 
-# ------------------------------------------------------------------------------------ sweep
-
-def run_sweep(config: SweepConfig, letters_model, folder: Path) -> dict:
-    """Transfer vs scratch for every n and seed: results.json, results.md and sweep.png."""
-    runs = []
-    for n in config.sizes:
-        for seed in config.seeds:
-            few = dataclasses.replace(config.few, samples=n, seed=seed)
-            data = mnist_few_and_validation(n, seed)
-            for method in ("transfer", "scratch"):
-                _, _, metrics = run_few(method, letters_model, few, verbose=0, data=data, validate=False)
-                runs.append({"method": method, "samples": n, "seed": seed, **metrics})
-                print(f"sweep: n={n:5d} seed={seed} {method:8s} test accuracy {metrics['test_accuracy']:.4f} "
-                      f"({metrics['seconds']:.0f} s)", flush=True)
-    summary = summarise(runs)
-    write_json(folder / "results.json", {"config": config, "runs": runs, "summary": summary})
-    (folder / "results.md").write_text(sweep_table(summary))
-    plot_sweep(summary, folder / "sweep.png")
-    return summary
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    """Mean and standard deviation (over seeds) of test accuracy per method and n."""
-    rows = []
-    for n in sorted({run["samples"] for run in runs}):
-        row = {"samples": n}
-        for method in ("transfer", "scratch"):
-            values = np.array([run["test_accuracy"] for run in runs if run["samples"] == n and run["method"] == method])
-            row[method] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                           "runs": len(values)}
-        row["transfer_minus_scratch"] = row["transfer"]["mean"] - row["scratch"]["mean"]
-        rows.append(row)
-    return rows
-
-
-def sweep_table(summary: list[dict]) -> str:
-    """The sweep as a markdown table (mean ± sample std over seeds)."""
-    lines = ["| n digits | transfer (frozen letter convs) | scratch | transfer - scratch |",
-             "|---:|---:|---:|---:|"]
-    for row in summary:
-        t, s = row["transfer"], row["scratch"]
-        lines.append(f"| {row['samples']} | {t['mean']:.4f} ± {t['std']:.4f} | {s['mean']:.4f} ± {s['std']:.4f} "
-                     f"| {row['transfer_minus_scratch']:+.4f} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot_sweep(summary: list[dict], path: Path) -> None:
-    """Test accuracy against n (log scale), mean with std error bars, for both methods."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = [row["samples"] for row in summary]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for method, label in (("transfer", "transfer (frozen letter convs)"), ("scratch", "from scratch")):
-        axis.errorbar(sizes, [row[method]["mean"] for row in summary], yerr=[row[method]["std"] for row in summary],
-                      marker="o", capsize=4, label=label)
-    axis.set_xscale("log")
-    axis.set_xticks(sizes, [str(n) for n in sizes])
-    axis.set_xlabel("MNIST training digits (n)")
-    axis.set_ylabel("test accuracy (10,000 digits)")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    axis.set_title(f"Transfer vs scratch, mean ± std over {summary[0]['transfer']['runs']} seeds")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 # ------------------------------------------------------------------------------------ CLI
-
 def profile_from_args(args) -> DigitsProfile:
     """The named profile with the command line's overrides applied; options that do not apply are refused."""
     ignored = [flag for flag, attribute in (("--fine-tune-epochs", "fine_tune_epochs"), ("--input-size", "input_size"),
@@ -442,23 +376,24 @@ def profile_from_args(args) -> DigitsProfile:
     return DigitsProfile(letters=letters, few=few, full=full, sweep=sweep)
 
 
-def train_from_cli(args) -> int:
+def train_from_cli(args, log: Log = print) -> int:
     """`convlens train letters|digits|sweep`."""
+    from toolkit.experiments.digits_sweep import run_sweep, sweep_table  # the sweep builds on this module
     profile = profile_from_args(args)
     if args.experiment == "letters":
-        folder = run_folder("digits", args.out)
-        metrics = train_letters(profile.letters, folder)
-        print(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
+        folder = run_folder(args.experiment, args.out)
+        metrics = train_letters(profile.letters, folder, log=log)
+        log(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
     elif args.experiment == "digits":
-        folder = run_folder("digits", args.out)
-        train_digits(profile, folder)
-        print(f"written to {folder}; the demo's model is {folder / 'full.keras'}")
+        folder = run_folder(args.experiment, args.out)
+        train_digits(profile, folder, log=log)
+        log(f"written to {folder}; the demo's model is {folder / names.FULL_MODEL}")
     elif args.experiment == "sweep":
-        folder = run_folder("sweep", args.out)
-        letters_model = letters_model_for(profile.letters, run_folder("digits"))
-        summary = run_sweep(profile.sweep, letters_model, folder)
-        print(sweep_table(summary), end="")
-        print(f"written to {folder}")
+        folder = run_folder(names.SWEEP, args.out)
+        letters_model = letters_model_for(profile.letters, run_folder(names.DIGITS), log=log)
+        summary = run_sweep(profile.sweep, letters_model, folder, log)
+        log(sweep_table(summary).rstrip("\n"))
+        log(f"written to {folder}")
     else:
         raise ConvlensError(f"unknown digits experiment {args.experiment!r}: use letters, digits or sweep.")
     return 0

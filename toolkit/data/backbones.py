@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolkit import assets
+from toolkit.data import assets
 
 
 def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), include_top: bool = False):

