@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 import demo_support as support
-from demo.uploads import BLOB_MAX_SKETCHES, REFUSED_FILE
+from demo.limits import BLOB_MAX_SKETCHES
+from demo.uploads import REFUSED_FILE
 from toolkit.bench import _free_port, _tree_rss_mb, start_demo
 from toolkit.gradio_http import GradioHttp, GradioHttpError
 
