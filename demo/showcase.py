@@ -19,7 +19,7 @@ import numpy as np
 
 from demo.classify import BadInput
 from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
-from toolkit.core.names import EXAMPLES_FOLDER, GALLERY_FOLDER, GALLERY_INDEX, IMAGENET_CLASSES_NAME
+from toolkit.core.names import EXAMPLES_FOLDER, GALLERY_FOLDER, GALLERY_INDEX, IMAGENET_CLASSES_FILE
 
 REPRODUCE = """\
 | what | command |
@@ -45,7 +45,7 @@ def example_photos(exported: Path) -> list[Path]:
 def imagenet_class_choices(exported: Path) -> list[str]:
     """The 1000 ImageNet class names the export lists (index -> name); none when it lists none."""
     try:
-        names = json.loads((Path(exported) / IMAGENET_CLASSES_NAME).read_text())
+        names = json.loads((Path(exported) / IMAGENET_CLASSES_FILE).read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return []  # typing a name or index still works; the render says what is missing
     return [str(name) for name in names] if isinstance(names, list) else []

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageDraw
 
 from demo import limits
-from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_NAME
+from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_FILE
 from toolkit.export.manifest import file_entry, write_manifest
 
 CANVAS, BRUSH = limits.CANVAS[0], limits.BRUSH  # the demo's canvas and brush
@@ -88,7 +88,7 @@ def add_examples_and_classes(root: Path) -> list[Path]:
     chelsea = chelsea_path()
     if chelsea is not None:
         Image.open(chelsea).convert("RGB").save(folder / "chelsea_cat.png")
-    (Path(root) / IMAGENET_CLASSES_NAME).write_text(json.dumps(FAKE_CLASS_NAMES))
+    (Path(root) / IMAGENET_CLASSES_FILE).write_text(json.dumps(FAKE_CLASS_NAMES))
     return sorted(folder.glob("*.png"))
 
 
