@@ -1,4 +1,7 @@
 """The convlens demo: a Gradio app serving the exported ONNX models (no TensorFlow to classify).
 
-`demo.classify` and `demo.showcase` hold the logic as plain functions; `demo.app` wires them to the UI.
+Logic, plain functions without a UI: `demo.classify` (models, photos), `demo.sketches` (drawn digits),
+`demo.showcase` (examples, gallery, live render, models report). Limits: `demo.limits`. Safety:
+`demo.uploads`, `demo.serving`. UI: one module per tab (`photo_tab`, `digit_tab`, `learned_tab`,
+`models_tab`), composed by `demo.app`.
 """

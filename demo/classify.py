@@ -1,5 +1,5 @@
-"""What the demo does, without a UI: open photos and sketches safely, preprocess them as the
-manifest says, and classify them with the exported ONNX models.
+"""What the demo does, without a UI: load the verified export's ONNX models, open photos safely,
+preprocess them as the manifest says and classify them (drawn digits: demo.sketches).
 
 Plain functions on paths and arrays (onnxruntime, numpy and Pillow; no TensorFlow, no Gradio),
 so they are tested without a server. Inputs a user can get wrong raise `BadInput`, a
@@ -18,39 +18,28 @@ import numpy as np
 import onnxruntime
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from demo.limits import MAX_FULL_DECODE_PIXELS, MAX_MODEL_BYTES, MAX_PIXELS
 from demo.uploads import PHOTO_FORMATS
 from toolkit.core.errors import ConvlensError
+from toolkit.core.names import CATSDOGS, DIGITS, MANIFEST_NAME
+from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
 from toolkit.export.manifest import load_verified_manifest
 from toolkit.export.onnx_runtime import onnx_session
-from toolkit.core.preprocessing import center_square, mnist_like, photo_to_rgb, resize_steps
 
-MAX_PIXELS = 40_000_000  # 40 megapixels: any camera JPEG (decoded at a reduced scale), but not a decompression bomb
-MAX_FULL_DECODE_PIXELS = 16_000_000  # PNG, WebP, GIF, BMP, TIFF are decoded whole: 64 MB at RGBA
 DRAFT_SIDE = 512  # JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still at least this large
 MIN_SIDE = 16  # pixels; below this there is nothing left to classify
 WIDE_ASPECT = 3.0  # beyond this, the centre square leaves most of the photo out: say so
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses twice this outright; `open_photo` refuses it with a message
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is reported, not silently padded with grey
 
-SKETCH_INK_LEVEL = 32  # 0..255: lighter than this is paper (anti-aliasing, compression noise)
-SKETCH_MAX_INK_FRACTION = 0.5  # more ink than paper: a filled canvas, not a digit
-SKETCH_MIN_EXTENT = 0.1  # of the canvas side: a smaller drawing is a dot, not a digit
-
-EMPTY_SKETCH = "The canvas is empty: draw a digit (0-9) with the brush."
-
-MODELS = {"catsdogs": "photo", "digits": "sketch"}  # the exported models the demo serves
+MODELS = {CATSDOGS: "photo", DIGITS: "sketch"}  # the exported models the demo serves
 VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
 IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
-MAX_MODEL_BYTES = 256 * 2**20  # an ONNX file; MobileNet is 17 MB
 DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at a reduced scale by Pillow's draft mode
 
 
 class BadInput(ConvlensError):
     """An input the demo cannot classify; the message says why and what to do instead."""
-
-
-class EmptySketch(BadInput):
-    """A sketch with nothing drawn (the live view clears quietly; the button says so)."""
 
 
 # ---------------------------------------------------------------- models
@@ -116,7 +105,7 @@ def load_models(exported_dir: Path) -> Models:
     manifest = load_verified_manifest(root, list(MODELS))
     missing = [name for name in MODELS if name not in manifest["models"]]
     if missing:
-        raise ConvlensError(f"{root / 'manifest.json'} has no {' or '.join(missing)} model, which the demo "
+        raise ConvlensError(f"{root / MANIFEST_NAME} has no {' or '.join(missing)} model, which the demo "
                             f"serves: run \"make export\" to export both.")
     models = {}
     for name in MODELS:
@@ -124,7 +113,7 @@ def load_models(exported_dir: Path) -> Models:
         paths = {variant: root / spec["files"][key]["path"] for variant, key in VARIANT_FILES.items()
                  if key in spec["files"]}
         if "fp32" not in paths:
-            raise ConvlensError(f"{root / 'manifest.json'}: model {name!r} has no ONNX file: run \"make export\".")
+            raise ConvlensError(f"{root / MANIFEST_NAME}: model {name!r} has no ONNX file: run \"make export\".")
         model = ExportedModel(name, spec, paths)
         for variant, key in VARIANT_FILES.items():
             if variant in paths:  # the bytes that were hashed are the bytes onnxruntime loads
@@ -135,7 +124,7 @@ def load_models(exported_dir: Path) -> Models:
                     raise ConvlensError(f"onnxruntime cannot load {paths[variant]} ({error}): run \"make export\" "
                                         f"again.") from None
         models[name] = model
-    return Models(root, manifest, models["catsdogs"], models["digits"])
+    return Models(root, manifest, models[CATSDOGS], models[DIGITS])
 
 
 def verified_bytes(root: Path, path: Path, sha256: str) -> bytes:
@@ -179,7 +168,7 @@ def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]
     elif isinstance(source, Image.Image):
         picture = source
     else:
-        picture = _open_image_file(Path(source), name)
+        picture = open_image_file(Path(source), name)
     width, height = picture.size
     if width * height > MAX_PIXELS:
         raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
@@ -211,7 +200,8 @@ def _quoted(name: str | None) -> str:
     return f"{name!r} " if name else ""
 
 
-def _open_image_file(path: Path, name: str | None) -> Image.Image:
+def open_image_file(path: Path, name: str | None) -> Image.Image:
+    """The image file opened lazily (photo formats only), or BadInput saying why it cannot be read."""
     name = name or path.name
     if not path.is_file():
         raise BadInput(f"The file {name!r} could not be found (the upload may have expired): upload it again.")
@@ -290,113 +280,3 @@ def classify_photo(models: Models, source, variant: str = "fp32", name: str | No
         probabilities = {label: float(p) for label, p in zip(labels, output.reshape(-1))}
     label = max(probabilities, key=probabilities.get)
     return PhotoResult(label, probabilities[label], probabilities, seen, notes)
-
-
-# ---------------------------------------------------------------- sketches
-
-
-def _sketch_layer(value) -> np.ndarray | None:
-    """One layer of a sketch (array, PIL image or file path) as an RGBA uint8 array."""
-    if value is None:
-        return None
-    if isinstance(value, dict):  # a file reference as gradio sends it
-        value = value.get("path") or None
-        if value is None:
-            return None
-    if isinstance(value, (str, Path)):
-        picture = _open_image_file(Path(value), None)
-        if picture.width * picture.height > MAX_PIXELS:
-            raise BadInput(f"The sketch is too large ({picture.width} x {picture.height}): draw on the canvas.")
-        try:
-            picture = picture.convert("RGBA")
-        except (OSError, SyntaxError, ValueError) as error:
-            raise BadInput(f"The sketch image is truncated or corrupt ({error}): draw again.") from None
-        return np.asarray(picture)
-    if isinstance(value, Image.Image):
-        return np.asarray(value.convert("RGBA"))
-    array = np.asarray(value)
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise BadInput(f"A sketch must be an H x W, H x W x 3 or H x W x 4 image; got shape {array.shape}.")
-    if array.shape[2] == 3:
-        array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, array.dtype)], axis=-1)
-    return np.clip(array, 0, 255).astype(np.uint8)
-
-
-def sketch_ink(sketch) -> np.ndarray:
-    """Ink map (H x W, 0 = paper .. 255 = black) of a Sketchpad value or a plain image.
-
-    Ink is 255 - luminance of the picture laid on white paper: Gradio's composite is opaque white
-    where nothing was drawn, and a transparent picture (as an API caller may send) reads the same.
-    """
-    if isinstance(sketch, dict):
-        layers = [sketch.get("composite")]
-        if layers[0] is None:  # no composite: lay the background and the layers on paper ourselves
-            layers = [sketch.get("background"), *(sketch.get("layers") or [])]
-    else:
-        layers = [sketch]
-    paper = None
-    for layer in layers:
-        rgba = _sketch_layer(layer)
-        if rgba is None:
-            continue
-        if paper is None:
-            paper = Image.new("RGBA", (rgba.shape[1], rgba.shape[0]), (255, 255, 255, 255))
-        if (rgba.shape[1], rgba.shape[0]) != paper.size:
-            raise BadInput("The sketch's layers have different sizes: clear the canvas and draw again.")
-        paper = Image.alpha_composite(paper, Image.fromarray(rgba, "RGBA"))
-    if paper is None:
-        raise EmptySketch(EMPTY_SKETCH)
-    luminance = np.asarray(paper.convert("L"), dtype=np.float64)
-    return 255.0 - luminance
-
-
-def sketch_to_digit(sketch) -> np.ndarray:
-    """A drawing turned MNIST-like: 28 x 28 uint8, white ink on black, centred by centre of mass.
-
-    Refuses an empty canvas, a canvas filled with ink and a lone dot, each with a message.
-    """
-    ink = sketch_ink(sketch)
-    drawn = ink >= SKETCH_INK_LEVEL
-    if not drawn.any():
-        raise EmptySketch(EMPTY_SKETCH)
-    if drawn.mean() > SKETCH_MAX_INK_FRACTION:
-        raise BadInput(f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes "
-                       f"on the white canvas.")
-    rows, cols = np.nonzero(drawn)
-    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
-    if extent < SKETCH_MIN_EXTENT * min(ink.shape):
-        raise BadInput("The drawing is too small to read (a dot?): draw the digit large, about the height "
-                       "of the canvas.")
-    digit = mnist_like(np.where(drawn, ink, 0.0))
-    if digit is None:  # cannot happen once ink was found above; kept so a None never reaches the model
-        raise EmptySketch(EMPTY_SKETCH)
-    return digit
-
-
-@dataclass(frozen=True)
-class DigitResult:
-    label: str
-    probability: float
-    probabilities: dict[str, float]  # all ten, in label order
-    top3: list[tuple[str, float]]
-    digit: np.ndarray  # the 28 x 28 uint8 image the model saw
-
-
-def classify_digit(models: Models, digit: np.ndarray, variant: str = "fp32") -> DigitResult:
-    """The digits model's reading of a 28 x 28 MNIST-like image (white ink on black, 0..255)."""
-    model = models.digits
-    digit = np.asarray(digit)
-    if digit.shape[:2] != model.input_shape[:2]:
-        raise BadInput(f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
-                       f"pass a drawing through sketch_to_digit first.")
-    output = model.predict(digit.astype(np.float32)[None], variant).reshape(-1)
-    probabilities = {label: float(p) for label, p in zip(model.labels, output)}
-    ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
-    return DigitResult(ranked[0][0], ranked[0][1], probabilities, ranked[:3], digit.astype(np.uint8))
-
-
-def classify_sketch(models: Models, sketch, variant: str = "fp32") -> DigitResult:
-    """`sketch_to_digit` then `classify_digit`."""
-    return classify_digit(models, sketch_to_digit(sketch), variant)

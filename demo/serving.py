@@ -23,14 +23,11 @@ import numpy as np
 from fastapi import HTTPException
 from PIL import Image
 
-from demo.uploads import (SKETCH_MAX_LAYERS, BoundedBlobStore, RefusedInput, UploadGate, check_blob_post,
-                          check_sketch_image)
+from demo.limits import MAX_REQUEST_BYTES, RESULT_FILES_KEPT, SKETCH_MAX_LAYERS
+from demo.uploads import BoundedBlobStore, RefusedInput, UploadGate, check_blob_post, check_sketch_image
 from toolkit.core.atomic_files import write_atomically
 from toolkit.core.errors import ConvlensError
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # one uploaded file
-MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024  # one HTTP request body: one file and its form fields
-RESULT_FILES_KEPT = 256  # result images kept for Gradio to copy; older ones are deleted
 AUTH_ENV = "CONVLENS_DEMO_AUTH"  # USER:PASSWORD, instead of --auth on the command line
 SHARE_PROBE_SECONDS = 5.0
 

@@ -1,14 +1,13 @@
 """The demo's other panels, without a UI: example photos, the gradient-ascent gallery, a live
 render (the one path that imports TensorFlow, lazily) and the Models report.
 
-Everything here reads files (exported/, runs/) and returns plain values; missing optional
-files give a note, never an error.
+Everything here reads files (exported/, runs/) and returns plain values, and writes nothing;
+missing optional files give a note, never an error.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
 import threading
@@ -17,16 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from demo.classify import BadInput
-from toolkit.core.errors import ConvlensError
-
-EXAMPLE_CATS_DOGS = 3  # of each class, the first ones of the 400-image test split
-RENDER_MAX_STEPS = 300
-RENDER_SIZES = (64, 96, 128, 160)
-RENDER_METHODS = ("naive", "robust")
-RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refused with a message
+from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
+from toolkit.core.names import (EXAMPLES_FOLDER, GALLERY_FOLDER, GALLERY_INDEX, IMAGENET_CLASSES_FILE,
+                                 TRAINING_RUN_FOLDERS)
 
 REPRODUCE = """\
 | what | command |
@@ -41,47 +35,21 @@ REPRODUCE = """\
 """
 
 
-# ---------------------------------------------------------------- example photos
+# ---------------------------------------------------------------- what the export offers
 
 
-def chelsea_path() -> Path | None:
-    """scikit-image's chelsea.png (a real cat photo), found without importing scikit-image."""
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chelsea.png"
-    return path if path.is_file() else None
+def example_photos(exported: Path) -> list[Path]:
+    """The export's example photos (exported/examples/*.png); none when the export has none."""
+    return sorted((Path(exported) / EXAMPLES_FOLDER).glob("*.png"))
 
 
-def write_example_photos(folder: Path) -> list[Path]:
-    """Example photos as PNG files in `folder`: chelsea, then the first test cats and dogs."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    chelsea = chelsea_path()
-    if chelsea is not None:
-        target = folder / "chelsea_cat.png"
-        if not target.exists():
-            Image.open(chelsea).convert("RGB").save(target)
-        paths.append(target)
+def imagenet_class_choices(exported: Path) -> list[str]:
+    """The 1000 ImageNet class names the export lists (index -> name); none when it lists none."""
     try:
-        from toolkit.data.datasets import load_cats_dogs  # numpy only; needs the asset cache
-        _, test = load_cats_dogs()
-    except (ConvlensError, OSError, KeyError):
-        return paths
-    for label, name in ((0, "cat"), (1, "dog")):
-        for number, index in enumerate(np.flatnonzero(test.y == label)[:EXAMPLE_CATS_DOGS], start=1):
-            target = folder / f"test_{name}_{number}.png"
-            if not target.exists():
-                Image.fromarray(test.x[index]).save(target)
-            paths.append(target)
-    return paths
-
-
-def example_photos(exported: Path, scratch: Path) -> list[Path]:
-    """The export's own examples (exported/examples/*.png) when it has them, else ones written to `scratch`."""
-    own = sorted((Path(exported) / "examples").glob("*.png"))
-    return own or write_example_photos(scratch)
+        names = json.loads((Path(exported) / IMAGENET_CLASSES_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return []  # typing a name or index still works; the render says what is missing
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 # ---------------------------------------------------------------- gallery
@@ -139,8 +107,8 @@ def _details(entry: dict) -> str:
 
 def load_gallery(exported: Path) -> Gallery:
     """The gallery of `exported/gallery/index.json`; an empty one with a note when it is absent or unreadable."""
-    folder = Path(exported) / "gallery"
-    index = folder / "index.json"
+    folder = Path(exported) / GALLERY_FOLDER
+    index = folder / GALLERY_INDEX
     hint = "run `make visualize` (`convlens visualize all`) to render it into exported/gallery/."
     if not index.exists():
         return Gallery([], f"No gallery yet: {hint}")
@@ -163,7 +131,7 @@ def load_gallery(exported: Path) -> Gallery:
                                  _details(entry)))
     note = f"{len(items)} images rendered by `convlens visualize`; click one for its caption and probabilities."
     if missing:
-        note += f" {missing} listed in index.json are missing: {hint}"
+        note += f" {missing} listed in {GALLERY_INDEX} are missing: {hint}"
     if not items:
         note = f"The gallery is empty: {hint}"
     return Gallery(items, note)
@@ -234,11 +202,11 @@ def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
         raise BadInput(f"The size must be one of {', '.join(map(str, RENDER_SIZES))} pixels; got {size}.")
     if not 0 <= seed < 2**31:
         raise BadInput(f"The seed must be between 0 and {2**31 - 1}; got {seed}.")
-    from toolkit.data.datasets import imagenet_class_index  # numpy only
-    index = imagenet_class_index(class_name)  # a ConvlensError with suggestions when unknown
     with queue or RenderQueue():
         render = load_renderer()
-        image, info = render(index, method=method, steps=steps, size=size, seed=seed, progress=progress)
+        # the renderer resolves the name or index, with suggestions (a ConvlensError) when it knows no such class
+        image, info = render(str(class_name).strip(), method=method, steps=steps, size=size, seed=seed,
+                             progress=progress)
     return np.asarray(image), dict(info or {})
 
 
@@ -354,11 +322,11 @@ def bench_section(runs: Path) -> str:
 
 
 def run_figures(runs: Path) -> list[tuple[Path, str]]:
-    """Training curves and the sweep plot under runs/ (catsdogs, letters, digits, sweep), with captions."""
+    """Training curves and the sweep plot under the run folders that hold them, with captions."""
     figures = []
-    for experiment in ("catsdogs", "letters", "digits", "sweep"):
-        for path in sorted((Path(runs) / experiment).glob("*.png")):
-            figures.append((path, f"{experiment}: {path.stem.replace('_', ' ')}"))
+    for folder in TRAINING_RUN_FOLDERS:
+        for path in sorted((Path(runs) / folder).glob("*.png")):
+            figures.append((path, f"{folder}: {path.stem.replace('_', ' ')}"))
     return figures
 
 

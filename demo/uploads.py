@@ -20,17 +20,13 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from demo.limits import (BLOB_MAX_AGE_S, BLOB_MAX_BYTES, BLOB_MAX_SKETCHES, BLOB_MAX_TOTAL_BYTES, CANVAS,
+                         SKETCH_MAX_LAYERS, SKETCH_MAX_SIDE)
 from toolkit.core.errors import ConvlensError
 
 REFUSED_FILE = "The image did not arrive with this request: upload it again."
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO; no EPS/PDF (Ghostscript), no exotic decoders
 SKETCH_FORMATS = ("PNG", "WEBP", "JPEG")  # what a canvas exports
-SKETCH_MAX_SIDE = 1200  # pixels: the canvas is 400 x 400; 3x leaves room for high-density screens
-SKETCH_MAX_LAYERS = 4  # images in one sketch value: background, composite and up to two layers
-BLOB_MAX_BYTES = 4 * 1024 * 1024  # one canvas blob (a 1200 x 1200 PNG of noise is about 4 MB)
-BLOB_MAX_TOTAL_BYTES = 48 * 1024 * 1024  # all blobs held at once; the oldest sketches go first
-BLOB_MAX_SKETCHES = 64  # sketches (ids) held at once
-BLOB_MAX_AGE_S = 300.0  # a sketch's blobs are dropped if its classification never comes
 BLOB_KINDS = ("background", "layer", "composite")
 
 
@@ -99,8 +95,9 @@ def check_sketch_image(source: Path | bytes) -> None:
     with open_image_header(source, SKETCH_FORMATS, "drawing") as picture:
         width, height = picture.size
     if max(width, height) > SKETCH_MAX_SIDE:
-        raise RefusedInput(f"The drawing is too large ({width} x {height} pixels): the canvas is 400 x 400, and "
-                           f"drawings over {SKETCH_MAX_SIDE} pixels a side are refused. Draw on the canvas instead.")
+        raise RefusedInput(f"The drawing is too large ({width} x {height} pixels): the canvas is "
+                           f"{CANVAS[0]} x {CANVAS[1]}, and drawings over {SKETCH_MAX_SIDE} pixels a side are refused. "
+                           f"Draw on the canvas instead.")
 
 
 class BoundedBlobStore:

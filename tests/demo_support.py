@@ -7,6 +7,7 @@ each class, which is enough to read clearly drawn digits.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import struct
@@ -18,10 +19,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageDraw
 
+from demo import limits
+from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_FILE
 from toolkit.export.manifest import file_entry, write_manifest
 
-CANVAS = 400
-BRUSH = 28
+CANVAS, BRUSH = limits.CANVAS[0], limits.BRUSH  # the demo's canvas and brush
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 
 
@@ -63,9 +65,38 @@ def mean_digit_model(path: Path, digits: np.ndarray, labels: np.ndarray) -> None
     _save_model(graph, path)
 
 
+def chelsea_path() -> Path | None:
+    """scikit-image's chelsea.png (a real cat photo), found without importing scikit-image."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chelsea.png"
+    return path if path.is_file() else None
+
+
+FAKE_CLASS_NAMES = [f"class {index}" for index in range(1000)]
+FAKE_CLASS_NAMES[284] = "Siamese cat, Siamese"
+
+
+def add_examples_and_classes(root: Path) -> list[Path]:
+    """What `convlens export` writes beside the models for the demo: a red and a blue example photo,
+    chelsea when scikit-image has her, and the 1000 ImageNet class names (index -> name)."""
+    folder = Path(root) / EXAMPLES_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    solid(RED, (96, 96)).save(folder / "red_dog.png")
+    solid(BLUE, (96, 96)).save(folder / "blue_cat.png")
+    chelsea = chelsea_path()
+    if chelsea is not None:
+        Image.open(chelsea).convert("RGB").save(folder / "chelsea_cat.png")
+    (Path(root) / IMAGENET_CLASSES_FILE).write_text(json.dumps(FAKE_CLASS_NAMES))
+    return sorted(folder.glob("*.png"))
+
+
 def build_fake_export(root: Path, mnist_test) -> Path:
-    """A complete export folder (manifest, fp32 and "int8" ONNX of both models) in `root`."""
+    """A complete export folder (manifest, fp32 and "int8" ONNX of both models, example photos and the
+    ImageNet class names) in `root`."""
     root = Path(root)
+    add_examples_and_classes(root)
     red_means_dog_model(root / "catsdogs" / "model.onnx")
     red_means_dog_model(root / "catsdogs" / "model_int8.onnx")
     mean_digit_model(root / "digits" / "model.onnx", mnist_test.x, mnist_test.y)

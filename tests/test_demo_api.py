@@ -21,9 +21,10 @@ from PIL import Image
 import demo_support as support
 from demo import classify as logic
 from demo.app import launch, prepare
-from toolkit.data.datasets import load_cats_dogs
+from demo.sketches import sketch_to_digit
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import REPO_ROOT
+from toolkit.data.datasets import load_cats_dogs
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,8 @@ def test_a_photo_is_classified_as_the_model_does_it_directly(client, models, tmp
 
 
 def test_the_example_photo_of_chelsea_is_served_and_classified(client, models):
-    from demo.showcase import chelsea_path
-
-    label_value, seen_path, _ = client.predict(handle_file(str(chelsea_path())), "fp32", api_name="/classify_photo")
+    label_value, seen_path, _ = client.predict(handle_file(str(support.chelsea_path())), "fp32",
+                                               api_name="/classify_photo")
     label, confidences = _label(label_value)
     assert label in ("cat", "dog") and sum(confidences.values()) == pytest.approx(1, abs=1e-5)
     height, width, _ = models.catsdogs.input_shape
@@ -88,7 +88,7 @@ def test_a_drawn_digit_is_read(client, tmp_path, digit):
     label, confidences = _label(label_value)
     assert label == digit and len(confidences) == 3
     seen = np.asarray(Image.open(seen_path).convert("L"))
-    assert seen.shape == (28, 28) and np.array_equal(seen, logic.sketch_to_digit(support.drawn_digit(digit)))
+    assert seen.shape == (28, 28) and np.array_equal(seen, sketch_to_digit(support.drawn_digit(digit)))
     assert summary.startswith(f"- {digit}:")
 
 

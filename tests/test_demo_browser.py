@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 import pytest
 
 import demo_support as support
-from demo.app import CANVAS, launch, prepare
-from demo.showcase import chelsea_path
+from demo.app import launch, prepare
+from demo.limits import CANVAS
+from demo_support import chelsea_path
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +44,11 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def export_with_gallery(small_export, tmp_path_factory) -> Path:
-    """The small export plus a two-image gallery, as `convlens visualize` writes one."""
+    """The small export plus example photos, the class list and a two-image gallery, as the export and
+    `convlens visualize` write them."""
     export = tmp_path_factory.mktemp("browser") / "exported"
     shutil.copytree(small_export, export)
+    support.add_examples_and_classes(export)
     gallery = export / "gallery"
     gallery.mkdir()
     support.half_red_half_blue(128, 128).save(gallery / "class_284_robust.png")

@@ -16,12 +16,12 @@ from PIL import Image
 
 import demo_support as support
 from demo import classify as logic
-from demo import showcase
+from demo import showcase, sketches
 from demo.classify import BadInput
-from toolkit.data.datasets import load_mnist
 from toolkit.core.errors import ConvlensError
-from toolkit.export.manifest import write_manifest
 from toolkit.core.paths import REPO_ROOT
+from toolkit.data.datasets import load_mnist
+from toolkit.export.manifest import write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
 
 @pytest.mark.parametrize("digit", ["1", "7"])
 def test_a_drawn_digit_becomes_a_centred_mnist_like_image(digit):
-    image = logic.sketch_to_digit(support.drawn_digit(digit))
+    image = sketches.sketch_to_digit(support.drawn_digit(digit))
     assert image.shape == (28, 28) and image.dtype == np.uint8
     rows, cols = np.nonzero(image > 25)
     assert max(np.ptp(rows) + 1, np.ptp(cols) + 1) in (20, 21)  # the ink's box fitted to 20 px (+1 for blur)
@@ -65,7 +65,7 @@ def test_a_real_mnist_digit_redrawn_on_the_canvas_comes_back_as_itself(mnist_tes
         big = np.asarray(Image.fromarray(original).resize((280, 280), Image.Resampling.BILINEAR))
         canvas = np.full((400, 400, 3), 255, np.uint8)
         canvas[60:340, 60:340] = 255 - big[..., None]
-        back = logic.sketch_to_digit(canvas).astype(float)
+        back = sketches.sketch_to_digit(canvas).astype(float)
         # MNIST's own centring rounded differently: allow the digit to sit one pixel off
         correlation = max(np.corrcoef(np.roll(back, (dy, dx), axis=(0, 1)).ravel(), original.ravel())[0, 1]
                           for dy in (-1, 0, 1) for dx in (-1, 0, 1))
@@ -78,14 +78,14 @@ def test_a_transparent_drawing_reads_like_the_opaque_composite():
     transparent = opaque.copy()
     transparent[..., 3] = 255 - opaque[..., 0]  # ink opaque, paper fully transparent
     transparent[..., :3] = 0
-    assert np.array_equal(logic.sketch_to_digit(opaque), logic.sketch_to_digit(transparent))
+    assert np.array_equal(sketches.sketch_to_digit(opaque), sketches.sketch_to_digit(transparent))
 
 
 def test_a_sketch_without_composite_is_laid_from_its_layers():
     strokes = support.drawn_digit("1").copy()
     strokes[..., 3] = 255 - strokes[..., 0]  # the brush layer: transparent where nothing was drawn
     value = {"background": support.blank_canvas(), "layers": [strokes], "composite": None}
-    assert np.array_equal(logic.sketch_to_digit(value), logic.sketch_to_digit(support.drawn_digit("1")))
+    assert np.array_equal(sketches.sketch_to_digit(value), sketches.sketch_to_digit(support.drawn_digit("1")))
 
 
 @pytest.mark.parametrize("sketch, message", [
@@ -97,15 +97,15 @@ def test_a_sketch_without_composite_is_laid_from_its_layers():
 ])
 def test_unreadable_sketches_are_refused_with_a_message(models, sketch, message):
     with pytest.raises(BadInput, match=message):
-        logic.classify_sketch(models, sketch())
-    assert logic.classify_sketch(models, support.drawn_digit("1")).label == "1"  # and the next one works
+        sketches.classify_sketch(models, sketch())
+    assert sketches.classify_sketch(models, support.drawn_digit("1")).label == "1"  # and the next one works
 
 
 def test_digits_the_hand_made_model_reads(models):
     """The mean-digit model in the hand-made export reads clear drawings: the whole path, fp32 and int8."""
     for digit in "170":
         for variant in ("fp32", "int8"):
-            result = logic.classify_sketch(models, support.drawn_digit(digit), variant)
+            result = sketches.classify_sketch(models, support.drawn_digit(digit), variant)
             assert result.label == digit and [label for label, _ in result.top3][0] == digit
             assert len(result.top3) == 3 and abs(sum(result.probabilities.values()) - 1) < 1e-4
 
@@ -114,10 +114,10 @@ def test_drawn_digits_are_read_right_by_the_exported_model(request):
     export = request.getfixturevalue("small_export")
     models = logic.load_models(export)
     for digit in "17":
-        result = logic.classify_sketch(models, support.drawn_digit(digit))
+        result = sketches.classify_sketch(models, support.drawn_digit(digit))
         assert result.label == digit, (digit, result.top3)
         for variant in models.digits.variants():
-            assert logic.classify_sketch(models, support.drawn_digit(digit), variant).label == digit
+            assert sketches.classify_sketch(models, support.drawn_digit(digit), variant).label == digit
 
 
 # ---------------------------------------------------------------- photos
@@ -258,7 +258,8 @@ started = time.perf_counter()
 from demo.app import prepare
 app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / 'scratch')!r})
 ready = time.perf_counter() - started
-from demo.classify import load_models, classify_photo, classify_sketch
+from demo.classify import load_models, classify_photo
+from demo.sketches import classify_sketch
 sys.path.insert(0, {str(Path(support.__file__).parent)!r})
 import demo_support
 models = load_models({str(fake_export)!r})
@@ -276,13 +277,24 @@ print("ready", round(ready, 2), "loaded", loaded)
 # ---------------------------------------------------------------- examples, gallery, render, models report
 
 
-def test_example_photos_are_real_pngs(real_home, tmp_path):
-    paths = showcase.write_example_photos(tmp_path)
+def test_example_photos_are_the_exports_own_pngs(fake_export):
+    paths = showcase.example_photos(fake_export)
     names = [path.name for path in paths]
-    assert names[0] == "chelsea_cat.png" and sum(n.startswith("test_cat") for n in names) == showcase.EXAMPLE_CATS_DOGS
-    assert sum(n.startswith("test_dog") for n in names) == showcase.EXAMPLE_CATS_DOGS
-    assert Image.open(paths[0]).size == (451, 300)
+    assert "red_dog.png" in names and "blue_cat.png" in names and names == sorted(names)
     assert all(Image.open(path).format == "PNG" for path in paths)
+
+
+def test_an_export_without_examples_offers_none_and_gets_none_written(tmp_path):
+    assert showcase.example_photos(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []  # the demo writes nothing into an export
+
+
+def test_the_class_choices_come_from_the_exports_class_list(fake_export, tmp_path):
+    choices = showcase.imagenet_class_choices(fake_export)
+    assert len(choices) == 1000 and choices[284] == "Siamese cat, Siamese"
+    assert showcase.imagenet_class_choices(tmp_path) == []  # absent: typing a name still works
+    (tmp_path / "imagenet_classes.json").write_text("{not json")
+    assert showcase.imagenet_class_choices(tmp_path) == []
 
 
 def test_the_gallery_is_optional_and_says_how_to_make_it(tmp_path):
@@ -328,26 +340,35 @@ def test_the_render_panel_says_so_when_the_renderer_is_absent(monkeypatch):
     (("Siamese cat", "robust", 10, 4096, 0), "size must be one of"),
     (("Siamese cat", "robust", 10, 64, -1), "seed must be between"),
     (("Siamese cat", "robust", 10, 64, 2 ** 31), "seed must be between"),
-    (("no such animal", "robust", 10, 64, 0), "no ImageNet class"),
 ])
-def test_render_requests_are_checked_before_anything_is_loaded(real_home, monkeypatch, arguments, message):
+def test_render_requests_are_checked_before_anything_is_loaded(monkeypatch, arguments, message):
     monkeypatch.setitem(sys.modules, "toolkit.ascent", None)
     with pytest.raises(ConvlensError, match=message):
         showcase.render_class(*arguments)
 
 
-def test_a_render_calls_the_renderer_with_progress(real_home, monkeypatch):
+def test_an_unknown_class_gets_the_renderers_message(monkeypatch):
+    def render_imagenet_class(class_name_or_index, **_):
+        raise ConvlensError(f"no ImageNet class is called {class_name_or_index!r}; did you mean: Siamese cat?")
+
+    monkeypatch.setitem(sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class))
+    with pytest.raises(ConvlensError, match="no ImageNet class is called 'no such animal'; did you mean"):
+        showcase.render_class(" no such animal ", "robust", 10, 64, 0)
+
+
+def test_a_render_calls_the_renderer_with_progress(monkeypatch):
     calls, reports = [], []
 
-    def render_imagenet_class(index, method, steps, size, seed, progress=None):
-        calls.append((index, method, steps, size, seed))
+    def render_imagenet_class(class_name_or_index, method, steps, size, seed, progress=None):
+        calls.append((class_name_or_index, method, steps, size, seed))
         for step in range(1, steps + 1):
             progress(step, steps)
-        return np.zeros((size, size, 3), np.uint8), {"class": index, "steps": steps}
+        return np.zeros((size, size, 3), np.uint8), {"class": class_name_or_index, "steps": steps}
 
     monkeypatch.setitem(sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class))
     image, info = showcase.render_class("Siamese cat", "naive", 20, 64, 3, progress=lambda *a: reports.append(a))
-    assert calls == [(284, "naive", 20, 64, 3)] and image.shape == (64, 64, 3) and info["class"] == 284
+    assert calls == [("Siamese cat", "naive", 20, 64, 3)] and image.shape == (64, 64, 3)
+    assert info["class"] == "Siamese cat"  # the renderer resolves the name; the demo passes it as typed
     assert reports[-1] == (20, 20) and len(reports) == 20
     summary = showcase.render_summary({"class_name": "Siamese cat, Siamese", "class_index": 284, "method": "naive",
                                        "probability_as_rendered": 0.93, "seconds": 1.5}, 2.0)
@@ -399,9 +420,9 @@ def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
 
 
 def test_the_photo_note_mentions_the_32x32_training_images_only_when_training_had_them():
-    from demo.app import _photo_note
+    from demo.photo_tab import photo_note
 
-    package = _photo_note({"crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]})
-    own_photos = _photo_note({"crop": "center_square", "resize_steps": [[128, 128, "bilinear"]]})
+    package = photo_note({"crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]})
+    own_photos = photo_note({"crop": "center_square", "resize_steps": [[128, 128, "bilinear"]]})
     assert "32 x 32 (box) then 128 x 128 (bilinear)" in package and "CIFAR-10" in package
     assert "128 x 128 (bilinear)" in own_photos and "CIFAR-10" not in own_photos

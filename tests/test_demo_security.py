@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 import demo_support as support
-from demo.uploads import BLOB_MAX_SKETCHES, REFUSED_FILE
+from demo.limits import BLOB_MAX_SKETCHES
+from demo.uploads import REFUSED_FILE
 from toolkit.bench import free_port, start_demo, tree_rss_mb
 from toolkit.bench.gradio_http import GradioHttp, GradioHttpError
 

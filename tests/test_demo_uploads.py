@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from demo.limits import BLOB_MAX_BYTES, SKETCH_MAX_LAYERS
 from demo.serving import ResultFiles, check_variant, is_loopback, parse_auth
-from demo.uploads import (BLOB_MAX_BYTES, REFUSED_FILE, SKETCH_MAX_LAYERS, BoundedBlobStore, RefusedInput,
-                          UploadGate, check_blob_post, check_sketch_image)
+from demo.uploads import REFUSED_FILE, BoundedBlobStore, RefusedInput, UploadGate, check_blob_post, check_sketch_image
 
 
 def _png(size=(400, 400), mode="RGBA") -> bytes:

@@ -5,7 +5,7 @@ import argparse
 import numpy as np
 import pytest
 
-from toolkit.experiments import digits, digits_sweep
+from toolkit.experiments import digits, digits_cli, digits_sweep
 from toolkit.data.datasets import Split
 from toolkit.core.errors import ConvlensError
 
@@ -125,12 +125,12 @@ def _cli_args(**given) -> argparse.Namespace:
 
 
 def test_command_line_overrides_reach_every_phase(tmp_path):
-    profile = digits.profile_from_args(_cli_args(epochs=1, seed=4, samples=300, data=str(tmp_path)))
+    profile = digits_cli.config_from_args(_cli_args(epochs=1, seed=4, samples=300, data=str(tmp_path)))
     assert profile.letters.epochs == profile.few.epochs == profile.full.epochs == profile.sweep.few.epochs == 1
     assert profile.letters.seed == profile.few.seed == profile.full.seed == 4
     assert profile.few.samples == 300 and profile.letters.emnist_dir == str(tmp_path.resolve())
     with pytest.raises(ConvlensError, match="not a folder"):
-        digits.profile_from_args(_cli_args(data=str(tmp_path / "missing")))
+        digits_cli.config_from_args(_cli_args(data=str(tmp_path / "missing")))
 
 
 @pytest.mark.parametrize("given, message", [
@@ -141,4 +141,4 @@ def test_command_line_overrides_reach_every_phase(tmp_path):
 ])
 def test_options_that_do_not_apply_or_make_no_sense_are_refused(given, message):
     with pytest.raises(ConvlensError, match=message):
-        digits.profile_from_args(_cli_args(**given))
+        digits_cli.config_from_args(_cli_args(**given))

@@ -162,9 +162,6 @@ def test_the_demo_imports_no_tensorflow_path_at_module_level():
     assert [v for v in _demo_violations() if "module level" in v] == []
 
 
-@pytest.mark.xfail(strict=False, reason="demo/ still reads toolkit.data (ImageNet names, example photos) until the "
-                                        "demo split (branch of the demo/ work) reads exported/imagenet_classes.json "
-                                        "and exported/examples/ instead")
 def test_the_demo_imports_only_core_the_manifest_onnxruntime_helpers_and_ascent_lazily():
     assert _demo_violations() == []
 

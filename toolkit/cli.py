@@ -49,7 +49,7 @@ def _add_train(commands) -> None:
                         help="catsdogs: train only the transfer model, not the from-scratch baseline")
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(run=lambda args: _lazy("toolkit.experiments.catsdogs:train_from_cli")(args)
-                        if args.experiment == "catsdogs" else _lazy("toolkit.experiments.digits:train_from_cli")(args))
+                        if args.experiment == "catsdogs" else _lazy("toolkit.experiments.digits_cli:train_from_cli")(args))
 
 
 def _add_export(commands) -> None:

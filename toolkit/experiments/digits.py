@@ -346,54 +346,29 @@ def train_digits(profile: DigitsProfile, folder: Path, verbose="auto", log: Log 
     return metrics
 
 
-# ------------------------------------------------------------------------------------ CLI
-def profile_from_args(args) -> DigitsProfile:
-    """The named profile with the command line's overrides applied; options that do not apply are refused."""
-    ignored = [flag for flag, attribute in (("--fine-tune-epochs", "fine_tune_epochs"), ("--input-size", "input_size"),
-                                            ("--skip-scratch", "skip_scratch")) if getattr(args, attribute, None)]
-    if ignored:
-        raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
-    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
-                        ("--samples", getattr(args, "samples", None))):
+# ------------------------------------------------------------------------------------ config
+
+def config_for(profile: str = "quick", epochs: int | None = None, batch_size: int | None = None,
+               seed: int | None = None, samples: int | None = None, data: str | None = None) -> DigitsProfile:
+    """The config of a profile, with the given fields replaced (None values are ignored), as catsdogs' config_for."""
+    if profile not in PROFILES:
+        raise ConvlensError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--samples", samples)):
         if value is not None and value < 1:
             raise ConvlensError(f"{flag} must be at least 1, not {value}.")
-    profile = PROFILES[args.profile]
-    letters, few, full, sweep = profile.letters, profile.few, profile.full, profile.sweep
-    overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                               ("seed", args.seed)) if value is not None}
-    letters = dataclasses.replace(letters, **overrides)
-    few = dataclasses.replace(few, **overrides)
-    full = dataclasses.replace(full, **overrides)
-    if getattr(args, "samples", None) is not None:
-        few = dataclasses.replace(few, samples=args.samples)
-    sweep_few = dataclasses.replace(sweep.few, **{k: v for k, v in overrides.items() if k != "seed"})
-    sweep = dataclasses.replace(sweep, few=sweep_few)
-    if args.data:
-        if not Path(args.data).expanduser().is_dir():
-            raise ConvlensError(f"--data {args.data} is not a folder; name the folder holding the "
+    chosen = PROFILES[profile]
+    overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
+                 if value is not None}
+    letters = dataclasses.replace(chosen.letters, **overrides)
+    few = dataclasses.replace(chosen.few, **overrides)
+    full = dataclasses.replace(chosen.full, **overrides)
+    if samples is not None:
+        few = dataclasses.replace(few, samples=samples)
+    sweep_few = dataclasses.replace(chosen.sweep.few, **{k: v for k, v in overrides.items() if k != "seed"})
+    sweep = dataclasses.replace(chosen.sweep, few=sweep_few)
+    if data:
+        if not Path(data).expanduser().is_dir():
+            raise ConvlensError(f"--data {data} is not a folder; name the folder holding the "
                                 "emnist-letters-*-ubyte.gz files.")
-        letters = dataclasses.replace(letters, emnist_dir=str(Path(args.data).expanduser().resolve()))
+        letters = dataclasses.replace(letters, emnist_dir=str(Path(data).expanduser().resolve()))
     return DigitsProfile(letters=letters, few=few, full=full, sweep=sweep)
-
-
-def train_from_cli(args, log: Log = print) -> int:
-    """`convlens train letters|digits|sweep`."""
-    from toolkit.experiments.digits_sweep import run_sweep, sweep_table  # the sweep builds on this module
-    profile = profile_from_args(args)
-    if args.experiment == "letters":
-        folder = run_folder(args.experiment, args.out)
-        metrics = train_letters(profile.letters, folder, log=log)
-        log(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
-    elif args.experiment == "digits":
-        folder = run_folder(args.experiment, args.out)
-        train_digits(profile, folder, log=log)
-        log(f"written to {folder}; the demo's model is {folder / names.FULL_MODEL}")
-    elif args.experiment == "sweep":
-        folder = run_folder(names.SWEEP, args.out)
-        letters_model = letters_model_for(profile.letters, run_folder(names.DIGITS), log=log)
-        summary = run_sweep(profile.sweep, letters_model, folder, log)
-        log(sweep_table(summary).rstrip("\n"))
-        log(f"written to {folder}")
-    else:
-        raise ConvlensError(f"unknown digits experiment {args.experiment!r}: use letters, digits or sweep.")
-    return 0

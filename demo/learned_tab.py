@@ -1,0 +1,79 @@
+"""The "What the networks learned" tab: the gradient-ascent gallery, and an ImageNet class rendered live."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
+from demo.serving import ResultFiles
+from demo.showcase import Gallery, RenderQueue, imagenet_class_choices, render_class, render_summary
+from demo.ui_errors import user_errors
+
+
+def learned_tab(gallery: Gallery, exported: Path, results: ResultFiles) -> None:
+    """Builds the tab and wires its events: the gallery's filter and details, and the render button."""
+    with gr.Tab("What the networks learned", id="learned"):
+        gallery_panel(gallery)
+        live_render_panel(exported, results)
+
+
+def gallery_panel(gallery: Gallery) -> None:
+    """The images `convlens visualize` rendered, filtered by kind; a click shows one's details."""
+
+    def gallery_value(kind):
+        return [(str(item.path), item.title) for item in gallery.of_kind(kind)]
+
+    def on_select(kind, event: gr.SelectData):
+        items = gallery.of_kind(kind)
+        return items[event.index].details if 0 <= event.index < len(items) else ""
+
+    gr.Markdown(gallery.note, elem_id="gallery-note")
+    kinds = ["all", *gallery.kinds()]
+    kind = gr.Radio(kinds, value="all", label="Show", visible=len(kinds) > 2)
+    view = gr.Gallery(gallery_value("all"), label="Gradient-ascent gallery", columns=4, height="auto",
+                      object_fit="contain", elem_id="gallery", visible=bool(gallery.items))
+    details = gr.Markdown(elem_id="gallery-details")
+    kind.change(gallery_value, kind, view, api_visibility="private")
+    view.select(on_select, kind, details, api_visibility="private")
+
+
+def live_render_panel(exported: Path, results: ResultFiles) -> None:
+    """Gradient ascent on an ImageNet class, one render at a time (the only path that loads TensorFlow)."""
+    queue = RenderQueue()
+
+    @user_errors
+    def on_render(class_name, method, steps, size, seed, progress=gr.Progress()):
+        progress(0, desc="waiting for the renderer")
+
+        def report(done, total=None, *_, **__):
+            if total:
+                progress((int(done), int(total)), desc="rendering", unit="steps")
+            else:
+                progress(float(done), desc="rendering")
+
+        started = time.perf_counter()
+        image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=queue)
+        return results.write(image), render_summary(info, time.perf_counter() - started)
+
+    gr.Markdown("### Render a class live\nGradient ascent on the ImageNet MobileNet. This panel loads "
+                "TensorFlow on first use (a few seconds) and renders one image at a time.")
+    with gr.Row():
+        with gr.Column():
+            class_name = gr.Dropdown(imagenet_class_choices(exported), value="Siamese cat, Siamese",
+                                     allow_custom_value=True, filterable=True,
+                                     label="ImageNet class (type to search, or an index 0-999)",
+                                     elem_id="render-class")
+            method = gr.Radio(list(RENDER_METHODS), value="robust", label="Method")
+            steps = gr.Slider(10, RENDER_MAX_STEPS, value=100, step=10, label="Steps")
+            size = gr.Radio(list(RENDER_SIZES), value=128, label="Size (pixels)")
+            seed = gr.Number(0, precision=0, label="Seed")
+            button = gr.Button("Render", variant="primary", elem_id="render-button")
+        with gr.Column():
+            image = gr.Image(label="Rendered", interactive=False, format="png", elem_id="render-image")
+            info = gr.Markdown(elem_id="render-info")
+    # One render at a time (RenderQueue); gradio admits a few more so a full queue is told so, quickly.
+    button.click(on_render, [class_name, method, steps, size, seed], [image, info], api_name="render_class",
+                 concurrency_id="render", concurrency_limit=RENDER_MAX_WAITING + 2)

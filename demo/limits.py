@@ -1,0 +1,38 @@
+"""Every bound the demo puts on a stranger's request, stated once: sizes, queues, canvas and renders.
+
+The other demo modules import these; tests read them from here too.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- requests and queues
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # one uploaded file
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024  # one HTTP request body: one file and its form fields
+QUEUE_MAX = 64  # events waiting in all; beyond this gradio answers "queue is full"
+CLASSIFY_CONCURRENCY = 4
+RESULT_FILES_KEPT = 256  # result images kept for Gradio to copy; older ones are deleted
+
+# ---------------------------------------------------------------- photos and models
+
+MAX_PIXELS = 40_000_000  # 40 megapixels: any camera JPEG (decoded at a reduced scale), but not a decompression bomb
+MAX_FULL_DECODE_PIXELS = 16_000_000  # PNG, WebP, GIF, BMP, TIFF are decoded whole: 64 MB at RGBA
+MAX_MODEL_BYTES = 256 * 2**20  # an ONNX file; MobileNet is 17 MB
+
+# ---------------------------------------------------------------- the Sketchpad
+
+CANVAS = (400, 400)
+BRUSH = 28  # pixels on the 400 px canvas: about MNIST's stroke once scaled to 20 px
+SKETCH_MAX_SIDE = 1200  # pixels: the canvas is 400 x 400; 3x leaves room for high-density screens
+SKETCH_MAX_LAYERS = 4  # images in one sketch value: background, composite and up to two layers
+BLOB_MAX_BYTES = 4 * 1024 * 1024  # one canvas blob (a 1200 x 1200 PNG of noise is about 4 MB)
+BLOB_MAX_TOTAL_BYTES = 48 * 1024 * 1024  # all blobs held at once; the oldest sketches go first
+BLOB_MAX_SKETCHES = 64  # sketches (ids) held at once
+BLOB_MAX_AGE_S = 300.0  # a sketch's blobs are dropped if its classification never comes
+
+# ---------------------------------------------------------------- live renders
+
+RENDER_MAX_STEPS = 300
+RENDER_SIZES = (64, 96, 128, 160)
+RENDER_METHODS = ("naive", "robust")
+RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refused with a message

@@ -1,0 +1,21 @@
+"""The "Models" tab: the manifest as people read it, latency figures, and the training curves under runs/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from demo.showcase import models_report, run_figures
+
+
+def models_tab(manifest: dict, runs: Path) -> None:
+    """Builds the tab (it has no events)."""
+    with gr.Tab("Models", id="models"):
+        gr.Markdown(models_report(manifest, runs), elem_id="models-report")
+        figures = run_figures(runs)
+        gr.Markdown("## Training curves and the sweep" + ("" if figures else
+                    "\n\nNone yet: they appear here after `convlens train catsdogs|digits|sweep`."))
+        if figures:
+            gr.Gallery([(str(path), caption) for path, caption in figures], columns=3, height="auto",
+                       object_fit="contain", label="runs/", elem_id="run-figures")

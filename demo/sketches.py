@@ -1,0 +1,135 @@
+"""Drawn digits, without a UI: a Sketchpad value (or any image) read as ink, turned MNIST-like,
+and classified by the exported digits model.
+
+Plain functions on arrays (numpy and Pillow; no TensorFlow, no Gradio). A drawing that cannot
+be read raises `BadInput` (`EmptySketch` for an empty canvas) with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from demo.classify import BadInput, Models, open_image_file
+from demo.limits import MAX_PIXELS
+from toolkit.core.preprocessing import mnist_like
+
+SKETCH_INK_LEVEL = 32  # 0..255: lighter than this is paper (anti-aliasing, compression noise)
+SKETCH_MAX_INK_FRACTION = 0.5  # more ink than paper: a filled canvas, not a digit
+SKETCH_MIN_EXTENT = 0.1  # of the canvas side: a smaller drawing is a dot, not a digit
+
+EMPTY_SKETCH = "The canvas is empty: draw a digit (0-9) with the brush."
+
+
+class EmptySketch(BadInput):
+    """A sketch with nothing drawn (the live view clears quietly; the button says so)."""
+
+
+def _sketch_layer(value) -> np.ndarray | None:
+    """One layer of a sketch (array, PIL image or file path) as an RGBA uint8 array."""
+    if value is None:
+        return None
+    if isinstance(value, dict):  # a file reference as gradio sends it
+        value = value.get("path") or None
+        if value is None:
+            return None
+    if isinstance(value, (str, Path)):
+        picture = open_image_file(Path(value), None)
+        if picture.width * picture.height > MAX_PIXELS:
+            raise BadInput(f"The sketch is too large ({picture.width} x {picture.height}): draw on the canvas.")
+        try:
+            picture = picture.convert("RGBA")
+        except (OSError, SyntaxError, ValueError) as error:
+            raise BadInput(f"The sketch image is truncated or corrupt ({error}): draw again.") from None
+        return np.asarray(picture)
+    if isinstance(value, Image.Image):
+        return np.asarray(value.convert("RGBA"))
+    array = np.asarray(value)
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise BadInput(f"A sketch must be an H x W, H x W x 3 or H x W x 4 image; got shape {array.shape}.")
+    if array.shape[2] == 3:
+        array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, array.dtype)], axis=-1)
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def sketch_ink(sketch) -> np.ndarray:
+    """Ink map (H x W, 0 = paper .. 255 = black) of a Sketchpad value or a plain image.
+
+    Ink is 255 - luminance of the picture laid on white paper: Gradio's composite is opaque white
+    where nothing was drawn, and a transparent picture (as an API caller may send) reads the same.
+    """
+    if isinstance(sketch, dict):
+        layers = [sketch.get("composite")]
+        if layers[0] is None:  # no composite: lay the background and the layers on paper ourselves
+            layers = [sketch.get("background"), *(sketch.get("layers") or [])]
+    else:
+        layers = [sketch]
+    paper = None
+    for layer in layers:
+        rgba = _sketch_layer(layer)
+        if rgba is None:
+            continue
+        if paper is None:
+            paper = Image.new("RGBA", (rgba.shape[1], rgba.shape[0]), (255, 255, 255, 255))
+        if (rgba.shape[1], rgba.shape[0]) != paper.size:
+            raise BadInput("The sketch's layers have different sizes: clear the canvas and draw again.")
+        paper = Image.alpha_composite(paper, Image.fromarray(rgba, "RGBA"))
+    if paper is None:
+        raise EmptySketch(EMPTY_SKETCH)
+    luminance = np.asarray(paper.convert("L"), dtype=np.float64)
+    return 255.0 - luminance
+
+
+def sketch_to_digit(sketch) -> np.ndarray:
+    """A drawing turned MNIST-like: 28 x 28 uint8, white ink on black, centred by centre of mass.
+
+    Refuses an empty canvas, a canvas filled with ink and a lone dot, each with a message.
+    """
+    ink = sketch_ink(sketch)
+    drawn = ink >= SKETCH_INK_LEVEL
+    if not drawn.any():
+        raise EmptySketch(EMPTY_SKETCH)
+    if drawn.mean() > SKETCH_MAX_INK_FRACTION:
+        raise BadInput(f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes "
+                       f"on the white canvas.")
+    rows, cols = np.nonzero(drawn)
+    extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    if extent < SKETCH_MIN_EXTENT * min(ink.shape):
+        raise BadInput("The drawing is too small to read (a dot?): draw the digit large, about the height "
+                       "of the canvas.")
+    digit = mnist_like(np.where(drawn, ink, 0.0))
+    if digit is None:  # cannot happen once ink was found above; kept so a None never reaches the model
+        raise EmptySketch(EMPTY_SKETCH)
+    return digit
+
+
+@dataclass(frozen=True)
+class DigitResult:
+    label: str
+    probability: float
+    probabilities: dict[str, float]  # all ten, in label order
+    top3: list[tuple[str, float]]
+    digit: np.ndarray  # the 28 x 28 uint8 image the model saw
+
+
+def classify_digit(models: Models, digit: np.ndarray, variant: str = "fp32") -> DigitResult:
+    """The digits model's reading of a 28 x 28 MNIST-like image (white ink on black, 0..255)."""
+    model = models.digits
+    digit = np.asarray(digit)
+    if digit.shape[:2] != model.input_shape[:2]:
+        raise BadInput(f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
+                       f"pass a drawing through sketch_to_digit first.")
+    output = model.predict(digit.astype(np.float32)[None], variant).reshape(-1)
+    probabilities = {label: float(p) for label, p in zip(model.labels, output)}
+    ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
+    return DigitResult(ranked[0][0], ranked[0][1], probabilities, ranked[:3], digit.astype(np.uint8))
+
+
+def classify_sketch(models: Models, sketch, variant: str = "fp32") -> DigitResult:
+    """`sketch_to_digit` then `classify_digit`."""
+    return classify_digit(models, sketch_to_digit(sketch), variant)

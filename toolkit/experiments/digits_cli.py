@@ -1,0 +1,45 @@
+"""`convlens train letters|digits|sweep`: the command line's options turned into a config, then the run."""
+
+from __future__ import annotations
+
+from toolkit.core import names
+from toolkit.core.errors import ConvlensError
+from toolkit.experiments.common import Log
+from toolkit.experiments.digits import (DigitsProfile, config_for, letters_model_for, train_digits,
+                                        train_letters)
+from toolkit.experiments.digits_sweep import run_sweep, sweep_table
+from toolkit.experiments.runs import run_folder
+
+CATSDOGS_ONLY_OPTIONS = (("--fine-tune-epochs", "fine_tune_epochs"), ("--input-size", "input_size"),
+                         ("--skip-scratch", "skip_scratch"))
+
+
+def config_from_args(args) -> DigitsProfile:
+    """The named profile with the command line's overrides applied; options that do not apply are refused."""
+    ignored = [flag for flag, attribute in CATSDOGS_ONLY_OPTIONS if getattr(args, attribute, None)]
+    if ignored:
+        raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
+    return config_for(args.profile, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                      samples=getattr(args, "samples", None), data=args.data)
+
+
+def train_from_cli(args, log: Log = print) -> int:
+    """`convlens train letters|digits|sweep`."""
+    profile = config_from_args(args)
+    if args.experiment == names.LETTERS:
+        folder = run_folder(args.experiment, args.out)
+        metrics = train_letters(profile.letters, folder, log=log)
+        log(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
+    elif args.experiment == names.DIGITS:
+        folder = run_folder(args.experiment, args.out)
+        train_digits(profile, folder, log=log)
+        log(f"written to {folder}; the demo's model is {folder / names.FULL_MODEL}")
+    elif args.experiment == names.SWEEP:
+        folder = run_folder(names.SWEEP, args.out)
+        letters_model = letters_model_for(profile.letters, run_folder(names.DIGITS), log=log)
+        summary = run_sweep(profile.sweep, letters_model, folder, log)
+        log(sweep_table(summary).rstrip("\n"))
+        log(f"written to {folder}")
+    else:
+        raise ConvlensError(f"unknown digits experiment {args.experiment!r}: use letters, digits or sweep.")
+    return 0
