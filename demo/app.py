@@ -16,21 +16,27 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no outbound calls
 
-import gradio as gr  # noqa: E402  (the environment variable above must come first)
-from starlette.middleware import Middleware  # noqa: E402
+import gradio as gr
+from starlette.middleware import Middleware
 
-from demo.classify import Models, load_models  # noqa: E402
-from demo.digit_tab import digit_tab  # noqa: E402
-from demo.learned_tab import learned_tab  # noqa: E402
-from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX  # noqa: E402
-from demo.models_tab import models_tab  # noqa: E402
-from demo.photo_tab import photo_tab  # noqa: E402
-from demo.serving import (RequestBodyLimit, ResultFiles, check_exposure, check_share_reachable,  # noqa: E402
-                          parse_auth, remove_when_done)
-from demo.showcase import example_photos, load_gallery, run_figures  # noqa: E402
-from demo.uploads import UploadGate  # noqa: E402
-from toolkit.core.errors import ConvlensError  # noqa: E402
-from toolkit.core.paths import exported_dir, runs_dir  # noqa: E402
+from demo.classify import Models, load_models
+from demo.digit_tab import digit_tab
+from demo.learned_tab import learned_tab
+from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
+from demo.models_tab import models_tab
+from demo.photo_tab import photo_tab
+from demo.serving import (
+    RequestBodyLimit,
+    ResultFiles,
+    check_exposure,
+    check_share_reachable,
+    parse_auth,
+    remove_when_done,
+)
+from demo.showcase import example_photos, load_gallery, run_figures
+from demo.uploads import UploadGate
+from toolkit.core.errors import ConvlensError
+from toolkit.core.paths import exported_dir, runs_dir
 
 CSS = """
 #digit-seen img, #photo-seen img { image-rendering: pixelated; width: 224px; height: 224px; object-fit: contain; }
@@ -43,8 +49,9 @@ def build_app(models: Models, runs: Path, examples: list[Path], results: ResultF
     classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
     # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
     with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gate = UploadGate(app.upload_file_set, lambda: [path for files in app.temp_file_sets for path in list(files)],
-                          examples)
+        gate = UploadGate(
+            app.upload_file_set, lambda: [path for files in app.temp_file_sets for path in list(files)], examples
+        )
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
         photo_tab(models, examples, gate, results, classify)
         digit_tab(models, gate, results, classify)
@@ -54,8 +61,9 @@ def build_app(models: Models, runs: Path, examples: list[Path], results: ResultF
     return app
 
 
-def prepare(exported: Path | None = None, runs: Path | None = None,
-            scratch: Path | None = None) -> tuple[gr.Blocks, list[str]]:
+def prepare(
+    exported: Path | None = None, runs: Path | None = None, scratch: Path | None = None
+) -> tuple[gr.Blocks, list[str]]:
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
     Returns the app and the files it may serve: the gallery's and run figures' images, the
@@ -72,13 +80,24 @@ def prepare(exported: Path | None = None, runs: Path | None = None,
     examples = example_photos(exported)
     results = ResultFiles(scratch / "results")
     app = build_app(models, runs, examples, results)
-    served = [*(item.path for item in load_gallery(exported).items), *(path for path, _ in run_figures(runs)),
-              *examples, results.folder]
+    served = [
+        *(item.path for item in load_gallery(exported).items),
+        *(path for path, _ in run_figures(runs)),
+        *examples,
+        results.folder,
+    ]
     return app, [str(path) for path in served]
 
 
-def launch(app: gr.Blocks, allowed: list[str], host: str = "127.0.0.1", port: int | None = None,
-           share: bool = False, auth: tuple[str, str] | None = None, block: bool = False) -> str:
+def launch(
+    app: gr.Blocks,
+    allowed: list[str],
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    auth: tuple[str, str] | None = None,
+    block: bool = False,
+) -> str:
     """Serve the app; returns its local URL (blocks until interrupted when `block`).
 
     Beyond this machine (a non-loopback host or a share link) only with a password.
@@ -87,14 +106,27 @@ def launch(app: gr.Blocks, allowed: list[str], host: str = "127.0.0.1", port: in
     if share:
         check_share_reachable()
     try:
-        _, url, _ = app.launch(server_name=host, server_port=port, share=share, auth=auth,
-                               max_file_size=MAX_UPLOAD_BYTES, allowed_paths=allowed, prevent_thread_lock=not block,
-                               show_error=False, quiet=not block, ssr_mode=False, footer_links=["api"],
-                               theme=gr.themes.Default(), css=CSS,
-                               app_kwargs={"middleware": [Middleware(RequestBodyLimit)]})
+        _, url, _ = app.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            auth=auth,
+            max_file_size=MAX_UPLOAD_BYTES,
+            allowed_paths=allowed,
+            prevent_thread_lock=not block,
+            show_error=False,
+            quiet=not block,
+            ssr_mode=False,
+            footer_links=["api"],
+            theme=gr.themes.Default(),
+            css=CSS,
+            app_kwargs={"middleware": [Middleware(RequestBodyLimit)]},
+        )
     except OSError as error:
-        raise ConvlensError(f"cannot serve on {host}:{port or 'a free port'} ({error}): pass --port with a free "
-                            f"port, or stop what is using it.") from None
+        raise ConvlensError(
+            f"cannot serve on {host}:{port or 'a free port'} ({error}): pass --port with a free "
+            f"port, or stop what is using it."
+        ) from None
     return url
 
 
@@ -105,7 +137,10 @@ def main_from_cli(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a stopped demo still removes its scratch folder
     started = time.perf_counter()
     app, allowed = prepare(Path(args.exported) if args.exported else None)
-    print(f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
-          f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)", flush=True)
+    print(
+        f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
+        f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",
+        flush=True,
+    )
     launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True)
     return 0

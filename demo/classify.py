@@ -105,15 +105,18 @@ def load_models(exported_dir: Path) -> Models:
     manifest = load_verified_manifest(root, list(MODELS))
     missing = [name for name in MODELS if name not in manifest["models"]]
     if missing:
-        raise ConvlensError(f"{root / MANIFEST_NAME} has no {' or '.join(missing)} model, which the demo "
-                            f"serves: run \"make export\" to export both.")
+        raise ConvlensError(
+            f"{root / MANIFEST_NAME} has no {' or '.join(missing)} model, which the demo "
+            f'serves: run "make export" to export both.'
+        )
     models = {}
     for name in MODELS:
         spec = manifest["models"][name]
-        paths = {variant: root / spec["files"][key]["path"] for variant, key in VARIANT_FILES.items()
-                 if key in spec["files"]}
+        paths = {
+            variant: root / spec["files"][key]["path"] for variant, key in VARIANT_FILES.items() if key in spec["files"]
+        }
         if "fp32" not in paths:
-            raise ConvlensError(f"{root / MANIFEST_NAME}: model {name!r} has no ONNX file: run \"make export\".")
+            raise ConvlensError(f'{root / MANIFEST_NAME}: model {name!r} has no ONNX file: run "make export".')
         model = ExportedModel(name, spec, paths)
         for variant, key in VARIANT_FILES.items():
             if variant in paths:  # the bytes that were hashed are the bytes onnxruntime loads
@@ -121,8 +124,9 @@ def load_models(exported_dir: Path) -> Models:
                 try:
                     model._sessions[variant] = onnx_session(content)
                 except Exception as error:  # onnxruntime's own exceptions do not share a base class
-                    raise ConvlensError(f"onnxruntime cannot load {paths[variant]} ({error}): run \"make export\" "
-                                        f"again.") from None
+                    raise ConvlensError(
+                        f'onnxruntime cannot load {paths[variant]} ({error}): run "make export" again.'
+                    ) from None
         models[name] = model
     return Models(root, manifest, models[CATSDOGS], models[DIGITS])
 
@@ -131,13 +135,15 @@ def verified_bytes(root: Path, path: Path, sha256: str) -> bytes:
     """The file's bytes, read once, when it lies inside the export, is not too large and matches its hash."""
     resolved = path.resolve()
     if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
-        raise ConvlensError(f"{path} is not a file inside the export {root}: run \"make export\" again.")
+        raise ConvlensError(f'{path} is not a file inside the export {root}: run "make export" again.')
     if resolved.stat().st_size > MAX_MODEL_BYTES:
-        raise ConvlensError(f"{path} is over {MAX_MODEL_BYTES // 2**20} MB, more than any model the demo serves: "
-                            f"run \"make export\" again.")
+        raise ConvlensError(
+            f"{path} is over {MAX_MODEL_BYTES // 2**20} MB, more than any model the demo serves: "
+            f'run "make export" again.'
+        )
     content = resolved.read_bytes()
     if hashlib.sha256(content).hexdigest() != sha256:
-        raise ConvlensError(f"{path} changed after the export was verified: run \"make export\" again.")
+        raise ConvlensError(f'{path} changed after the export was verified: run "make export" again.')
     return content
 
 
@@ -171,12 +177,16 @@ def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]
         picture = open_image_file(Path(source), name)
     width, height = picture.size
     if width * height > MAX_PIXELS:
-        raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                       f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and try again.")
+        raise BadInput(
+            f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and try again."
+        )
     if picture.format not in DRAFT_FORMATS and width * height > MAX_FULL_DECODE_PIXELS:
-        raise BadInput(f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                       f"a {picture.format} image is decoded whole, so its limit is "
-                       f"{MAX_FULL_DECODE_PIXELS / 1e6:.0f} megapixels. Send it as a JPEG, or scale it down.")
+        raise BadInput(
+            f"Image too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"a {picture.format} image is decoded whole, so its limit is "
+            f"{MAX_FULL_DECODE_PIXELS / 1e6:.0f} megapixels. Send it as a JPEG, or scale it down."
+        )
     if picture.format in DRAFT_FORMATS:  # decode big camera JPEGs at a reduced scale: 10x faster, same result at 128 px
         picture.draft(picture.mode, (DRAFT_SIDE, DRAFT_SIDE))
     if getattr(picture, "n_frames", 1) > 1:
@@ -189,10 +199,14 @@ def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]
             picture = Image.fromarray((np.asarray(picture, np.uint32) >> 8).astype(np.uint8))
         picture = photo_to_rgb(picture)
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise BadInput(f"The image {_quoted(name)}is truncated or corrupt ({error}): upload the complete file.") from None
+        raise BadInput(
+            f"The image {_quoted(name)}is truncated or corrupt ({error}): upload the complete file."
+        ) from None
     if min(picture.size) < MIN_SIDE:
-        raise BadInput(f"Image too small: {picture.width} x {picture.height} pixels; both sides must be at least "
-                       f"{MIN_SIDE} pixels to classify it.")
+        raise BadInput(
+            f"Image too small: {picture.width} x {picture.height} pixels; both sides must be at least "
+            f"{MIN_SIDE} pixels to classify it."
+        )
     return picture, notes
 
 
@@ -211,15 +225,18 @@ def open_image_file(path: Path, name: str | None) -> Image.Image:
         head = handle.read(2048)
     kind = _looks_like_text(head)
     if kind == "SVG":
-        raise BadInput(f"{name!r} is an SVG drawing, which the models cannot read: export it as PNG, "
-                       f"or upload {IMAGE_KINDS}.")
+        raise BadInput(
+            f"{name!r} is an SVG drawing, which the models cannot read: export it as PNG, or upload {IMAGE_KINDS}."
+        )
     try:
         return Image.open(path, formats=list(PHOTO_FORMATS))  # no EPS (Ghostscript) or other exotic decoders
     except Image.DecompressionBombError as error:
         pixels = re.search(r"\((\d+) pixels\)", str(error))
         size = f" ({int(pixels.group(1)) / 1e6:.0f} megapixels)" if pixels else ""
-        raise BadInput(f"Image too large{size}: the limit is {MAX_PIXELS / 1e6:.0f} megapixels, and an image "
-                       f"this large could exhaust the server's memory. Scale it down and try again.") from None
+        raise BadInput(
+            f"Image too large{size}: the limit is {MAX_PIXELS / 1e6:.0f} megapixels, and an image "
+            f"this large could exhaust the server's memory. Scale it down and try again."
+        ) from None
     except UnidentifiedImageError:
         what = "a text file" if kind == "text" else "not an image the demo can read"
         raise BadInput(f"{name!r} is {what}, even if its name says otherwise: upload {IMAGE_KINDS}.") from None
@@ -244,8 +261,10 @@ def photo_model_input(picture: Image.Image, preprocessing: dict) -> np.ndarray:
     """The uint8 H x W x 3 image the model sees, after the preprocessing the manifest records."""
     kind = preprocessing.get("kind")
     if kind not in ("photo", "resize"):
-        raise ConvlensError(f"the photo model's preprocessing {kind!r} is not one the demo knows: "
-                            f"re-export with this version (\"make export\").")
+        raise ConvlensError(
+            f"the photo model's preprocessing {kind!r} is not one the demo knows: "
+            f're-export with this version ("make export").'
+        )
     if preprocessing.get("crop") == "center_square":
         picture = center_square(picture)
     return resize_steps(np.asarray(picture.convert("RGB")), preprocessing.get("resize_steps", []))
@@ -269,8 +288,10 @@ def classify_photo(models: Models, source, variant: str = "fp32", name: str | No
         notes.append(f"The photo is {picture.width} x {picture.height}: only its centre square was classified.")
     seen = photo_model_input(picture, preprocessing)
     if seen.shape != model.input_shape:
-        raise ConvlensError(f"preprocessing made {seen.shape} but the model takes {model.input_shape}: "
-                            f"the manifest is inconsistent; run \"make export\" again.")
+        raise ConvlensError(
+            f"preprocessing made {seen.shape} but the model takes {model.input_shape}: "
+            f'the manifest is inconsistent; run "make export" again.'
+        )
     output = model.predict(seen[None], variant)
     labels = model.labels
     if model.spec["task"] == "binary":

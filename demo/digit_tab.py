@@ -5,11 +5,11 @@ from __future__ import annotations
 import gradio as gr
 
 from demo.classify import Models
-from demo.sketches import EmptySketch, classify_sketch
 from demo.limits import BRUSH, CANVAS
 from demo.serving import ResultFiles, check_variant, guard_sketchpad
-from demo.uploads import UploadGate
+from demo.sketches import EmptySketch, classify_sketch
 from demo.ui_errors import user_errors
+from demo.uploads import UploadGate
 
 
 def percent_table(pairs) -> str:
@@ -39,24 +39,50 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
     with gr.Tab("Draw a digit", id="digit"):
         with gr.Row():
             with gr.Column():
-                sketch = guard_sketchpad(gr.Sketchpad(
-                    label="Draw one digit, large", type="numpy", image_mode="RGBA", canvas_size=CANVAS,
-                    fixed_canvas=True, format="png", layers=False, elem_id="sketch",
-                    brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed")), gate)
-                variant = gr.Radio(variants, value="fp32", label="ONNX model", visible=len(variants) > 1,
-                                   elem_id="digit-variant")
+                sketch = guard_sketchpad(
+                    gr.Sketchpad(
+                        label="Draw one digit, large",
+                        type="numpy",
+                        image_mode="RGBA",
+                        canvas_size=CANVAS,
+                        fixed_canvas=True,
+                        format="png",
+                        layers=False,
+                        elem_id="sketch",
+                        brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                    ),
+                    gate,
+                )
+                variant = gr.Radio(
+                    variants, value="fp32", label="ONNX model", visible=len(variants) > 1, elem_id="digit-variant"
+                )
                 button = gr.Button("Read digit", variant="primary", elem_id="digit-button")
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Top 3", elem_id="digit-label")
                 summary = gr.Markdown(elem_id="digit-summary")
-                seen = gr.Image(label="The 28 x 28 image the model saw", interactive=False, height=270,
-                                format="png", elem_id="digit-seen")
-        gr.Markdown("Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
-                    "in 28 x 28, as MNIST's digits were.", elem_classes="convlens-note")
+                seen = gr.Image(
+                    label="The 28 x 28 image the model saw",
+                    interactive=False,
+                    height=270,
+                    format="png",
+                    elem_id="digit-seen",
+                )
+        gr.Markdown(
+            "Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
+            "in 28 x 28, as MNIST's digits were.",
+            elem_classes="convlens-note",
+        )
 
     outputs = [label, seen, summary]
     # Sketches need gradio's preprocessing: the browser sends the canvas as blobs that only the
     # component can put together (guard_sketchpad checks them first).
     button.click(on_sketch, [sketch, variant], outputs, api_name="classify_sketch", **classify)
-    sketch.change(on_stroke, [sketch, variant], outputs, api_visibility="private", trigger_mode="always_last",
-                  show_progress="hidden", **classify)
+    sketch.change(
+        on_stroke,
+        [sketch, variant],
+        outputs,
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **classify,
+    )

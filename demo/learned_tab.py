@@ -33,8 +33,15 @@ def gallery_panel(gallery: Gallery) -> None:
     gr.Markdown(gallery.note, elem_id="gallery-note")
     kinds = ["all", *gallery.kinds()]
     kind = gr.Radio(kinds, value="all", label="Show", visible=len(kinds) > 2)
-    view = gr.Gallery(gallery_value("all"), label="Gradient-ascent gallery", columns=4, height="auto",
-                      object_fit="contain", elem_id="gallery", visible=bool(gallery.items))
+    view = gr.Gallery(
+        gallery_value("all"),
+        label="Gradient-ascent gallery",
+        columns=4,
+        height="auto",
+        object_fit="contain",
+        elem_id="gallery",
+        visible=bool(gallery.items),
+    )
     details = gr.Markdown(elem_id="gallery-details")
     kind.change(gallery_value, kind, view, api_visibility="private")
     view.select(on_select, kind, details, api_visibility="private")
@@ -48,7 +55,7 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
     def on_render(class_name, method, steps, size, seed, progress=gr.Progress()):
         progress(0, desc="waiting for the renderer")
 
-        def report(done, total=None, *_, **__):
+        def report(done, total=None, *_, **__) -> None:
             if total:
                 progress((int(done), int(total)), desc="rendering", unit="steps")
             else:
@@ -58,14 +65,20 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=queue)
         return results.write(image), render_summary(info, time.perf_counter() - started)
 
-    gr.Markdown("### Render a class live\nGradient ascent on the ImageNet MobileNet. This panel loads "
-                "TensorFlow on first use (a few seconds) and renders one image at a time.")
+    gr.Markdown(
+        "### Render a class live\nGradient ascent on the ImageNet MobileNet. This panel loads "
+        "TensorFlow on first use (a few seconds) and renders one image at a time."
+    )
     with gr.Row():
         with gr.Column():
-            class_name = gr.Dropdown(imagenet_class_choices(exported), value="Siamese cat, Siamese",
-                                     allow_custom_value=True, filterable=True,
-                                     label="ImageNet class (type to search, or an index 0-999)",
-                                     elem_id="render-class")
+            class_name = gr.Dropdown(
+                imagenet_class_choices(exported),
+                value="Siamese cat, Siamese",
+                allow_custom_value=True,
+                filterable=True,
+                label="ImageNet class (type to search, or an index 0-999)",
+                elem_id="render-class",
+            )
             method = gr.Radio(list(RENDER_METHODS), value="robust", label="Method")
             steps = gr.Slider(10, RENDER_MAX_STEPS, value=100, step=10, label="Steps")
             size = gr.Radio(list(RENDER_SIZES), value=128, label="Size (pixels)")
@@ -75,5 +88,11 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
             image = gr.Image(label="Rendered", interactive=False, format="png", elem_id="render-image")
             info = gr.Markdown(elem_id="render-info")
     # One render at a time (RenderQueue); gradio admits a few more so a full queue is told so, quickly.
-    button.click(on_render, [class_name, method, steps, size, seed], [image, info], api_name="render_class",
-                 concurrency_id="render", concurrency_limit=RENDER_MAX_WAITING + 2)
+    button.click(
+        on_render,
+        [class_name, method, steps, size, seed],
+        [image, info],
+        api_name="render_class",
+        concurrency_id="render",
+        concurrency_limit=RENDER_MAX_WAITING + 2,
+    )

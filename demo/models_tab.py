@@ -14,8 +14,16 @@ def models_tab(manifest: dict, runs: Path) -> None:
     with gr.Tab("Models", id="models"):
         gr.Markdown(models_report(manifest, runs), elem_id="models-report")
         figures = run_figures(runs)
-        gr.Markdown("## Training curves and the sweep" + ("" if figures else
-                    "\n\nNone yet: they appear here after `convlens train catsdogs|digits|sweep`."))
+        gr.Markdown(
+            "## Training curves and the sweep"
+            + ("" if figures else "\n\nNone yet: they appear here after `convlens train catsdogs|digits|sweep`.")
+        )
         if figures:
-            gr.Gallery([(str(path), caption) for path, caption in figures], columns=3, height="auto",
-                       object_fit="contain", label="runs/", elem_id="run-figures")
+            gr.Gallery(
+                [(str(path), caption) for path, caption in figures],
+                columns=3,
+                height="auto",
+                object_fit="contain",
+                label="runs/",
+                elem_id="run-figures",
+            )

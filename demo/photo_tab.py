@@ -8,8 +8,8 @@ import gradio as gr
 
 from demo.classify import Models, classify_photo
 from demo.serving import ResultFiles, check_variant
-from demo.uploads import UploadGate
 from demo.ui_errors import user_errors
+from demo.uploads import UploadGate
 
 
 def file_of(payload) -> tuple[object, str | None]:
@@ -22,8 +22,9 @@ def file_of(payload) -> tuple[object, str | None]:
 
 def photo_note(preprocessing: dict) -> str:
     """What the model does to a photo before it sees it, from the manifest's preprocessing record."""
-    steps = " then ".join(f"{width} x {height} ({method})" for height, width, method in
-                          preprocessing.get("resize_steps", []))
+    steps = " then ".join(
+        f"{width} x {height} ({method})" for height, width, method in preprocessing.get("resize_steps", [])
+    )
     crop = "cropped to its centre square, then " if preprocessing.get("crop") == "center_square" else ""
     note = f"As in training, a photo is {crop}resized to {steps} (the manifest records these steps)."
     if [32, 32, "box"] in [list(step) for step in preprocessing.get("resize_steps", [])]:
@@ -31,8 +32,7 @@ def photo_note(preprocessing: dict) -> str:
     return note
 
 
-def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: ResultFiles,
-              classify: dict) -> None:
+def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: ResultFiles, classify: dict) -> None:
     """Builds the tab and wires its events (`classify`: the shared concurrency settings)."""
     variants = models.catsdogs.variants()
 
@@ -45,30 +45,46 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
         result = classify_photo(models, gate.check(path), variant, name=name)
         for note in result.notes:
             gr.Warning(note)
-        summary = (f"**{result.label}**, probability {result.probability:.1%} "
-                   f"({variant} ONNX model; the image on the right is exactly what it saw).")
+        summary = (
+            f"**{result.label}**, probability {result.probability:.1%} "
+            f"({variant} ONNX model; the image on the right is exactly what it saw)."
+        )
         return result.probabilities, results.write(result.model_input), summary
 
     with gr.Tab("Cat or dog?", id="photo"):
         with gr.Row():
             with gr.Column():
-                photo = gr.Image(label="Photo: upload, paste or pick an example", type="filepath",
-                                 image_mode=None, sources=["upload", "clipboard"], elem_id="photo-input")
-                variant = gr.Radio(variants, value="fp32", label="ONNX model", visible=len(variants) > 1,
-                                   elem_id="photo-variant")
+                photo = gr.Image(
+                    label="Photo: upload, paste or pick an example",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "clipboard"],
+                    elem_id="photo-input",
+                )
+                variant = gr.Radio(
+                    variants, value="fp32", label="ONNX model", visible=len(variants) > 1, elem_id="photo-variant"
+                )
                 button = gr.Button("Classify", variant="primary", elem_id="photo-button")
                 if examples:
                     gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Example photos")
             with gr.Column():
                 label = gr.Label(num_top_classes=2, label="Cat or dog", elem_id="photo-label")
                 summary = gr.Markdown(elem_id="photo-summary")
-                seen = gr.Image(label="What the model saw", interactive=False, height=270, format="png",
-                                elem_id="photo-seen")
+                seen = gr.Image(
+                    label="What the model saw", interactive=False, height=270, format="png", elem_id="photo-seen"
+                )
         gr.Markdown(photo_note(models.catsdogs.spec["preprocessing"]), elem_classes="convlens-note")
 
     outputs = [label, seen, summary]
     # Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
     # demo.classify's message rather than gradio's.
     button.click(on_photo, [photo, variant], outputs, api_name="classify_photo", preprocess=False, **classify)
-    photo.change(on_photo, [photo, variant], outputs, api_visibility="private", show_progress="minimal",
-                 preprocess=False, **classify)
+    photo.change(
+        on_photo,
+        [photo, variant],
+        outputs,
+        api_visibility="private",
+        show_progress="minimal",
+        preprocess=False,
+        **classify,
+    )

@@ -57,19 +57,24 @@ def guard_sketchpad(sketch: gr.Sketchpad, gate: UploadGate) -> gr.Sketchpad:
         images = [image for image in images if image is not None]
         try:
             if len(images) > SKETCH_MAX_LAYERS:
-                raise RefusedInput(f"A sketch has at most {SKETCH_MAX_LAYERS} images (background, composite and "
-                                   f"layers); this one has {len(images)}.")
+                raise RefusedInput(
+                    f"A sketch has at most {SKETCH_MAX_LAYERS} images (background, composite and "
+                    f"layers); this one has {len(images)}."
+                )
             for image in images:
-                check_sketch_image(bytes(image) if isinstance(image, (bytes, bytearray))
-                                   else gate.check(getattr(image, "path", None)))
+                check_sketch_image(
+                    bytes(image) if isinstance(image, (bytes, bytearray)) else gate.check(getattr(image, "path", None))
+                )
             return preprocess(payload)
         except ConvlensError as error:
             store.pop(payload.id)
             raise gr.Error(str(error), print_exception=False) from None
         except (OSError, SyntaxError, ValueError) as error:
             store.pop(payload.id)
-            raise gr.Error(f"The drawing could not be read as an image ({error}): clear the canvas and draw "
-                           f"again, or send a PNG.", print_exception=False) from None
+            raise gr.Error(
+                f"The drawing could not be read as an image ({error}): clear the canvas and draw again, or send a PNG.",
+                print_exception=False,
+            ) from None
 
     def bounded_accept_blobs(data):
         blob = data.files[0][1] if data.files else None
@@ -97,7 +102,7 @@ class ResultFiles:
     only the newest `keep` are kept here.
     """
 
-    def __init__(self, folder: Path, keep: int = RESULT_FILES_KEPT):
+    def __init__(self, folder: Path, keep: int = RESULT_FILES_KEPT) -> None:
         self.folder, self.keep = Path(folder), keep
         self._lock = threading.Lock()
 
@@ -116,7 +121,7 @@ class ResultFiles:
 
     def _prune(self) -> None:
         files = sorted(self.folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
-        for old in files[:max(0, len(files) - self.keep)]:
+        for old in files[: max(0, len(files) - self.keep)]:
             old.unlink(missing_ok=True)
 
 
@@ -139,7 +144,7 @@ def check_variant(variant: object, offered: list[str]) -> str:
 class RequestBodyLimit:
     """ASGI middleware: refuse request bodies over `limit` bytes with 413, before anything reads them."""
 
-    def __init__(self, app, limit: int = MAX_REQUEST_BYTES):
+    def __init__(self, app, limit: int = MAX_REQUEST_BYTES) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope, receive, send):
@@ -162,8 +167,13 @@ class RequestBodyLimit:
 
     async def _refuse(self, send) -> None:
         body = f"Request body over {self.limit // (1024 * 1024)} MB: refused.".encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -187,8 +197,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or len(password) < 8:
-        raise ConvlensError(f"--auth (or ${AUTH_ENV}) must be USER:PASSWORD with a password of at least 8 "
-                            f"characters.")
+        raise ConvlensError(f"--auth (or ${AUTH_ENV}) must be USER:PASSWORD with a password of at least 8 characters.")
     return user, password
 
 
@@ -196,8 +205,10 @@ def check_exposure(host: str, share: bool, auth: tuple[str, str] | None) -> None
     """Refuse to serve beyond this machine without a password, and say why."""
     if (share or not is_loopback(host)) and auth is None:
         where = "a public share link" if share else f"{host} (reachable from other machines)"
-        raise ConvlensError(f"serving on {where} lets strangers use this demo: pass --auth USER:PASSWORD (or set "
-                            f"${AUTH_ENV}) so that only people with the password can, or serve on 127.0.0.1.")
+        raise ConvlensError(
+            f"serving on {where} lets strangers use this demo: pass --auth USER:PASSWORD (or set "
+            f"${AUTH_ENV}) so that only people with the password can, or serve on 127.0.0.1."
+        )
 
 
 def check_share_reachable(timeout: float = SHARE_PROBE_SECONDS) -> None:
@@ -209,7 +220,7 @@ def check_share_reachable(timeout: float = SHARE_PROBE_SECONDS) -> None:
         return  # this gradio has no such constant: let it try
     outcome: list[BaseException | None] = []
 
-    def probe():
+    def probe() -> None:
         try:
             socket.create_connection((server.hostname, server.port or 443), timeout=timeout).close()
             outcome.append(None)
@@ -222,5 +233,7 @@ def check_share_reachable(timeout: float = SHARE_PROBE_SECONDS) -> None:
     worker.join(timeout)
     if not outcome or outcome[0] is not None:
         reason = f"{outcome[0]}" if outcome else f"no answer in {time.monotonic() - started:.0f} s"
-        raise ConvlensError(f"--share needs Gradio's share service on the internet, which this machine cannot "
-                            f"reach ({reason}). Serve on your network instead: --host 0.0.0.0 --auth USER:PASSWORD.")
+        raise ConvlensError(
+            f"--share needs Gradio's share service on the internet, which this machine cannot "
+            f"reach ({reason}). Serve on your network instead: --host 0.0.0.0 --auth USER:PASSWORD."
+        )

@@ -11,16 +11,21 @@ import importlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from demo.classify import BadInput
 from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
-from toolkit.core.names import (EXAMPLES_FOLDER, GALLERY_FOLDER, GALLERY_INDEX, IMAGENET_CLASSES_FILE,
-                                 TRAINING_RUN_FOLDERS)
+from toolkit.core.names import (
+    EXAMPLES_FOLDER,
+    GALLERY_FOLDER,
+    GALLERY_INDEX,
+    IMAGENET_CLASSES_FILE,
+    TRAINING_RUN_FOLDERS,
+)
 
 REPRODUCE = """\
 | what | command |
@@ -91,8 +96,11 @@ def _details(entry: dict) -> str:
     lines = [f"**{entry.get('title') or entry['file']}**", ""]
     if entry.get("caption"):
         lines += [str(entry["caption"]), ""]
-    facts = [f"{key}: {entry[key]}" for key in ("kind", "method", "model", "layer", "filter", "class", "steps")
-             if entry.get(key) not in (None, "")]
+    facts = [
+        f"{key}: {entry[key]}"
+        for key in ("kind", "method", "model", "layer", "filter", "class", "steps")
+        if entry.get(key) not in (None, "")
+    ]
     if isinstance(entry.get("seconds"), (int, float)):
         facts.append(f"rendered in {entry['seconds']:.1f} s")
     if facts:
@@ -127,8 +135,11 @@ def load_gallery(exported: Path) -> Gallery:
             missing += 1
             continue
         title = str(entry.get("title") or Path(entry["file"]).stem)
-        items.append(GalleryItem(path, title, str(entry.get("caption") or ""), str(entry.get("kind") or "other"),
-                                 _details(entry)))
+        items.append(
+            GalleryItem(
+                path, title, str(entry.get("caption") or ""), str(entry.get("kind") or "other"), _details(entry)
+            )
+        )
     note = f"{len(items)} images rendered by `convlens visualize`; click one for its caption and probabilities."
     if missing:
         note += f" {missing} listed in {GALLERY_INDEX} are missing: {hint}"
@@ -143,7 +154,7 @@ def load_gallery(exported: Path) -> Gallery:
 class RenderQueue:
     """One render at a time, at most `max_waiting` waiting: a full queue is refused with a message."""
 
-    def __init__(self, max_waiting: int = RENDER_MAX_WAITING):
+    def __init__(self, max_waiting: int = RENDER_MAX_WAITING) -> None:
         self.max_waiting = max_waiting
         self._running = threading.Lock()
         self._count = threading.Lock()
@@ -152,8 +163,9 @@ class RenderQueue:
     def __enter__(self):
         with self._count:
             if self._admitted > self.max_waiting:
-                raise BadInput(f"The renderer is busy ({self._admitted} renders running or waiting): "
-                               f"try again in a minute.")
+                raise BadInput(
+                    f"The renderer is busy ({self._admitted} renders running or waiting): try again in a minute."
+                )
             self._admitted += 1
         self._running.acquire()
         return self
@@ -175,18 +187,29 @@ def load_renderer() -> Callable:
         ascent = importlib.import_module("toolkit.ascent")
     except ModuleNotFoundError as error:
         if error.name and error.name.startswith("toolkit"):
-            raise BadInput("Live rendering is not available in this version (toolkit.ascent is missing); "
-                           "the gallery above shows renders made with `convlens visualize`.") from None
-        raise BadInput(f"Live rendering needs {error.name}, which is not installed: run \"make setup\".") from None
+            raise BadInput(
+                "Live rendering is not available in this version (toolkit.ascent is missing); "
+                "the gallery above shows renders made with `convlens visualize`."
+            ) from None
+        raise BadInput(f'Live rendering needs {error.name}, which is not installed: run "make setup".') from None
     render = getattr(ascent, "render_imagenet_class", None)
     if render is None:
-        raise BadInput("Live rendering is not available in this version (toolkit.ascent has no "
-                       "render_imagenet_class); use `convlens visualize class` instead.")
+        raise BadInput(
+            "Live rendering is not available in this version (toolkit.ascent has no "
+            "render_imagenet_class); use `convlens visualize class` instead."
+        )
     return render
 
 
-def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
-                 progress: Callable | None = None, queue: RenderQueue | None = None) -> tuple[np.ndarray, dict]:
+def render_class(
+    class_name: str,
+    method: str,
+    steps: int,
+    size: int,
+    seed: int,
+    progress: Callable | None = None,
+    queue: RenderQueue | None = None,
+) -> tuple[np.ndarray, dict]:
     """Maximise an ImageNet class live; inputs checked and bounded before anything is imported."""
     if not str(class_name or "").strip():
         raise BadInput("Choose an ImageNet class, by name (e.g. Siamese cat) or by index (0-999).")
@@ -205,8 +228,9 @@ def render_class(class_name: str, method: str, steps: int, size: int, seed: int,
     with queue or RenderQueue():
         render = load_renderer()
         # the renderer resolves the name or index, with suggestions (a ConvlensError) when it knows no such class
-        image, info = render(str(class_name).strip(), method=method, steps=steps, size=size, seed=seed,
-                             progress=progress)
+        image, info = render(
+            str(class_name).strip(), method=method, steps=steps, size=size, seed=seed, progress=progress
+        )
     return np.asarray(image), dict(info or {})
 
 
@@ -214,15 +238,27 @@ def render_summary(info: dict, seconds: float) -> str:
     """Markdown for a finished render: what was rendered and how sure the network is of it."""
     lines = [f"Rendered in {seconds:.1f} s (the first render also loads TensorFlow)."]
     if "class_name" in info:
-        lines.append(f"**{info['class_name']}** (ImageNet class {info.get('class_index', '?')}), "
-                     f"{info.get('method', '?')} method, {info.get('steps', '?')} steps, "
-                     f"{info.get('size', '?')} px, seed {info.get('seed', '?')}.")
-    for key, words in (("probability_as_rendered", "as rendered"),
-                       ("probability_under_transforms", "under small shifts, scales and rotations")):
+        lines.append(
+            f"**{info['class_name']}** (ImageNet class {info.get('class_index', '?')}), "
+            f"{info.get('method', '?')} method, {info.get('steps', '?')} steps, "
+            f"{info.get('size', '?')} px, seed {info.get('seed', '?')}."
+        )
+    for key, words in (
+        ("probability_as_rendered", "as rendered"),
+        ("probability_under_transforms", "under small shifts, scales and rotations"),
+    ):
         if isinstance(info.get(key), (int, float)):
             lines.append(f"- the network's probability for the class {words}: {info[key]:.1%}")
-    shown = {"class_name", "class_index", "method", "steps", "size", "seed", "probability_as_rendered",
-             "probability_under_transforms"}
+    shown = {
+        "class_name",
+        "class_index",
+        "method",
+        "steps",
+        "size",
+        "seed",
+        "probability_as_rendered",
+        "probability_under_transforms",
+    }
     lines += [f"- {key}: {_figure(value)}" for key, value in info.items() if key not in shown]
     return "\n".join(lines)
 
@@ -274,27 +310,44 @@ def model_section(name: str, spec: dict) -> str:
     """Markdown for one exported model: accuracy, parity and size per variant, then the full records."""
     metrics, parity = spec.get("metrics") or {}, spec.get("parity") or {}
     quantization, files = spec.get("quantization") or {}, spec.get("files") or {}
-    lines = [f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}", "",
-             f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.", "",
-             "| variant | test accuracy | max abs difference from Keras | size |", "|---|---|---|---|"]
+    lines = [
+        f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}",
+        "",
+        f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.",
+        "",
+        "| variant | test accuracy | max abs difference from Keras | size |",
+        "|---|---|---|---|",
+    ]
     for label, kind, accuracy_key, parity_key in VARIANT_ROWS:
         if kind not in files and accuracy_key not in metrics:
             continue
-        lines.append(f"| {label} | {_percent(metrics.get(accuracy_key))} | {_difference(parity.get(parity_key))} | "
-                     f"{_human_bytes((files.get(kind) or {}).get('bytes'))} |")
+        lines.append(
+            f"| {label} | {_percent(metrics.get(accuracy_key))} | {_difference(parity.get(parity_key))} | "
+            f"{_human_bytes((files.get(kind) or {}).get('bytes'))} |"
+        )
     if parity:
         same = parity.get("decisions_identical")
-        lines += ["", f"Parity on {parity.get('n_images', '?')} images: tolerance "
-                      f"{_difference(parity.get('tolerance'))}; Keras and ONNX fp32 decisions identical: "
-                      f"{_figure(same) if same is not None else '?'}."]
+        lines += [
+            "",
+            f"Parity on {parity.get('n_images', '?')} images: tolerance "
+            f"{_difference(parity.get('tolerance'))}; Keras and ONNX fp32 decisions identical: "
+            f"{_figure(same) if same is not None else '?'}.",
+        ]
     if quantization:
         verdict = "recommended, offered in the demo" if quantization.get("recommended") else "not recommended"
         agreement = quantization.get("decision_agreement_with_fp32")
-        lines += ["", f"int8 ({quantization.get('method', '?')}): {verdict} ({quantization.get('rule', 'no rule')})"
-                      + (f"; agrees with fp32 on {agreement:.1%} of decisions" if isinstance(agreement, float) else "")
-                      + "."]
-    for title, key in (("Metrics", "metrics"), ("Parity", "parity"), ("Quantization", "quantization"),
-                       ("Preprocessing", "preprocessing")):
+        lines += [
+            "",
+            f"int8 ({quantization.get('method', '?')}): {verdict} ({quantization.get('rule', 'no rule')})"
+            + (f"; agrees with fp32 on {agreement:.1%} of decisions" if isinstance(agreement, float) else "")
+            + ".",
+        ]
+    for title, key in (
+        ("Metrics", "metrics"),
+        ("Parity", "parity"),
+        ("Quantization", "quantization"),
+        ("Preprocessing", "preprocessing"),
+    ):
         rows = _flatten(spec.get(key) or {})
         if rows:
             lines += ["", f"<details><summary>{title}: every figure</summary>", "", "| | |", "|---|---|"]
@@ -332,9 +385,12 @@ def run_figures(runs: Path) -> list[tuple[Path, str]]:
 
 def models_report(manifest: dict, runs: Path) -> str:
     """The manifest as people read it, the latency figures, and the commands that reproduce them."""
-    parts = ["## What is served", "",
-             f"Export created {manifest.get('created', '?')}; "
-             + ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())]
+    parts = [
+        "## What is served",
+        "",
+        f"Export created {manifest.get('created', '?')}; "
+        + ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items()),
+    ]
     for name, spec in manifest["models"].items():
         parts += ["", model_section(name, spec)]
     parts += ["", "## Latency", "", bench_section(runs), "", "## Reproduce", "", REPRODUCE]

@@ -95,13 +95,15 @@ def sketch_to_digit(sketch) -> np.ndarray:
     if not drawn.any():
         raise EmptySketch(EMPTY_SKETCH)
     if drawn.mean() > SKETCH_MAX_INK_FRACTION:
-        raise BadInput(f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes "
-                       f"on the white canvas.")
+        raise BadInput(
+            f"The canvas is {drawn.mean():.0%} ink: clear it and draw one digit in dark strokes on the white canvas."
+        )
     rows, cols = np.nonzero(drawn)
     extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     if extent < SKETCH_MIN_EXTENT * min(ink.shape):
-        raise BadInput("The drawing is too small to read (a dot?): draw the digit large, about the height "
-                       "of the canvas.")
+        raise BadInput(
+            "The drawing is too small to read (a dot?): draw the digit large, about the height of the canvas."
+        )
     digit = mnist_like(np.where(drawn, ink, 0.0))
     if digit is None:  # cannot happen once ink was found above; kept so a None never reaches the model
         raise EmptySketch(EMPTY_SKETCH)
@@ -122,8 +124,10 @@ def classify_digit(models: Models, digit: np.ndarray, variant: str = "fp32") -> 
     model = models.digits
     digit = np.asarray(digit)
     if digit.shape[:2] != model.input_shape[:2]:
-        raise BadInput(f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
-                       f"pass a drawing through sketch_to_digit first.")
+        raise BadInput(
+            f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
+            f"pass a drawing through sketch_to_digit first."
+        )
     output = model.predict(digit.astype(np.float32)[None], variant).reshape(-1)
     probabilities = {label: float(p) for label, p in zip(model.labels, output)}
     ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)

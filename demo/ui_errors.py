@@ -25,7 +25,10 @@ def user_errors(function):
             raise gr.Error(str(error), print_exception=False) from None
         except Exception as error:
             log.exception("unexpected error in %s", function.__name__)
-            raise gr.Error(f"Unexpected problem ({type(error).__name__}: {error}). It was logged on the server; "
-                           f"the next request will work.", print_exception=False) from None
+            raise gr.Error(
+                f"Unexpected problem ({type(error).__name__}: {error}). It was logged on the server; "
+                f"the next request will work.",
+                print_exception=False,
+            ) from None
 
     return wrapper

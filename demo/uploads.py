@@ -20,12 +20,26 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from demo.limits import (BLOB_MAX_AGE_S, BLOB_MAX_BYTES, BLOB_MAX_SKETCHES, BLOB_MAX_TOTAL_BYTES, CANVAS,
-                         SKETCH_MAX_LAYERS, SKETCH_MAX_SIDE)
+from demo.limits import (
+    BLOB_MAX_AGE_S,
+    BLOB_MAX_BYTES,
+    BLOB_MAX_SKETCHES,
+    BLOB_MAX_TOTAL_BYTES,
+    CANVAS,
+    SKETCH_MAX_LAYERS,
+    SKETCH_MAX_SIDE,
+)
 from toolkit.core.errors import ConvlensError
 
 REFUSED_FILE = "The image did not arrive with this request: upload it again."
-PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO; no EPS/PDF (Ghostscript), no exotic decoders
+PHOTO_FORMATS = (
+    "JPEG",
+    "PNG",
+    "WEBP",
+    "GIF",
+    "BMP",
+    "TIFF",
+)  # JPEG includes MPO; no EPS/PDF (Ghostscript), no exotic decoders
 SKETCH_FORMATS = ("PNG", "WEBP", "JPEG")  # what a canvas exports
 BLOB_KINDS = ("background", "layer", "composite")
 
@@ -46,7 +60,7 @@ class UploadGate:
     ones with an example photo's content are honoured.
     """
 
-    def __init__(self, uploaded: set[str], cached: Callable[[], Iterable[str]], examples: Iterable[Path]):
+    def __init__(self, uploaded: set[str], cached: Callable[[], Iterable[str]], examples: Iterable[Path]) -> None:
         self._uploaded = uploaded
         self._cached = cached
         self._example_hashes = {_sha256(path) for path in examples}
@@ -86,8 +100,9 @@ def open_image_header(source: Path | bytes, formats: tuple[str, ...], what: str 
     except Image.DecompressionBombError:
         raise RefusedInput(f"The {what} is far too large to decode safely: scale it down and try again.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise RefusedInput(f"The {what} could not be read as an image (only {', '.join(formats)} are read): "
-                           f"send one of those.") from None
+        raise RefusedInput(
+            f"The {what} could not be read as an image (only {', '.join(formats)} are read): send one of those."
+        ) from None
 
 
 def check_sketch_image(source: Path | bytes) -> None:
@@ -95,9 +110,11 @@ def check_sketch_image(source: Path | bytes) -> None:
     with open_image_header(source, SKETCH_FORMATS, "drawing") as picture:
         width, height = picture.size
     if max(width, height) > SKETCH_MAX_SIDE:
-        raise RefusedInput(f"The drawing is too large ({width} x {height} pixels): the canvas is "
-                           f"{CANVAS[0]} x {CANVAS[1]}, and drawings over {SKETCH_MAX_SIDE} pixels a side are refused. "
-                           f"Draw on the canvas instead.")
+        raise RefusedInput(
+            f"The drawing is too large ({width} x {height} pixels): the canvas is "
+            f"{CANVAS[0]} x {CANVAS[1]}, and drawings over {SKETCH_MAX_SIDE} pixels a side are refused. "
+            f"Draw on the canvas instead."
+        )
 
 
 class BoundedBlobStore:
@@ -107,16 +124,24 @@ class BoundedBlobStore:
     that sketch is classified; this store evicts the oldest entries instead of growing.
     """
 
-    def __init__(self, max_sketches: int = BLOB_MAX_SKETCHES, max_bytes: int = BLOB_MAX_TOTAL_BYTES,
-                 max_age_s: float = BLOB_MAX_AGE_S, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        max_sketches: int = BLOB_MAX_SKETCHES,
+        max_bytes: int = BLOB_MAX_TOTAL_BYTES,
+        max_age_s: float = BLOB_MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_sketches, self.max_bytes, self.max_age_s, self._clock = max_sketches, max_bytes, max_age_s, clock
         self._entries: OrderedDict[str, tuple[float, object]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def _bytes_of(blobs) -> int:
-        parts = [getattr(blobs, "background", None), getattr(blobs, "composite", None),
-                 *(getattr(blobs, "layers", None) or [])]
+        parts = [
+            getattr(blobs, "background", None),
+            getattr(blobs, "composite", None),
+            *(getattr(blobs, "layers", None) or []),
+        ]
         return sum(len(part) for part in parts if isinstance(part, (bytes, bytearray)))
 
     def total_bytes(self) -> int:
@@ -127,8 +152,10 @@ class BoundedBlobStore:
         now = self._clock()
         for key in [key for key, (born, _) in self._entries.items() if now - born > self.max_age_s]:
             del self._entries[key]
-        while self._entries and (len(self._entries) > self.max_sketches
-                                 or sum(self._bytes_of(b) for _, b in self._entries.values()) > self.max_bytes):
+        while self._entries and (
+            len(self._entries) > self.max_sketches
+            or sum(self._bytes_of(b) for _, b in self._entries.values()) > self.max_bytes
+        ):
             self._entries.popitem(last=False)
 
     def get(self, key, default=None):

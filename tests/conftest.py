@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.data import assets
 from toolkit.core.paths import convlens_home
+from toolkit.data import assets
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 

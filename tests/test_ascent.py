@@ -13,7 +13,10 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from toolkit.ascent import gallery, models, objectives as obj, render as rnd, transforms as tfm  # noqa: E402
+from toolkit.ascent import gallery, models  # noqa: E402
+from toolkit.ascent import objectives as obj
+from toolkit.ascent import render as rnd
+from toolkit.ascent import transforms as tfm
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage  # noqa: E402
 from toolkit.core.errors import ConvlensError  # noqa: E402
 
@@ -60,6 +63,7 @@ def binary_model(size: int = 32):
 
 # ------------------------------------------------------------------------------------ objectives
 
+
 def test_channel_objective_is_the_mean_of_one_channel_inside_the_border():
     acts = tf.constant(np.random.default_rng(0).normal(size=(2, 6, 6, 3)), tf.float32)
     value = obj.channel("a", 2, border=1)({"a": acts}).numpy()
@@ -92,6 +96,7 @@ def test_total_variation_is_zero_for_a_flat_image_and_counts_each_edge():
 
 # ------------------------------------------------------------------------------- transformations
 
+
 def _ramp(size=16, channels=3):
     return tf.constant(np.arange(size * size * channels, dtype=np.float32).reshape(1, size, size, channels))
 
@@ -109,7 +114,7 @@ def test_jitter_is_a_crop_shifted_by_at_most_d():
         out = tfm.Jitter(4)(image, tf.constant([7, k])).numpy()
         assert out.shape == (1, 12, 12, 3)
         oy, ox = np.argwhere(image.numpy()[0, :, :, 0] == out[0, 0, 0, 0])[0]
-        np.testing.assert_array_equal(out[0], image.numpy()[0, oy:oy + 12, ox:ox + 12])
+        np.testing.assert_array_equal(out[0], image.numpy()[0, oy : oy + 12, ox : ox + 12])
         offsets.add((int(oy), int(ox)))
     assert len(offsets) > 1 and all(0 <= o <= 4 for pair in offsets for o in pair)
 
@@ -117,8 +122,10 @@ def test_jitter_is_a_crop_shifted_by_at_most_d():
 def test_random_scale_zooms_about_the_centre_by_one_of_the_factors():
     square = np.zeros((1, 21, 21, 1), np.float32)
     square[0, 8:13, 8:13] = 1.0  # 5x5 = 25 pixels around the centre
-    areas = {int((tfm.RandomScale((0.6, 2.0))(tf.constant(square), tf.constant([1, k])).numpy() > 0.5).sum())
-             for k in range(12)}
+    areas = {
+        int((tfm.RandomScale((0.6, 2.0))(tf.constant(square), tf.constant([1, k])).numpy() > 0.5).sum())
+        for k in range(12)
+    }
     assert len(areas) == 2 and min(areas) < 16 and 80 < max(areas) < 120
     assert tfm.RandomScale((2.0,))(tf.constant(square), tf.constant([0, 0])).shape == square.shape
 
@@ -144,6 +151,7 @@ def test_compose_is_deterministic_for_a_seed_and_varies_with_it():
 
 
 # ------------------------------------------------------------------------------ parameterisations
+
 
 def test_pixel_and_fourier_images_start_equal_across_the_batch_and_stay_in_range():
     for param in (PixelImage(16), FourierImage(16), FourierImage(28, channels=1)):
@@ -174,6 +182,7 @@ def test_fourier_spectrum_scaling_favours_low_frequencies():
 
 
 # -------------------------------------------------------------------------------------- rendering
+
 
 @pytest.fixture(scope="module")
 def tiny_features():
@@ -282,9 +291,22 @@ def test_an_unknown_layer_names_the_options():
 
 # ---------------------------------------------------------------------------------------- gallery
 
+
 def _args(**overrides) -> argparse.Namespace:
-    base = dict(what="all", backbone="mobilenet", weights=None, layer=None, filter=0, class_name="Siamese cat",
-                method="both", steps=None, size=None, seed=0, out=None, model=None)
+    base = dict(
+        what="all",
+        backbone="mobilenet",
+        weights=None,
+        layer=None,
+        filter=0,
+        class_name="Siamese cat",
+        method="both",
+        steps=None,
+        size=None,
+        seed=0,
+        out=None,
+        model=None,
+    )
     return argparse.Namespace(**{**base, **overrides})
 
 
@@ -355,6 +377,7 @@ def test_live_render_bounds_its_steps_and_size():
 
 # ----------------------------------------------------------------- the real ImageNet MobileNet (cached weights)
 
+
 def test_robust_class_images_use_the_full_colour_range(real_home):
     from toolkit.data.datasets import imagenet_class_index
 
@@ -373,8 +396,9 @@ def test_live_class_render_returns_an_image_and_reports_progress(real_home):
     from toolkit.ascent.live import render_imagenet_class
 
     calls = []
-    image, info = render_imagenet_class("284", method="naive", steps=3, size=64, seed=1,
-                                        progress=lambda done, total: calls.append((done, total)))
+    image, info = render_imagenet_class(
+        "284", method="naive", steps=3, size=64, seed=1, progress=lambda done, total: calls.append((done, total))
+    )
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert info["class_name"].startswith("Siamese cat") and 0.0 <= info["probability_under_transforms"] <= 1.0

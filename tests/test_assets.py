@@ -8,9 +8,9 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
+from toolkit.core.errors import ConvlensError
 from toolkit.data import assets
 from toolkit.data import datasets as data
-from toolkit.core.errors import ConvlensError
 
 OFFICIAL_MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 OFFICIAL_MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -24,8 +24,10 @@ def test_the_demo_section_measures_both_clients_and_reports_them(small_export, t
     assert written["demo"]["latency"] == demo["latency"]
     table = (tmp_path / "runs" / "bench" / "results.md").read_text()
     photo = demo["latency"]["photo, concurrency 1"]
-    assert (f"| photo, concurrency 1 | {photo['gradio_client']['p50_ms']:.0f} |" in table
-            and f"| {photo['HTTP API']['p50_ms']:.0f} |" in table)
+    assert (
+        f"| photo, concurrency 1 | {photo['gradio_client']['p50_ms']:.0f} |" in table
+        and f"| {photo['HTTP API']['p50_ms']:.0f} |" in table
+    )
 
 
 def test_unknown_sections_are_refused():
@@ -43,4 +45,5 @@ def test_the_filter_grid_timing_is_consistent(real_home):
     assert grid["speedup"] == pytest.approx(grid["one_at_a_time_seconds"] / grid["batched_seconds"], rel=0.01)
     assert grid["one_at_a_time_seconds"] > grid["one_at_a_time_seconds_without_tracing"] > 0
     assert grid["ceiling_without_tracing"] == pytest.approx(
-        grid["gradient_ms_per_image_alone"] / grid["gradient_ms_per_image_batched"], rel=0.01)
+        grid["gradient_ms_per_image_alone"] / grid["gradient_ms_per_image_batched"], rel=0.01
+    )

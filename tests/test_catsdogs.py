@@ -3,15 +3,14 @@ folder loader and a tiny end-to-end run. Everything here trains on a handful of 
 
 import json
 import warnings
-from argparse import Namespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit.experiments import catsdogs
-from toolkit.data import photo_folders
 from toolkit.core.errors import ConvlensError
+from toolkit.data import photo_folders
+from toolkit.experiments import catsdogs
 
 SMALL = 64  # MobileNet accepts any size from 32; the tests train at 64 to stay quick
 
@@ -19,8 +18,9 @@ SMALL = 64  # MobileNet accepts any size from 32; the tests train at 64 to stay 
 def _batchnorm_layers(model):
     import keras
 
-    return [layer for layer in catsdogs.mobilenet_base(model).layers
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer for layer in catsdogs.mobilenet_base(model).layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def _random_images(count, size, seed=0):
@@ -29,6 +29,7 @@ def _random_images(count, size, seed=0):
 
 
 # ---------------------------------------------------------------- architecture
+
 
 def test_transfer_model_has_the_practicals_parameter_counts(real_home):
     import keras
@@ -65,6 +66,7 @@ def test_transfer_model_scales_pixels_like_the_imagenet_backbone(real_home):
 
 
 # ---------------------------------------------------------------- the two phases
+
 
 def test_frozen_phase_trains_only_the_head_and_keeps_batchnorm_statistics(real_home):
     model = catsdogs.cats_dogs_transfer_model(SMALL)
@@ -112,6 +114,7 @@ def test_training_throughput_is_measured_for_each_phase(real_home):
 
 # ---------------------------------------------------------------- input pipeline
 
+
 def test_flip_only_augmentation_returns_each_image_or_its_mirror():
     images = np.random.default_rng(0).integers(0, 256, (16, 12, 12, 3), dtype=np.uint8)
     flip_only = catsdogs.Augmentation(flip=True, rotation_degrees=0, zoom=0, translate=0)
@@ -156,6 +159,7 @@ def test_confusion_matrix_rows_are_true_classes():
 
 
 # ---------------------------------------------------------------- your own photos
+
 
 def _photo(path, colour, size=(60, 40), border=None):
     """A wide photo of one colour; `border` colours a 10-pixel band at the left and right edges."""
@@ -219,6 +223,7 @@ def test_photo_is_prepared_as_the_server_prepares_it(tmp_path):
 
 # ---------------------------------------------------------------- configuration and the command line
 
+
 def test_profiles_and_overrides():
     paper = catsdogs.config_for("paper")
     assert (paper.epochs, paper.fine_tune_epochs, paper.fine_tune_cosine_decay) == (50, 10, True)
@@ -235,16 +240,38 @@ def test_cli_options_reach_the_config(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(catsdogs, "train_catsdogs", lambda config, out=None: seen.update(config=config, out=out))
-    args = build_parser().parse_args(["train", "catsdogs", "--profile", "paper", "--epochs", "2", "--seed", "5",
-                                      "--input-size", "224", "--fine-tune-epochs", "1", "--out", "somewhere"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "catsdogs",
+            "--profile",
+            "paper",
+            "--epochs",
+            "2",
+            "--seed",
+            "5",
+            "--input-size",
+            "224",
+            "--fine-tune-epochs",
+            "1",
+            "--out",
+            "somewhere",
+        ]
+    )
     assert catsdogs.train_from_cli(args) == 0
     config = seen["config"]
-    assert (config.profile, config.epochs, config.fine_tune_epochs, config.seed, config.input_size) == \
-        ("paper", 2, 1, 5, 224)
+    assert (config.profile, config.epochs, config.fine_tune_epochs, config.seed, config.input_size) == (
+        "paper",
+        2,
+        1,
+        5,
+        224,
+    )
     assert seen["out"] == "somewhere"
 
 
 # ---------------------------------------------------------------- end to end, tiny
+
 
 def test_zero_shot_reference_calls_a_real_cat_a_cat(real_home):
     from skimage import data as skdata
@@ -260,8 +287,9 @@ def test_zero_shot_reference_calls_a_real_cat_a_cat(real_home):
 def test_tiny_run_writes_models_metrics_config_and_curves(real_home, tmp_path):
     import keras
 
-    config = catsdogs.config_for("quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4,
-                                 limit=8, verbose=0)
+    config = catsdogs.config_for(
+        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, limit=8, verbose=0
+    )
     metrics = catsdogs.train_catsdogs(config, tmp_path, log=lambda line: None)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
@@ -273,8 +301,11 @@ def test_tiny_run_writes_models_metrics_config_and_curves(real_home, tmp_path):
     assert written["transfer"]["parameters_frozen_phase"]["trainable"] == 1025
 
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["preprocessing"] == {"kind": "photo", "crop": "center_square",
-                                      "resize_steps": [[32, 32, "box"], [SMALL, SMALL, "bilinear"]]}
+    assert saved["preprocessing"] == {
+        "kind": "photo",
+        "crop": "center_square",
+        "resize_steps": [[32, 32, "box"], [SMALL, SMALL, "bilinear"]],
+    }
     assert saved["limit"] == 8 and saved["labels"] == ["cat", "dog"]
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["transfer"]["val_accuracy"]) == 2 and history["transfer"]["fine_tune_start_epoch"] == 1
@@ -300,12 +331,20 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
             noise = rng.integers(-40, 40, (48, 64, 3))
             picture = np.clip(np.array(tint) + noise, 0, 255).astype(np.uint8)
             Image.fromarray(picture).save(photos / f"{name}.{index}.jpg")
-    config = catsdogs.config_for("quick", input_size=SMALL, epochs=1, fine_tune_epochs=0, batch_size=4,
-                                 data=str(photos), skip_scratch=True, zero_shot_sizes=(), verbose=0)
+    config = catsdogs.config_for(
+        "quick",
+        input_size=SMALL,
+        epochs=1,
+        fine_tune_epochs=0,
+        batch_size=4,
+        data=str(photos),
+        skip_scratch=True,
+        zero_shot_sizes=(),
+        verbose=0,
+    )
     metrics = catsdogs.train_catsdogs(config, tmp_path / "run", log=lambda line: None)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["preprocessing"]["resize_steps"] == [[SMALL, SMALL, "bilinear"]]
     assert saved["split_sizes"] == {"train": 14, "validation": 2, "test": 4}
     assert metrics["test_images"] == 4 and "scratch" not in metrics
     assert not (tmp_path / "run" / "scratch.keras").exists()
-

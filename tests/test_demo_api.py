@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import demo_support as support
 import httpx
 import numpy as np
 import psutil
@@ -18,7 +19,6 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import demo_support as support
 from demo import classify as logic
 from demo.app import launch, prepare
 from demo.sketches import sketch_to_digit
@@ -73,8 +73,9 @@ def test_a_photo_is_classified_as_the_model_does_it_directly(client, models, tmp
 
 
 def test_the_example_photo_of_chelsea_is_served_and_classified(client, models):
-    label_value, seen_path, _ = client.predict(handle_file(str(support.chelsea_path())), "fp32",
-                                               api_name="/classify_photo")
+    label_value, seen_path, _ = client.predict(
+        handle_file(str(support.chelsea_path())), "fp32", api_name="/classify_photo"
+    )
     label, confidences = _label(label_value)
     assert label in ("cat", "dog") and sum(confidences.values()) == pytest.approx(1, abs=1e-5)
     height, width, _ = models.catsdogs.input_shape
@@ -83,8 +84,9 @@ def test_the_example_photo_of_chelsea_is_served_and_classified(client, models):
 
 @pytest.mark.parametrize("digit", ["1", "7"])
 def test_a_drawn_digit_is_read(client, tmp_path, digit):
-    label_value, seen_path, summary = client.predict(_sketch(tmp_path, support.drawn_digit(digit), digit), "fp32",
-                                                     api_name="/classify_sketch")
+    label_value, seen_path, summary = client.predict(
+        _sketch(tmp_path, support.drawn_digit(digit), digit), "fp32", api_name="/classify_sketch"
+    )
     label, confidences = _label(label_value)
     assert label == digit and len(confidences) == 3
     seen = np.asarray(Image.open(seen_path).convert("L"))
@@ -95,8 +97,9 @@ def test_a_drawn_digit_is_read(client, tmp_path, digit):
 def test_int8_reads_the_same_digit_when_offered(client, models, tmp_path):
     if "int8" not in models.digits.variants():
         pytest.skip("the manifest does not recommend int8 for digits")
-    label_value, _, _ = client.predict(_sketch(tmp_path, support.drawn_digit("7"), "seven"), "int8",
-                                       api_name="/classify_sketch")
+    label_value, _, _ = client.predict(
+        _sketch(tmp_path, support.drawn_digit("7"), "seven"), "int8", api_name="/classify_sketch"
+    )
     assert _label(label_value)[0] == "7"
 
 
@@ -119,20 +122,31 @@ def test_awkward_but_valid_photos_are_answered(client, tmp_path):
         assert label in ("cat", "dog") and sum(confidences.values()) == pytest.approx(1, abs=1e-5), name
 
 
-@pytest.mark.parametrize("canvas, message", [(support.blank_canvas, "canvas is empty"),
-                                             (support.black_canvas, "100% ink"),
-                                             (support.single_dot, "too small to read")])
+@pytest.mark.parametrize(
+    "canvas, message",
+    [
+        (support.blank_canvas, "canvas is empty"),
+        (support.black_canvas, "100% ink"),
+        (support.single_dot, "too small to read"),
+    ],
+)
 def test_unreadable_sketches_get_their_message(client, tmp_path, canvas, message):
     with pytest.raises(Exception, match=message):
         client.predict(_sketch(tmp_path, canvas(), "bad"), "fp32", api_name="/classify_sketch")
-    label_value, _, _ = client.predict(_sketch(tmp_path, support.drawn_digit("1"), "one"), "fp32",
-                                       api_name="/classify_sketch")
+    label_value, _, _ = client.predict(
+        _sketch(tmp_path, support.drawn_digit("1"), "one"), "fp32", api_name="/classify_sketch"
+    )
     assert _label(label_value)[0] == "1"
 
 
-@pytest.mark.parametrize("name, message", [("text_renamed.jpg", "could not be read as an image"),
-                                           ("truncated.png", "could not be read as an image"),
-                                           ("bomb_20000x20000.png", "too large")])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("text_renamed.jpg", "could not be read as an image"),
+        ("truncated.png", "could not be read as an image"),
+        ("bomb_20000x20000.png", "too large"),
+    ],
+)
 def test_a_sketch_that_is_no_image_gets_a_message(client, tmp_path, name, message):
     path, _ = support.bad_inputs(tmp_path)[name]
     sketch = {"background": None, "layers": [], "composite": handle_file(str(path))}
@@ -144,8 +158,7 @@ def test_uploads_over_the_size_bound_are_refused_by_the_server(served, tmp_path)
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(21 * 1024 * 1024))
     with open(big, "rb") as handle:
-        answer = httpx.post(f"{served.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", handle)},
-                            timeout=60)
+        answer = httpx.post(f"{served.rstrip('/')}/gradio_api/upload", files={"files": ("big.png", handle)}, timeout=60)
     assert answer.status_code == 413, answer.text[:300]
 
 
@@ -158,14 +171,16 @@ def test_the_browser_protocol_client_gets_what_gradio_client_gets(served, client
         photo = tmp_path / "red.png"
         support.solid(support.RED).save(photo)
         label_value, seen_png, summary = browser.predict(photo, "fp32", api_name="/classify_photo")
-        expected_label, expected_seen, expected_summary = client.predict(handle_file(str(photo)), "fp32",
-                                                                         api_name="/classify_photo")
+        expected_label, expected_seen, expected_summary = client.predict(
+            handle_file(str(photo)), "fp32", api_name="/classify_photo"
+        )
         assert label_value == expected_label and summary == expected_summary
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(seen_png))), np.asarray(Image.open(expected_seen)))
         drawing = tmp_path / "seven.png"
         Image.fromarray(support.drawn_digit("7")).save(drawing)
-        sketch = browser.predict({"background": None, "layers": [], "composite": drawing}, "fp32",
-                                 api_name="/classify_sketch")
+        sketch = browser.predict(
+            {"background": None, "layers": [], "composite": drawing}, "fp32", api_name="/classify_sketch"
+        )
         assert _label(sketch[0])[0] == "7"
         text, _ = support.bad_inputs(tmp_path)["text_renamed.jpg"]
         with pytest.raises(GradioHttpError, match="text file"):
@@ -176,10 +191,13 @@ def test_the_browser_protocol_client_gets_what_gradio_client_gets(served, client
         browser.close()
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (("Siamese cat", "robust", 100000, 128, 0), "greater than maximum value 300"),  # gradio checks the slider
-    (("a cat that does not exist", "robust", 10, 128, 0), "no ImageNet class"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (("Siamese cat", "robust", 100000, 128, 0), "greater than maximum value 300"),  # gradio checks the slider
+        (("a cat that does not exist", "robust", 10, 128, 0), "no ImageNet class"),
+    ],
+)
 def test_render_requests_out_of_bounds_get_a_message(client, arguments, message):
     with pytest.raises(Exception, match=message):
         client.predict(*arguments, api_name="/render_class")
@@ -203,8 +221,9 @@ def _free_port() -> int:
 
 
 def _convlens(*args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "toolkit", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_command_refuses_a_missing_export(tmp_path):
@@ -229,10 +248,14 @@ def test_the_command_serves_on_localhost_without_tensorflow(small_export, tmp_pa
     """`convlens demo` binds 127.0.0.1 by default, answers, and never loads TensorFlow's library."""
     port = _free_port()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "toolkit", "demo", "--exported", str(small_export),
-                               "--port", str(port)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env={**os.environ,
-                                                                         "CONVLENS_RUNS": str(tmp_path)})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "demo", "--exported", str(small_export), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CONVLENS_RUNS": str(tmp_path)},
+    )
     try:
         client = None
         while client is None:
@@ -248,8 +271,11 @@ def test_the_command_serves_on_localhost_without_tensorflow(small_export, tmp_pa
         print(f"cold start to first answer: {time.perf_counter() - started:.1f} s")
         maps = Path(f"/proc/{server.pid}/maps").read_text()
         assert "tensorflow" not in maps.lower()
-        addresses = {c.laddr.ip for c in psutil.Process(server.pid).net_connections("tcp")
-                     if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        addresses = {
+            c.laddr.ip
+            for c in psutil.Process(server.pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        }
         assert addresses == {"127.0.0.1"}
     finally:
         server.send_signal(signal.SIGINT)

@@ -11,21 +11,26 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pytest
-
 import demo_support as support
+import pytest
+from demo_support import chelsea_path
+
 from demo.app import launch, prepare
 from demo.limits import CANVAS
-from demo_support import chelsea_path
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 30_000
-
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +58,29 @@ def export_with_gallery(small_export, tmp_path_factory) -> Path:
     gallery.mkdir()
     support.half_red_half_blue(128, 128).save(gallery / "class_284_robust.png")
     support.solid(support.BLUE, (128, 128)).save(gallery / "filter_0.png")
-    (gallery / "index.json").write_text(json.dumps([
-        {"file": "class_284_robust.png", "title": "Siamese cat (robust)", "caption": "ImageNet class 284 maximised",
-         "kind": "class", "method": "robust", "model": "mobilenet",
-         "probabilities": {"as_rendered": {"Siamese cat": 0.91}, "under_transforms": {"Siamese cat": 0.64}}},
-        {"file": "filter_0.png", "title": "conv_pw_5 filter 0", "caption": "one filter maximised",
-         "kind": "filters", "method": "naive", "model": "mobilenet"}]))
+    (gallery / "index.json").write_text(
+        json.dumps(
+            [
+                {
+                    "file": "class_284_robust.png",
+                    "title": "Siamese cat (robust)",
+                    "caption": "ImageNet class 284 maximised",
+                    "kind": "class",
+                    "method": "robust",
+                    "model": "mobilenet",
+                    "probabilities": {"as_rendered": {"Siamese cat": 0.91}, "under_transforms": {"Siamese cat": 0.64}},
+                },
+                {
+                    "file": "filter_0.png",
+                    "title": "conv_pw_5 filter 0",
+                    "caption": "one filter maximised",
+                    "kind": "filters",
+                    "method": "naive",
+                    "model": "mobilenet",
+                },
+            ]
+        )
+    )
     return export
 
 
@@ -77,8 +99,14 @@ def page(chromium, served):
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     outside = []
-    page.on("request", lambda request: outside.append(request.url)
-            if urlparse(request.url).hostname not in (None, "", "127.0.0.1", "localhost") else None)
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if urlparse(request.url).hostname not in (None, "", "127.0.0.1", "localhost")
+            else None
+        ),
+    )
     page.goto(served)
     page.wait_for_selector("#photo-input")
     yield page
@@ -137,8 +165,12 @@ def _drawing_area(page) -> dict:
     editor = page.locator("#sketch canvas").first.bounding_box()
     zoom = page.locator("#sketch").get_by_text(re.compile(r"^\d+%$")).first.inner_text()
     side = CANVAS[0] * int(zoom.rstrip("%")) / 100
-    return {"x": editor["x"] + (editor["width"] - side) / 2, "y": editor["y"] + (editor["height"] - side) / 2,
-            "width": side, "height": side}
+    return {
+        "x": editor["x"] + (editor["width"] - side) / 2,
+        "y": editor["y"] + (editor["height"] - side) / 2,
+        "width": side,
+        "height": side,
+    }
 
 
 def test_draw_a_digit_with_the_mouse(page):

@@ -10,11 +10,11 @@ import time
 import types
 from pathlib import Path
 
+import demo_support as support
 import numpy as np
 import pytest
 from PIL import Image
 
-import demo_support as support
 from demo import classify as logic
 from demo import showcase, sketches
 from demo.classify import BadInput
@@ -67,8 +67,11 @@ def test_a_real_mnist_digit_redrawn_on_the_canvas_comes_back_as_itself(mnist_tes
         canvas[60:340, 60:340] = 255 - big[..., None]
         back = sketches.sketch_to_digit(canvas).astype(float)
         # MNIST's own centring rounded differently: allow the digit to sit one pixel off
-        correlation = max(np.corrcoef(np.roll(back, (dy, dx), axis=(0, 1)).ravel(), original.ravel())[0, 1]
-                          for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        correlation = max(
+            np.corrcoef(np.roll(back, (dy, dx), axis=(0, 1)).ravel(), original.ravel())[0, 1]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
         assert correlation > 0.9, (index, correlation)
 
 
@@ -88,13 +91,16 @@ def test_a_sketch_without_composite_is_laid_from_its_layers():
     assert np.array_equal(sketches.sketch_to_digit(value), sketches.sketch_to_digit(support.drawn_digit("1")))
 
 
-@pytest.mark.parametrize("sketch, message", [
-    (support.blank_canvas, "canvas is empty"),
-    (lambda: None, "canvas is empty"),
-    (lambda: {"background": None, "layers": [], "composite": None}, "canvas is empty"),
-    (support.black_canvas, "100% ink"),
-    (support.single_dot, "too small to read"),
-])
+@pytest.mark.parametrize(
+    "sketch, message",
+    [
+        (support.blank_canvas, "canvas is empty"),
+        (lambda: None, "canvas is empty"),
+        (lambda: {"background": None, "layers": [], "composite": None}, "canvas is empty"),
+        (support.black_canvas, "100% ink"),
+        (support.single_dot, "too small to read"),
+    ],
+)
 def test_unreadable_sketches_are_refused_with_a_message(models, sketch, message):
     with pytest.raises(BadInput, match=message):
         sketches.classify_sketch(models, sketch())
@@ -187,8 +193,9 @@ def test_arrays_pil_images_and_files_give_the_same_answer(models, tmp_path):
 
 def test_preprocessing_follows_the_manifest():
     photo = Image.fromarray(np.arange(200 * 100 * 3, dtype=np.uint32).reshape(100, 200, 3).astype(np.uint8))
-    seen = logic.photo_model_input(photo, {"kind": "photo", "crop": "center_square",
-                                           "resize_steps": [[32, 32, "box"], [64, 64, "bilinear"]]})
+    seen = logic.photo_model_input(
+        photo, {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [64, 64, "bilinear"]]}
+    )
     assert seen.shape == (64, 64, 3)
     stretched = logic.photo_model_input(photo, {"kind": "resize", "resize_steps": [[50, 40, "bilinear"]]})
     assert stretched.shape == (50, 40, 3)
@@ -207,6 +214,7 @@ def test_a_very_wide_photo_is_classified_with_a_note(models):
 
 def _copy_export(source: Path, target: Path) -> Path:
     import shutil
+
     shutil.copytree(source, target)
     return target
 
@@ -256,7 +264,7 @@ def test_start_up_and_classification_import_no_tensorflow(fake_export, tmp_path)
 import sys, time
 started = time.perf_counter()
 from demo.app import prepare
-app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / 'scratch')!r})
+app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / "scratch")!r})
 ready = time.perf_counter() - started
 from demo.classify import load_models, classify_photo
 from demo.sketches import classify_sketch
@@ -268,8 +276,14 @@ assert classify_sketch(models, demo_support.drawn_digit("7")).label == "7"
 loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
 print("ready", round(ready, 2), "loaded", loaded)
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CONVLENS_RUNS": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CONVLENS_RUNS": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded []" in done.stdout, done.stdout
 
@@ -311,10 +325,18 @@ def test_the_gallery_shows_captions_and_probabilities(tmp_path):
     support.solid(support.RED).save(folder / "siamese.png")
     support.solid(support.BLUE).save(folder / "filter_3.png")
     index = [
-        {"file": "siamese.png", "title": "Siamese cat, robust", "caption": "ImageNet class 284 maximised",
-         "kind": "class", "method": "robust", "model": "mobilenet",
-         "probabilities": {"as_rendered": {"Siamese cat": 0.93, "Persian cat": 0.02},
-                           "under_transforms": {"Siamese cat": 0.71}}},
+        {
+            "file": "siamese.png",
+            "title": "Siamese cat, robust",
+            "caption": "ImageNet class 284 maximised",
+            "kind": "class",
+            "method": "robust",
+            "model": "mobilenet",
+            "probabilities": {
+                "as_rendered": {"Siamese cat": 0.93, "Persian cat": 0.02},
+                "under_transforms": {"Siamese cat": 0.71},
+            },
+        },
         {"file": "filter_3.png", "title": "conv_pw_5 filter 3", "caption": "", "kind": "filters"},
         {"file": "gone.png", "title": "missing", "kind": "class"},
     ]
@@ -333,14 +355,17 @@ def test_the_render_panel_says_so_when_the_renderer_is_absent(monkeypatch):
         showcase.render_class("Siamese cat", "robust", 10, 64, 0)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (("", "robust", 10, 64, 0), "Choose an ImageNet class"),
-    (("Siamese cat", "deep-dream", 10, 64, 0), "method must be"),
-    (("Siamese cat", "robust", 10 ** 6, 64, 0), "Steps must be between"),
-    (("Siamese cat", "robust", 10, 4096, 0), "size must be one of"),
-    (("Siamese cat", "robust", 10, 64, -1), "seed must be between"),
-    (("Siamese cat", "robust", 10, 64, 2 ** 31), "seed must be between"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (("", "robust", 10, 64, 0), "Choose an ImageNet class"),
+        (("Siamese cat", "deep-dream", 10, 64, 0), "method must be"),
+        (("Siamese cat", "robust", 10**6, 64, 0), "Steps must be between"),
+        (("Siamese cat", "robust", 10, 4096, 0), "size must be one of"),
+        (("Siamese cat", "robust", 10, 64, -1), "seed must be between"),
+        (("Siamese cat", "robust", 10, 64, 2**31), "seed must be between"),
+    ],
+)
 def test_render_requests_are_checked_before_anything_is_loaded(monkeypatch, arguments, message):
     monkeypatch.setitem(sys.modules, "toolkit.ascent", None)
     with pytest.raises(ConvlensError, match=message):
@@ -351,7 +376,9 @@ def test_an_unknown_class_gets_the_renderers_message(monkeypatch):
     def render_imagenet_class(class_name_or_index, **_):
         raise ConvlensError(f"no ImageNet class is called {class_name_or_index!r}; did you mean: Siamese cat?")
 
-    monkeypatch.setitem(sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class))
+    monkeypatch.setitem(
+        sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class)
+    )
     with pytest.raises(ConvlensError, match="no ImageNet class is called 'no such animal'; did you mean"):
         showcase.render_class(" no such animal ", "robust", 10, 64, 0)
 
@@ -365,13 +392,23 @@ def test_a_render_calls_the_renderer_with_progress(monkeypatch):
             progress(step, steps)
         return np.zeros((size, size, 3), np.uint8), {"class": class_name_or_index, "steps": steps}
 
-    monkeypatch.setitem(sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class))
+    monkeypatch.setitem(
+        sys.modules, "toolkit.ascent", types.SimpleNamespace(render_imagenet_class=render_imagenet_class)
+    )
     image, info = showcase.render_class("Siamese cat", "naive", 20, 64, 3, progress=lambda *a: reports.append(a))
     assert calls == [("Siamese cat", "naive", 20, 64, 3)] and image.shape == (64, 64, 3)
     assert info["class"] == "Siamese cat"  # the renderer resolves the name; the demo passes it as typed
     assert reports[-1] == (20, 20) and len(reports) == 20
-    summary = showcase.render_summary({"class_name": "Siamese cat, Siamese", "class_index": 284, "method": "naive",
-                                       "probability_as_rendered": 0.93, "seconds": 1.5}, 2.0)
+    summary = showcase.render_summary(
+        {
+            "class_name": "Siamese cat, Siamese",
+            "class_index": 284,
+            "method": "naive",
+            "probability_as_rendered": 0.93,
+            "seconds": 1.5,
+        },
+        2.0,
+    )
     assert "**Siamese cat, Siamese** (ImageNet class 284)" in summary and "as rendered: 93.0%" in summary
 
 
@@ -415,8 +452,9 @@ def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
     assert "catsdogs fp32 b1 | 2.2" in showcase.models_report(manifest, tmp_path)
     (tmp_path / "sweep").mkdir()
     support.solid(support.RED).save(tmp_path / "sweep" / "transfer_vs_scratch.png")
-    assert showcase.run_figures(tmp_path) == [(tmp_path / "sweep" / "transfer_vs_scratch.png",
-                                               "sweep: transfer vs scratch")]
+    assert showcase.run_figures(tmp_path) == [
+        (tmp_path / "sweep" / "transfer_vs_scratch.png", "sweep: transfer vs scratch")
+    ]
 
 
 def test_the_photo_note_mentions_the_32x32_training_images_only_when_training_had_them():

@@ -9,12 +9,11 @@ import time
 import uuid
 from pathlib import Path
 
+import demo_support as support
 import httpx
-import numpy as np
 import pytest
 from PIL import Image
 
-import demo_support as support
 from demo.limits import BLOB_MAX_SKETCHES
 from demo.uploads import REFUSED_FILE
 from toolkit.bench import free_port, start_demo, tree_rss_mb
@@ -52,8 +51,14 @@ def _private_photo(folder: Path) -> Path:
 
 @pytest.mark.parametrize("meta", [False, True], ids=["bare reference", "with gradio's FileData tag"])
 def test_a_photo_reference_to_any_server_path_gets_one_message_and_no_file(browser, tmp_path, meta):
-    references = [str(_private_photo(tmp_path / "secret")), "/etc/hostname", "/no/such/file.png", "/etc", "",
-                  "../../../../etc/passwd"]
+    references = [
+        str(_private_photo(tmp_path / "secret")),
+        "/etc/hostname",
+        "/no/such/file.png",
+        "/etc",
+        "",
+        "../../../../etc/passwd",
+    ]
     answers = set()
     for path in references:
         value = {"path": path, **({"meta": {"_type": "gradio.FileData"}} if meta else {})}
@@ -70,9 +75,11 @@ def test_a_sketch_reference_to_a_server_path_gets_one_answer_and_no_file(browser
     tag = {"meta": {"_type": "gradio.FileData"}} if meta else {}
     answers = set()
     for path in (str(_private_photo(tmp_path / "secret")), "/etc/hostname", "/no/such/file.png"):
-        for value in ({"background": {"path": path, **tag}, "layers": [], "composite": None},
-                      {"background": None, "layers": [], "composite": {"path": path, **tag}},
-                      {"background": None, "layers": [{"path": path, **tag}], "composite": None}):
+        for value in (
+            {"background": {"path": path, **tag}, "layers": [], "composite": None},
+            {"background": None, "layers": [], "composite": {"path": path, **tag}},
+            {"background": None, "layers": [{"path": path, **tag}], "composite": None},
+        ):
             answers.add(_refusal(browser, value, "fp32", api_name="/classify_sketch"))
     assert len(answers) == 1, answers
     assert "text file" not in answers.pop()
@@ -122,10 +129,17 @@ def _sketch_component(url: str) -> int:
 
 
 def _post_blob(url: str, component: int, index, blob: bytes, kind: str = "layer") -> httpx.Response:
-    form = {"component_id": str(component), "session_hash": uuid.uuid4().hex, "fn_name": "accept_blobs",
-            "type": kind, "index": str(index), "id": uuid.uuid4().hex}
-    return httpx.post(f"{url}/gradio_api/component_server", data=form, files={"blob": ("blob", blob, "image/png")},
-                      timeout=60)
+    form = {
+        "component_id": str(component),
+        "session_hash": uuid.uuid4().hex,
+        "fn_name": "accept_blobs",
+        "type": kind,
+        "index": str(index),
+        "id": uuid.uuid4().hex,
+    }
+    return httpx.post(
+        f"{url}/gradio_api/component_server", data=form, files={"blob": ("blob", blob, "image/png")}, timeout=60
+    )
 
 
 def _canvas_png() -> bytes:
@@ -151,8 +165,12 @@ def test_the_blob_endpoint_refuses_huge_indices_and_bounds_what_it_keeps(demo_se
 
 def test_a_request_body_over_the_bound_is_refused_before_it_is_read(demo_server):
     _, url = demo_server
-    answer = httpx.post(f"{url}/gradio_api/component_server", content=b"x" * (22 * 1024 * 1024),
-                        headers={"content-type": "multipart/form-data; boundary=x"}, timeout=60)
+    answer = httpx.post(
+        f"{url}/gradio_api/component_server",
+        content=b"x" * (22 * 1024 * 1024),
+        headers={"content-type": "multipart/form-data; boundary=x"},
+        timeout=60,
+    )
     assert answer.status_code == 413
 
 
@@ -168,8 +186,9 @@ def test_a_41_megapixel_multi_layer_sketch_is_refused_from_its_header(demo_serve
     before = tree_rss_mb(process.pid)
     started = time.perf_counter()
     for layers in ([bomb], [bomb, bomb]):
-        answer = _refusal(browser, {"background": bomb, "layers": layers, "composite": bomb}, "fp32",
-                          api_name="/classify_sketch")
+        answer = _refusal(
+            browser, {"background": bomb, "layers": layers, "composite": bomb}, "fp32", api_name="/classify_sketch"
+        )
         assert "too large" in answer or "at most" in answer
     assert time.perf_counter() - started < 10
     assert tree_rss_mb(process.pid) - before < 200
@@ -184,8 +203,8 @@ def test_the_page_and_file_route_serve_no_checkpoint_or_model_and_no_server_path
 
 
 def test_a_mixed_load_of_16_clients_completes_while_strangers_attack(demo_server, tmp_path):
-    from test_reliability import _assert_load_handled, _inputs, _mixed_load
     from gradio_client import Client
+    from test_reliability import _assert_load_handled, _inputs, _mixed_load
 
     process, url = demo_server
     component = _sketch_component(url)
@@ -198,9 +217,12 @@ def test_a_mixed_load_of_16_clients_completes_while_strangers_attack(demo_server
         browser = GradioHttp(url)
         try:
             while not stop.is_set():
-                for attempt in (lambda: browser.predict({"path": "/etc/hostname"}, "fp32", api_name="/classify_photo"),
-                                lambda: browser.predict({"background": bomb, "layers": [bomb], "composite": bomb},
-                                                        "fp32", api_name="/classify_sketch")):
+                for attempt in (
+                    lambda: browser.predict({"path": "/etc/hostname"}, "fp32", api_name="/classify_photo"),
+                    lambda: browser.predict(
+                        {"background": bomb, "layers": [bomb], "composite": bomb}, "fp32", api_name="/classify_sketch"
+                    ),
+                ):
                     try:
                         attempt()
                         refused.append(False)
@@ -228,8 +250,13 @@ def _convlens_demo(*args: str, env: dict | None = None, timeout: float = 90) -> 
     import sys
 
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), *args],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     return done.returncode, done.stderr, time.perf_counter() - started
 
 
@@ -241,8 +268,9 @@ def test_serving_beyond_this_machine_without_a_password_is_refused_at_once(args,
 
 
 def test_share_offline_fails_within_seconds_with_a_clear_message(small_export):
-    code, stderr, seconds = _convlens_demo("--share", "--auth", "teacher:long-enough-pw", "--exported",
-                                           str(small_export))
+    code, stderr, seconds = _convlens_demo(
+        "--share", "--auth", "teacher:long-enough-pw", "--exported", str(small_export)
+    )
     assert code == 2 and "share service" in stderr and "Traceback" not in stderr, stderr[-500:]
     assert seconds < 40  # loading the models, then a 5 s probe
 
@@ -261,9 +289,12 @@ def test_the_demo_removes_its_scratch_folder_when_stopped(small_export, tmp_path
     scratch_parent = tmp_path / "tmp"
     scratch_parent.mkdir()
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported",
-                                str(small_export)], env={**os.environ, "TMPDIR": str(scratch_parent)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(small_export)],
+        env={**os.environ, "TMPDIR": str(scratch_parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while not list(scratch_parent.glob("convlens-demo-*")) and time.monotonic() < deadline:

@@ -52,10 +52,17 @@ def test_sketch_images_are_judged_by_their_header():
         check_sketch_image(b"%!PS-Adobe-3.0 EPSF-3.0\n")
 
 
-@pytest.mark.parametrize("kind, index, blob, message", [
-    ("layer", 10_000_000, _png(), "at most"), ("layer", -1, _png(), "at most"), ("layer", "x", _png(), "index"),
-    ("script", 0, _png(), "Unknown"), ("layer", 0, b"x" * (BLOB_MAX_BYTES + 1), "MB"),
-    ("composite", None, b"not a png", "could not be read")])
+@pytest.mark.parametrize(
+    "kind, index, blob, message",
+    [
+        ("layer", 10_000_000, _png(), "at most"),
+        ("layer", -1, _png(), "at most"),
+        ("layer", "x", _png(), "index"),
+        ("script", 0, _png(), "Unknown"),
+        ("layer", 0, b"x" * (BLOB_MAX_BYTES + 1), "MB"),
+        ("composite", None, b"not a png", "could not be read"),
+    ],
+)
 def test_blob_posts_out_of_bounds_are_refused(kind, index, blob, message):
     with pytest.raises(RefusedInput, match=message):
         check_blob_post(kind, index, blob)

@@ -5,9 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from toolkit.experiments import digits, digits_cli, digits_sweep
-from toolkit.data.datasets import Split
 from toolkit.core.errors import ConvlensError
+from toolkit.data.datasets import Split
+from toolkit.experiments import digits, digits_cli, digits_sweep
 
 
 def _trainable(model) -> int:
@@ -37,7 +37,9 @@ def test_transfer_copies_and_freezes_the_letter_convolutions():
     model = digits.transfer_cnn(letters_model)
     assert _frozen(model) == 20180 and _trainable(model) == 19610
     for name in digits.CONV_LAYERS:
-        for ours, theirs in zip(model.get_layer(name).get_weights(), letters_model.get_layer(name).get_weights()):
+        for ours, theirs in zip(
+            model.get_layer(name).get_weights(), letters_model.get_layer(name).get_weights(), strict=False
+        ):
             np.testing.assert_array_equal(ours, theirs)
 
 
@@ -48,7 +50,7 @@ def _pattern_digits(per_class: int, seed: int) -> Split:
     x = rng.integers(0, 40, (len(y), 28, 28)).astype(np.uint8)
     for i, label in enumerate(y):
         row, col = 4 + 10 * (label // 5), 2 + 5 * (label % 5)
-        x[i, row:row + 8, col:col + 4] = 255
+        x[i, row : row + 8, col : col + 4] = 255
     return Split(x, y)
 
 
@@ -61,8 +63,14 @@ def test_a_tiny_transfer_run_learns_the_head_and_leaves_the_conv_weights_unchang
     conv_before = [w.copy() for name in digits.CONV_LAYERS for w in model.get_layer(name).get_weights()]
     head_before = [w.copy() for w in model.get_layer("logits").get_weights()]
     train = _pattern_digits(6, seed=1)
-    config = digits.FewDigitsConfig(samples=len(train), epochs=2, batches_per_epoch=15, batch_size=16,
-                                    learning_rate=1e-2, augmentation=digits.DigitAugmentation(shift_px=0.5))
+    config = digits.FewDigitsConfig(
+        samples=len(train),
+        epochs=2,
+        batches_per_epoch=15,
+        batch_size=16,
+        learning_rate=1e-2,
+        augmentation=digits.DigitAugmentation(shift_px=0.5),
+    )
 
     history = digits.train_few(model, train, config, validation=_pattern_digits(3, seed=2), verbose=0)
 
@@ -102,10 +110,19 @@ def test_augmented_stream_cycles_through_the_split_with_fresh_augmentation():
 
 
 def test_sweep_summary_reports_mean_and_sample_std_per_method_and_n(tmp_path):
-    runs = [{"method": m, "samples": n, "seed": s, "test_accuracy": acc}
-            for (m, n, s, acc) in [("transfer", 100, 0, 0.80), ("transfer", 100, 1, 0.84), ("scratch", 100, 0, 0.70),
-                                   ("scratch", 100, 1, 0.74), ("transfer", 300, 0, 0.90), ("transfer", 300, 1, 0.90),
-                                   ("scratch", 300, 0, 0.91), ("scratch", 300, 1, 0.93)]]
+    runs = [
+        {"method": m, "samples": n, "seed": s, "test_accuracy": acc}
+        for (m, n, s, acc) in [
+            ("transfer", 100, 0, 0.80),
+            ("transfer", 100, 1, 0.84),
+            ("scratch", 100, 0, 0.70),
+            ("scratch", 100, 1, 0.74),
+            ("transfer", 300, 0, 0.90),
+            ("transfer", 300, 1, 0.90),
+            ("scratch", 300, 0, 0.91),
+            ("scratch", 300, 1, 0.93),
+        ]
+    ]
     summary = digits_sweep.summarise(runs)
     assert [row["samples"] for row in summary] == [100, 300]
     assert summary[0]["transfer"]["mean"] == pytest.approx(0.82)
@@ -118,8 +135,16 @@ def test_sweep_summary_reports_mean_and_sample_std_per_method_and_n(tmp_path):
 
 
 def _cli_args(**given) -> argparse.Namespace:
-    values = {"experiment": "digits", "profile": "quick", "epochs": None, "batch_size": None, "seed": None,
-              "data": None, "out": None, "samples": None}
+    values = {
+        "experiment": "digits",
+        "profile": "quick",
+        "epochs": None,
+        "batch_size": None,
+        "seed": None,
+        "data": None,
+        "out": None,
+        "samples": None,
+    }
     values.update(given)
     return argparse.Namespace(**values)
 
@@ -133,12 +158,15 @@ def test_command_line_overrides_reach_every_phase(tmp_path):
         digits_cli.config_from_args(_cli_args(data=str(tmp_path / "missing")))
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"samples": 0}, "--samples must be at least 1"),
-    ({"batch_size": 0}, "--batch-size must be at least 1"),
-    ({"fine_tune_epochs": 3}, "only apply to `convlens train catsdogs`"),
-    ({"skip_scratch": True}, "only apply to `convlens train catsdogs`"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"samples": 0}, "--samples must be at least 1"),
+        ({"batch_size": 0}, "--batch-size must be at least 1"),
+        ({"fine_tune_epochs": 3}, "only apply to `convlens train catsdogs`"),
+        ({"skip_scratch": True}, "only apply to `convlens train catsdogs`"),
+    ],
+)
 def test_options_that_do_not_apply_or_make_no_sense_are_refused(given, message):
     with pytest.raises(ConvlensError, match=message):
         digits_cli.config_from_args(_cli_args(**given))

@@ -7,15 +7,15 @@ import shutil
 import numpy as np
 import pytest
 
+from toolkit.core import folders as export_folder
+from toolkit.core.errors import ConvlensError
 from toolkit.core.model_files import load_user_model
 from toolkit.export.cli import verify_from_cli
+from toolkit.export.manifest import read_manifest, sha256_path
 from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
 from toolkit.export.own_model import user_model_spec
 from toolkit.export.publish import export_models
 from toolkit.export.verify import verify_export
-from toolkit.core import folders as export_folder
-from toolkit.core.errors import ConvlensError
-from toolkit.export.manifest import read_manifest, sha256_path
 
 
 def test_both_models_export_with_parity_and_equal_accuracy(small_export):
@@ -37,7 +37,7 @@ def test_onnx_files_take_image_with_dynamic_batch_and_describe_themselves(small_
     import onnx
 
     manifest = read_manifest(small_export)
-    for name, model in manifest["models"].items():
+    for _name, model in manifest["models"].items():
         for kind in ("onnx", "onnx_int8"):
             path = small_export / model["files"][kind]["path"]
             session = onnx_session(path)
@@ -100,10 +100,16 @@ def _keras2_cnn_h5(path):
     from toolkit.data import datasets as data
 
     train, _ = data.load_mnist()
-    model = tf_keras.Sequential([
-        tf_keras.layers.InputLayer(input_shape=(28, 28, 1)), tf_keras.layers.Rescaling(1 / 255),
-        tf_keras.layers.Conv2D(8, 5, activation="relu"), tf_keras.layers.MaxPooling2D(2),
-        tf_keras.layers.Flatten(), tf_keras.layers.Dense(10, activation="softmax")])
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer(input_shape=(28, 28, 1)),
+            tf_keras.layers.Rescaling(1 / 255),
+            tf_keras.layers.Conv2D(8, 5, activation="relu"),
+            tf_keras.layers.MaxPooling2D(2),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(train.x[:3000, ..., None], train.y[:3000], epochs=1, verbose=0)
     model.save(path)
@@ -136,8 +142,12 @@ def test_a_model_without_a_full_input_shape_needs_one(tmp_path):
     import keras
 
     inputs = keras.Input((None, None, 1))
-    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
-        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))))
+    model = keras.Model(
+        inputs,
+        keras.layers.Dense(10, activation="softmax")(
+            keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+        ),
+    )
     path = tmp_path / "any_size.keras"
     model.save(path)
     with pytest.raises(ConvlensError, match="--input-shape"):

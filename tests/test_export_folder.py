@@ -13,20 +13,26 @@ import numpy as np
 import pytest
 
 from toolkit import cli
-from toolkit.export import publish
-from toolkit.export.own_model import user_model_spec
-from toolkit.export.parity import ExportSpec
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
+from toolkit.export import publish
 from toolkit.export.manifest import FORMAT, MANIFEST_NAME, file_entry, read_manifest, verify_files, write_manifest
+from toolkit.export.own_model import user_model_spec
+from toolkit.export.parity import ExportSpec
 
 
 def _write_model(root, name: str, text: str) -> dict:
     """A model folder holding one small file, and its manifest entry."""
     (root / name).mkdir(parents=True)
     (root / name / "model.onnx").write_text(text)
-    return {"task": "binary", "labels": ["a", "b"], "input": {}, "output": {}, "preprocessing": {},
-            "files": {"onnx": file_entry(root, f"{name}/model.onnx")}}
+    return {
+        "task": "binary",
+        "labels": ["a", "b"],
+        "input": {},
+        "output": {},
+        "preprocessing": {},
+        "files": {"onnx": file_entry(root, f"{name}/model.onnx")},
+    }
 
 
 def _spec(name: str) -> ExportSpec:
@@ -37,11 +43,18 @@ def _spec(name: str) -> ExportSpec:
 @pytest.fixture
 def stand_in_export(monkeypatch):
     """export_one writes `<name>/model.onnx` holding "new <name>" instead of converting a model."""
+
     def export_one(spec, folder, log):
         folder.mkdir(parents=True)
         (folder / "model.onnx").write_text(f"new {spec.name}")
-        return {"task": "binary", "labels": ["a", "b"], "input": {}, "output": {}, "preprocessing": {},
-                "files": {"onnx": file_entry(folder.parent, f"{spec.name}/model.onnx")}}
+        return {
+            "task": "binary",
+            "labels": ["a", "b"],
+            "input": {},
+            "output": {},
+            "preprocessing": {},
+            "files": {"onnx": file_entry(folder.parent, f"{spec.name}/model.onnx")},
+        }
 
     monkeypatch.setattr(publish, "export_one", export_one)
 
@@ -89,8 +102,7 @@ def test_a_committed_export_keeps_its_folders_and_loses_only_the_leftovers(two_m
     assert (out / "digits" / "model.onnx").read_text() == "old digits" and not trash.exists()
 
 
-def test_a_second_export_at_the_same_time_fails_fast_and_leaves_the_folder_alone(two_model_export,
-                                                                                   stand_in_export):
+def test_a_second_export_at_the_same_time_fails_fast_and_leaves_the_folder_alone(two_model_export, stand_in_export):
     out = two_model_export
     with export_folder.export_lock(out):
         before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -109,22 +121,28 @@ def test_the_swap_flushes_staged_files_before_the_manifest_rename_and_the_folder
     write_manifest(staging, {"format": FORMAT, "models": {"digits": entry}})
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
-                                                 real_fsync(fd)))
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd))
+    )
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b)))
     export_folder.swap_in(staging, out, ["digits"])
     commit = events.index(("replace", str(out / MANIFEST_NAME)))
     flushed_before = {path for kind, path in events[:commit] if kind == "fsync"}
-    assert {str(staging / "digits" / "model.onnx"), str(staging / MANIFEST_NAME), str(staging / "digits"),
-            str(out)} <= flushed_before
-    assert ("fsync", str(out)) in events[commit + 1:]
+    assert {
+        str(staging / "digits" / "model.onnx"),
+        str(staging / MANIFEST_NAME),
+        str(staging / "digits"),
+        str(out),
+    } <= flushed_before
+    assert ("fsync", str(out)) in events[commit + 1 :]
     assert (out / "digits" / "model.onnx").read_text() == "new"
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "c:d", "", ".hidden", "x" * 65, "gallery", "Examples", "a\n"])
 def test_export_names_that_could_leave_their_folder_or_hit_the_exports_own_are_refused(name, tmp_path, capsys):
-    code = cli.main(["export", "--model", str(tmp_path / "absent.keras"), "--name", name,
-                     "--out", str(tmp_path / "exported")])
+    code = cli.main(
+        ["export", "--model", str(tmp_path / "absent.keras"), "--name", name, "--out", str(tmp_path / "exported")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and ("cannot name an exported model" in err or "export's own" in err)
     assert not (tmp_path / "exported").exists() and not (tmp_path / "evil").exists()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # what each toolkit subpackage may import, besides itself; a lower layer never knows a higher one
@@ -49,11 +47,20 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
             names = [f"{base}.{alias.name}" for alias in node.names] + [base]
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             names = [node.args[0].value]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("toolkit.") \
-                and ":" in node.value:  # the CLI's lazy "module:function" targets
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("toolkit.")
+            and ":" in node.value
+        ):  # the CLI's lazy "module:function" targets
             names = [node.value.split(":")[0]]
         found += [(name, id(node) in top_level) for name in names]
     return found
@@ -103,9 +110,13 @@ def test_there_is_no_import_cycle_even_through_imports_inside_functions():
     for path in [*_sources("toolkit"), *_sources("demo")]:
         module = _module_name(path)
         # a module's own parent packages are already importing when it runs: not an edge of a cycle
-        graph[module] = {_existing(name) for name, _ in _imports(path)
-                         if name.startswith(("toolkit.", "demo.")) and _existing(name) != module
-                         and not module.startswith(_existing(name) + ".")}
+        graph[module] = {
+            _existing(name)
+            for name, _ in _imports(path)
+            if name.startswith(("toolkit.", "demo."))
+            and _existing(name) != module
+            and not module.startswith(_existing(name) + ".")
+        }
     state: dict[str, int] = {}
     cycles = []
 
@@ -115,7 +126,7 @@ def test_there_is_no_import_cycle_even_through_imports_inside_functions():
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]) if nxt in trail else f"{node} -> {nxt}")
+                cycles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else f"{node} -> {nxt}")
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = 2
@@ -127,17 +138,28 @@ def test_there_is_no_import_cycle_even_through_imports_inside_functions():
 
 
 def test_core_and_the_demos_helpers_import_no_heavy_library_at_module_level():
-    light = [*_sources("toolkit/core"), ROOT / "toolkit/export/__init__.py", ROOT / "toolkit/export/manifest.py",
-             ROOT / "toolkit/export/onnx_runtime.py", ROOT / "toolkit/__init__.py", ROOT / "toolkit/cli.py"]
-    heavy = [f"{_module_name(path)} imports {name}" for path in light for name, top in _imports(path)
-             if top and name.split(".")[0] in HEAVY_LIBRARIES]
+    light = [
+        *_sources("toolkit/core"),
+        ROOT / "toolkit/export/__init__.py",
+        ROOT / "toolkit/export/manifest.py",
+        ROOT / "toolkit/export/onnx_runtime.py",
+        ROOT / "toolkit/__init__.py",
+        ROOT / "toolkit/cli.py",
+    ]
+    heavy = [
+        f"{_module_name(path)} imports {name}"
+        for path in light
+        for name, top in _imports(path)
+        if top and name.split(".")[0] in HEAVY_LIBRARIES
+    ]
     assert heavy == []
 
 
 def test_the_ascent_package_loads_neither_timing_nor_live_when_imported():
     imported = {name for name, top in _imports(ROOT / "toolkit/ascent/__init__.py") if top}
-    assert not any(name.startswith(("toolkit.ascent.timing", "toolkit.ascent.live", "toolkit.bench"))
-                   for name in imported)
+    assert not any(
+        name.startswith(("toolkit.ascent.timing", "toolkit.ascent.live", "toolkit.bench")) for name in imported
+    )
 
 
 def _demo_violations() -> list[str]:
@@ -146,8 +168,12 @@ def _demo_violations() -> list[str]:
         for name, top in _imports(path):
             if not name.startswith("toolkit"):
                 continue
-            if name == "toolkit" or name.startswith(DEMO_ALLOWED_PREFIXES) or name in DEMO_ALLOWED_MODULES \
-                    or any(name.startswith(m + ".") for m in DEMO_ALLOWED_MODULES):
+            if (
+                name == "toolkit"
+                or name.startswith(DEMO_ALLOWED_PREFIXES)
+                or name in DEMO_ALLOWED_MODULES
+                or any(name.startswith(m + ".") for m in DEMO_ALLOWED_MODULES)
+            ):
                 continue
             if name == DEMO_LAZY_ONLY or name.startswith(DEMO_LAZY_ONLY + "."):
                 if top:

@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from toolkit.data import letters
 from toolkit.core.errors import ConvlensError
+from toolkit.data import letters
 from toolkit.data.letters import EMNIST_FILES, GeneratedLetters, generate_letters, load_emnist_letters
 
 

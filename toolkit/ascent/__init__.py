@@ -13,8 +13,11 @@ from toolkit.ascent.objectives import Objective, channel, class_logit
 from toolkit.ascent.render import METHODS, NAIVE, ROBUST, Method, Rendering, target_probabilities
 
 # `live` (the demo's bounded render) and `timing` (for bench) load on first use, not with the package.
-_LAZY = {"render_imagenet_class": "toolkit.ascent.live", "time_class_render": "toolkit.ascent.timing",
-         "time_filter_grid": "toolkit.ascent.timing"}
+_LAZY = {
+    "render_imagenet_class": "toolkit.ascent.live",
+    "time_class_render": "toolkit.ascent.timing",
+    "time_filter_grid": "toolkit.ascent.timing",
+}
 
 
 def __getattr__(name: str):
@@ -25,5 +28,17 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["METHODS", "NAIVE", "ROBUST", "Method", "Objective", "Rendering", "channel", "class_logit",
-           "render_imagenet_class", "target_probabilities", "time_class_render", "time_filter_grid"]
+__all__ = [
+    "METHODS",
+    "NAIVE",
+    "ROBUST",
+    "Method",
+    "Objective",
+    "Rendering",
+    "channel",
+    "class_logit",
+    "render_imagenet_class",
+    "target_probabilities",
+    "time_class_render",
+    "time_filter_grid",
+]

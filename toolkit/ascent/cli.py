@@ -16,7 +16,7 @@ KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdo
 class StepBar:
     """A tqdm bar over optimisation steps, fed by the render loop's progress callback."""
 
-    def __init__(self, description: str):
+    def __init__(self, description: str) -> None:
         self.description = description
         self.bar = None
 
@@ -42,24 +42,37 @@ def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, callab
     methods = _methods(args.method)
     panels = []
     if what in ("all", "filters"):
-        panels += [(f"filters {layer} {m}", lambda f, p, layer=layer, m=m: gallery.filters_panel(f, layer, m, options, p))
-                   for layer in layers for m in methods]
+        panels += [
+            (f"filters {layer} {m}", lambda f, p, layer=layer, m=m: gallery.filters_panel(f, layer, m, options, p))
+            for layer in layers
+            for m in methods
+        ]
     if what in ("all", "filter"):
         layer = args.layer or gallery.BACKBONE_LAYERS[options.backbone][-1]
-        panels += [(f"filter {layer}:{args.filter} {m}",
-                    lambda f, p, m=m: gallery.filter_panel(f, layer, args.filter, m, options, p)) for m in methods]
+        panels += [
+            (
+                f"filter {layer}:{args.filter} {m}",
+                lambda f, p, m=m: gallery.filter_panel(f, layer, args.filter, m, options, p),
+            )
+            for m in methods
+        ]
     if what in ("all", "class"):
-        panels += [(f"class {args.class_name} {m}", lambda f, p, m=m: gallery.class_panel(f, args.class_name, m,
-                                                                                          options, p))
-                   for m in methods]
-    for kind, path, panel in (("digits", options.digits_path(), gallery.digits_panel),
-                              ("digit-filters", options.digits_path(), gallery.digit_filters_panel),
-                              ("catsdogs", options.catsdogs_path(), gallery.catsdogs_panel)):
+        panels += [
+            (f"class {args.class_name} {m}", lambda f, p, m=m: gallery.class_panel(f, args.class_name, m, options, p))
+            for m in methods
+        ]
+    for kind, path, panel in (
+        ("digits", options.digits_path(), gallery.digits_panel),
+        ("digit-filters", options.digits_path(), gallery.digit_filters_panel),
+        ("catsdogs", options.catsdogs_path(), gallery.catsdogs_panel),
+    ):
         if what not in ("all", kind):
             continue
         if what == "all" and not path.is_file():
-            print(f"skipping {kind}: no trained model at {path} (run `convlens train "
-                  f"{'digits' if 'digit' in kind else 'catsdogs'}` first)")
+            print(
+                f"skipping {kind}: no trained model at {path} (run `convlens train "
+                f"{'digits' if 'digit' in kind else 'catsdogs'}` first)"
+            )
             continue
         panels += [(f"{kind} {m}", lambda f, p, m=m, panel=panel: panel(f, m, options, p)) for m in methods]
     return panels
@@ -76,8 +89,9 @@ def _run(panels, folder: Path) -> list[gallery.Entry]:
         note = ""
         if entry.probabilities:
             note = "  p as rendered " + ", ".join(f"{k} {v:.2f}" for k, v in entry.probabilities["as_rendered"].items())
-            note += "; under transformations " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                           entry.probabilities["under_transforms"].items())
+            note += "; under transformations " + ", ".join(
+                f"{k} {v:.2f}" for k, v in entry.probabilities["under_transforms"].items()
+            )
         print(f"{description}: {entry.steps} steps, {entry.seconds:.1f} s -> {entry.file}{note}")
         entries.append(entry)
     return entries
@@ -88,16 +102,24 @@ def visualize_from_cli(args) -> int:
     if what not in KINDS:
         raise ConvlensError(f"unknown visualisation {what!r}: use one of {', '.join(KINDS)}.")
     if args.backbone == "resnet50v2" and not args.weights:
-        raise ConvlensError("--backbone resnet50v2 needs its ImageNet weights: --weights PATH (a Keras ResNet50V2 "
-                            "weights file) or --weights imagenet (downloads; needs internet).")
+        raise ConvlensError(
+            "--backbone resnet50v2 needs its ImageNet weights: --weights PATH (a Keras ResNet50V2 "
+            "weights file) or --weights imagenet (downloads; needs internet)."
+        )
     if args.steps is not None and args.steps < 1:
         raise ConvlensError(f"--steps must be at least 1, not {args.steps}.")
     if args.size is not None and not 32 <= args.size <= 512:
         raise ConvlensError(f"--size must be between 32 and 512 pixels, not {args.size}.")
     own_model = getattr(args, "model", None)
-    options = gallery.Options(args.backbone, args.weights, args.steps, args.size, args.seed,
-                              digits_model=own_model if what in ("digits", "digit-filters") else None,
-                              catsdogs_model=own_model if what == "catsdogs" else None)
+    options = gallery.Options(
+        args.backbone,
+        args.weights,
+        args.steps,
+        args.size,
+        args.seed,
+        digits_model=own_model if what in ("digits", "digit-filters") else None,
+        catsdogs_model=own_model if what == "catsdogs" else None,
+    )
     out = gallery.gallery_dir(args.out)
     panels = _panels(what, args, options)
     started = time.perf_counter()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -19,14 +19,16 @@ from toolkit.ascent import models
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
-from toolkit.core.errors import ConvlensError
 from toolkit.core import names
+from toolkit.core.errors import ConvlensError
+from toolkit.core.json_files import write_json
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
 from toolkit.core.paths import exported_dir, runs_dir
-from toolkit.core.json_files import write_json
 
-BACKBONE_LAYERS = {"mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
-                   "resnet50v2": ("conv3_block4_out", "conv5_block3_out")}
+BACKBONE_LAYERS = {
+    "mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
+    "resnet50v2": ("conv3_block4_out", "conv5_block3_out"),
+}
 BACKBONE_TITLES = {"mobilenet": "MobileNet v1 (ImageNet)", "resnet50v2": "ResNet50V2 (ImageNet)"}
 IMAGENET_SIZE = 128
 GRID_FILTERS = 64
@@ -35,7 +37,7 @@ GRID_STEPS = {"naive": None, "robust": 128}
 METHOD_CAPTIONS = {
     "naive": "naive: pixels from grey noise, L2-normalised gradient steps, no transformations (keras.io's recipe)",
     "robust": "robust: decorrelated Fourier image, Adam, random pad/jitter/scale/rotation every step "
-              "(Feature Visualization's recipe)",
+    "(Feature Visualization's recipe)",
 }
 # The robust digits also pay for ink (MNIST is mostly black) and for ragged edges, per unit of mean pixel
 # value / mean neighbour difference in [0, 1]; weighed against logits of ~20, found by looking at the renders.
@@ -78,10 +80,18 @@ class Options:
     catsdogs_model: Path | None = None
 
     def digits_path(self) -> Path:
-        return Path(self.digits_model) if self.digits_model else runs_dir() / names.RUN_FOLDER[names.DIGITS] / names.FULL_MODEL
+        return (
+            Path(self.digits_model)
+            if self.digits_model
+            else runs_dir() / names.RUN_FOLDER[names.DIGITS] / names.FULL_MODEL
+        )
 
     def catsdogs_path(self) -> Path:
-        return Path(self.catsdogs_model) if self.catsdogs_model else runs_dir() / names.RUN_FOLDER[names.CATSDOGS] / names.TRANSFER_MODEL
+        return (
+            Path(self.catsdogs_model)
+            if self.catsdogs_model
+            else runs_dir() / names.RUN_FOLDER[names.CATSDOGS] / names.TRANSFER_MODEL
+        )
 
 
 def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
@@ -95,8 +105,10 @@ def _robustness(features, rendering: Rendering, targets: list[int], labels: list
 
     def labelled(name: str, digits: int) -> dict:
         as_rendered, under = check[name]
-        return {"as_rendered": {label: round(float(v), digits) for label, v in zip(labels, as_rendered)},
-                "under_transforms": {label: round(float(v), digits) for label, v in zip(labels, under)}}
+        return {
+            "as_rendered": {label: round(float(v), digits) for label, v in zip(labels, as_rendered)},
+            "under_transforms": {label: round(float(v), digits) for label, v in zip(labels, under)},
+        }
 
     return labelled("probabilities", 4), labelled("log_odds", 2)
 
@@ -105,63 +117,113 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
 
 
-def filters_panel(folder: Path, layer: str, method: str, options: Options, progress: Progress | None = None,
-                  count: int = GRID_FILTERS) -> Entry:
+def filters_panel(
+    folder: Path, layer: str, method: str, options: Options, progress: Progress | None = None, count: int = GRID_FILTERS
+) -> Entry:
     """The first `count` filters of an ImageNet backbone layer, rendered as one batch, in an 8-column grid."""
     size = options.size or IMAGENET_SIZE
     features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
     count = min(count, features.model.output[layer].shape[-1])
-    rendering = render(features, [channel(layer, i) for i in range(count)], method_named(method),
-                       options.steps or GRID_STEPS[method], options.seed, progress=progress)
+    rendering = render(
+        features,
+        [channel(layer, i) for i in range(count)],
+        method_named(method),
+        options.steps or GRID_STEPS[method],
+        options.seed,
+        progress=progress,
+    )
     title = f"{BACKBONE_TITLES[options.backbone]} {layer}: {count} filters ({method})"
     file = f"filters_{options.backbone}_{layer}_{method}.png"
     save_png(labelled_grid(to_uint8(rendering.images), [str(i) for i in range(count)], 8, title), folder / file)
-    return Entry(file, title, _caption(method, rendering, "Each image maximises one filter's mean activation."),
-                 "filters", method, options.backbone, rendering.steps, round(rendering.seconds, 2), layer)
+    return Entry(
+        file,
+        title,
+        _caption(method, rendering, "Each image maximises one filter's mean activation."),
+        "filters",
+        method,
+        options.backbone,
+        rendering.steps,
+        round(rendering.seconds, 2),
+        layer,
+    )
 
 
-def filter_panel(folder: Path, layer: str, index: int, method: str, options: Options,
-                 progress: Progress | None = None) -> Entry:
+def filter_panel(
+    folder: Path, layer: str, index: int, method: str, options: Options, progress: Progress | None = None
+) -> Entry:
     """One filter maximised and minimised, side by side (a batch of two)."""
     size = options.size or IMAGENET_SIZE
     features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
     if not 0 <= index < features.model.output[layer].shape[-1]:
-        raise ConvlensError(f"layer {layer} has {features.model.output[layer].shape[-1]} filters; "
-                            f"--filter {index} is out of range.")
-    rendering = render(features, [channel(layer, index), -channel(layer, index)], method_named(method),
-                       options.steps, options.seed, progress=progress)
+        raise ConvlensError(
+            f"layer {layer} has {features.model.output[layer].shape[-1]} filters; --filter {index} is out of range."
+        )
+    rendering = render(
+        features,
+        [channel(layer, index), -channel(layer, index)],
+        method_named(method),
+        options.steps,
+        options.seed,
+        progress=progress,
+    )
     title = f"{layer} filter {index}: maximised and minimised ({method})"
     file = f"filter_{options.backbone}_{layer}_{index}_{method}.png"
     labels = [f"max {rendering.values[0]:.2f}", f"min {-rendering.values[1]:.2f}"]
     save_png(labelled_grid(to_uint8(rendering.images), labels, 2, title, min_cell=192), folder / file)
-    return Entry(file, title, _caption(method, rendering, "Labels: the filter's mean activation reached."),
-                 "filter", method, options.backbone, rendering.steps, round(rendering.seconds, 2), layer)
+    return Entry(
+        file,
+        title,
+        _caption(method, rendering, "Labels: the filter's mean activation reached."),
+        "filter",
+        method,
+        options.backbone,
+        rendering.steps,
+        round(rendering.seconds, 2),
+        layer,
+    )
 
 
 def imagenet_class_features(backbone: str, size: int, weights: str | None = None):
     return models.imagenet_features(backbone, size, logits=True, weights=weights)
 
 
-def class_panel(folder: Path, class_name: str | int, method: str, options: Options,
-                progress: Progress | None = None) -> Entry:
+def class_panel(
+    folder: Path, class_name: str | int, method: str, options: Options, progress: Progress | None = None
+) -> Entry:
     """An ImageNet class logit maximised; the probability as rendered and under 16 random transformations."""
     from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
 
     index = imagenet_class_index(class_name)
     name = imagenet_class_names()[index].split(",")[0]
     features = imagenet_class_features(options.backbone, options.size or IMAGENET_SIZE, options.weights)
-    rendering = render(features, [class_logit(index)], method_named(method), options.steps, options.seed,
-                       progress=progress)
+    rendering = render(
+        features, [class_logit(index)], method_named(method), options.steps, options.seed, progress=progress
+    )
     probabilities, log_odds = _robustness(features, rendering, [index], [name])
     p, q = probabilities["as_rendered"][name], probabilities["under_transforms"][name]
-    title = f"ImageNet class {index} \"{name}\" ({method})"
+    title = f'ImageNet class {index} "{name}" ({method})'
     file = f"class_{options.backbone}_{index}_{_slug(name)}_{method}.png"
-    save_png(labelled_grid(to_uint8(rendering.images), [f"p={p:.2f}; transformed {q:.2f}"], 1, title,
-                           min_cell=256), folder / file)
-    return Entry(file, title, _caption(method, rendering, f"p({name}) = {p:.2f} as rendered, {q:.2f} on average "
-                                                          "under 16 random small shifts, scalings and rotations."),
-                 "class", method, options.backbone, rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities, log_odds=log_odds)
+    save_png(
+        labelled_grid(to_uint8(rendering.images), [f"p={p:.2f}; transformed {q:.2f}"], 1, title, min_cell=256),
+        folder / file,
+    )
+    return Entry(
+        file,
+        title,
+        _caption(
+            method,
+            rendering,
+            f"p({name}) = {p:.2f} as rendered, {q:.2f} on average "
+            "under 16 random small shifts, scalings and rotations.",
+        ),
+        "class",
+        method,
+        options.backbone,
+        rendering.steps,
+        round(rendering.seconds, 2),
+        probabilities=probabilities,
+        log_odds=log_odds,
+    )
 
 
 def digits_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
@@ -171,8 +233,9 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
     recipe, objectives = method_named(method), [class_logit(d) for d in range(10)]
     if recipe.parameterisation == "fourier":  # the robust recipe, with MNIST's priors
         recipe = replace(recipe, parameterisation="digits")
-        objectives = [o - DIGIT_INK_WEIGHT * brightness() - DIGIT_SMOOTHNESS_WEIGHT * total_variation()
-                      for o in objectives]
+        objectives = [
+            o - DIGIT_INK_WEIGHT * brightness() - DIGIT_SMOOTHNESS_WEIGHT * total_variation() for o in objectives
+        ]
     rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
     labels = list(names.DIGIT_LABELS)
     probabilities, log_odds = _robustness(features, rendering, list(range(10)), labels)
@@ -181,12 +244,23 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
     shown = [f"{d}: p={probabilities['as_rendered'][d]:.2f}" for d in labels]
     save_png(labelled_grid(to_uint8(rendering.images), shown, 10, title), folder / file)
     mean_q = np.mean(list(probabilities["under_transforms"].values()))
-    prior = (" White ink on black inside MNIST's centred 20x20 box, ink and ragged edges penalised."
-             if recipe.parameterisation == "digits" else "")
-    return Entry(file, title, _caption(method, rendering, f"Mean probability under 16 random transformations "
-                                                          f"{mean_q:.2f}.{prior}"),
-                 "digits", method, "digits", rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities, log_odds=log_odds)
+    prior = (
+        " White ink on black inside MNIST's centred 20x20 box, ink and ragged edges penalised."
+        if recipe.parameterisation == "digits"
+        else ""
+    )
+    return Entry(
+        file,
+        title,
+        _caption(method, rendering, f"Mean probability under 16 random transformations {mean_q:.2f}.{prior}"),
+        "digits",
+        method,
+        "digits",
+        rendering.steps,
+        round(rendering.seconds, 2),
+        probabilities=probabilities,
+        log_odds=log_odds,
+    )
 
 
 def digit_filters_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
@@ -201,32 +275,66 @@ def digit_filters_panel(folder: Path, method: str, options: Options, progress: P
     file = f"digit_filters_{method}.png"
     labels = [objective.name for objective in objectives]
     save_png(labelled_grid(to_uint8(rendering.images), labels, max(counts), title), folder / file)
-    return Entry(file, title, _caption(method, rendering, f"Rows: {', '.join(f'{l} ({c})' for l, c in zip(layers, counts))}."),
-                 "digit-filters", method, "digits", rendering.steps, round(rendering.seconds, 2), ", ".join(layers))
+    return Entry(
+        file,
+        title,
+        _caption(method, rendering, f"Rows: {', '.join(f'{l} ({c})' for l, c in zip(layers, counts))}."),
+        "digit-filters",
+        method,
+        "digits",
+        rendering.steps,
+        round(rendering.seconds, 2),
+        ", ".join(layers),
+    )
 
 
 def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
     """The cats-vs-dogs output maximised (dog) and minimised (cat), side by side."""
     model = models.load_trained(options.catsdogs_path(), "cats-vs-dogs")
     features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
-    rendering = render(features, [class_logit(0), -class_logit(0)], method_named(method), options.steps,
-                       options.seed, progress=progress)
+    rendering = render(
+        features,
+        [class_logit(0), -class_logit(0)],
+        method_named(method),
+        options.steps,
+        options.seed,
+        progress=progress,
+    )
     probabilities, log_odds = _robustness(features, rendering, [1, 0], ["dog", "cat"])
     title = f"Cats vs dogs: the output maximised (dog) and minimised (cat) ({method})"
     file = f"catsdogs_{method}.png"
-    shown = [f"{label}: p={probabilities['as_rendered'][label]:.2f}; transformed "
-             f"{probabilities['under_transforms'][label]:.2f}" for label in ("dog", "cat")]
+    shown = [
+        f"{label}: p={probabilities['as_rendered'][label]:.2f}; transformed "
+        f"{probabilities['under_transforms'][label]:.2f}"
+        for label in ("dog", "cat")
+    ]
     save_png(labelled_grid(to_uint8(rendering.images), shown, 2, title, min_cell=256), folder / file)
-    odds = ", ".join(f"{label} {log_odds['as_rendered'][label]:.1f} -> {log_odds['under_transforms'][label]:.1f}"
-                     for label in ("dog", "cat"))
-    return Entry(file, title, _caption(method, rendering, "Probabilities as rendered and on average under 16 "
-                                                          "random small shifts, scalings and rotations; "
-                                                          f"log-odds as rendered -> transformed: {odds}."),
-                 "catsdogs", method, "catsdogs", rendering.steps, round(rendering.seconds, 2),
-                 probabilities=probabilities, log_odds=log_odds)
+    odds = ", ".join(
+        f"{label} {log_odds['as_rendered'][label]:.1f} -> {log_odds['under_transforms'][label]:.1f}"
+        for label in ("dog", "cat")
+    )
+    return Entry(
+        file,
+        title,
+        _caption(
+            method,
+            rendering,
+            "Probabilities as rendered and on average under 16 "
+            "random small shifts, scalings and rotations; "
+            f"log-odds as rendered -> transformed: {odds}.",
+        ),
+        "catsdogs",
+        method,
+        "catsdogs",
+        rendering.steps,
+        round(rendering.seconds, 2),
+        probabilities=probabilities,
+        log_odds=log_odds,
+    )
 
 
 # ---------------------------------------------------------------------------------------- the index
+
 
 def gallery_dir(out: str | os.PathLike | None = None) -> Path:
     return Path(out) if out else exported_dir() / GALLERY_FOLDER

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -20,8 +20,9 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def labelled_grid(images: np.ndarray, labels: Sequence[str], columns: int, title: str = "",
-                  min_cell: int = 96) -> Image.Image:
+def labelled_grid(
+    images: np.ndarray, labels: Sequence[str], columns: int, title: str = "", min_cell: int = 96
+) -> Image.Image:
     """Images (N, H, W[, C]) uint8 in a grid of `columns`, each with its label below, small images enlarged."""
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
@@ -33,7 +34,9 @@ def labelled_grid(images: np.ndarray, labels: Sequence[str], columns: int, title
     title_h = TITLE_HEIGHT if title else 0
     width_needed = PAD + columns * (cell_w + PAD)
     if title:  # a single picture must not cut its own title
-        width_needed = max(width_needed, int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=_font(15))) + 2 * PAD)
+        width_needed = max(
+            width_needed, int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=_font(15))) + 2 * PAD
+        )
     canvas = Image.new("RGB", (width_needed, title_h + PAD + rows * (cell_h + LABEL_HEIGHT + PAD)), "white")
     draw = ImageDraw.Draw(canvas)
     if title:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -35,9 +35,14 @@ def _any_class() -> tuple[tf.Variable, Objective]:
     return target, Objective(lambda acts: tf.gather(acts[LOGITS], target, axis=1), (LOGITS,), "logit:live")
 
 
-def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method: str = "robust",
-                          steps: int | None = None, size: int = 128, seed: int = 0,
-                          progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+def render_imagenet_class(
+    class_name_or_index: str | int = "Siamese cat",
+    method: str = "robust",
+    steps: int | None = None,
+    size: int = 128,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """Renders an ImageNet class of our MobileNet: (uint8 HxWx3 image, info dict); `progress(done, total)` per step.
 
     The class is an index (284, "284") or a name or synonym ("Siamese cat"); an unknown one raises a
@@ -58,7 +63,15 @@ def render_imagenet_class(class_name_or_index: str | int = "Siamese cat", method
         target.assign(index)
         rendering = render(features, [objective], chosen, steps, int(seed), progress=progress)
     as_rendered, under = target_probabilities(features, rendering.images, [index])
-    info = {"class_index": index, "class_name": imagenet_class_names()[index], "method": chosen.name,
-            "steps": steps, "size": int(size), "seed": int(seed), "seconds": round(rendering.seconds, 2),
-            "probability_as_rendered": float(as_rendered[0]), "probability_under_transforms": float(under[0])}
+    info = {
+        "class_index": index,
+        "class_name": imagenet_class_names()[index],
+        "method": chosen.name,
+        "steps": steps,
+        "size": int(size),
+        "seed": int(seed),
+        "seconds": round(rendering.seconds, 2),
+        "probability_as_rendered": float(as_rendered[0]),
+        "probability_under_transforms": float(under[0]),
+    }
     return to_uint8(rendering.images[0]), info

@@ -15,8 +15,8 @@ from toolkit.ascent.objectives import LOGITS
 from toolkit.core.errors import ConvlensError
 from toolkit.core.model_files import load_keras_model
 
-MINUS_ONE_TO_ONE = (2.0, -1.0)   # [0, 1] -> x/127.5 - 1 of 0..255 pixels
-PIXELS_0_255 = (255.0, 0.0)      # [0, 1] -> 0..255 pixels
+MINUS_ONE_TO_ONE = (2.0, -1.0)  # [0, 1] -> x/127.5 - 1 of 0..255 pixels
+PIXELS_0_255 = (255.0, 0.0)  # [0, 1] -> 0..255 pixels
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,10 @@ def layer_activation(model, name: str, pre_relu: bool = True):
         layer = model.get_layer(name)
     except ValueError:
         convs = [layer.name for layer in model.layers if "conv" in layer.name or "block" in layer.name][-8:]
-        raise ConvlensError(f"the model has no layer {name!r}; layers near the top include: "
-                            f"{', '.join(convs)}. Pass one of its layer names with --layer.") from None
+        raise ConvlensError(
+            f"the model has no layer {name!r}; layers near the top include: "
+            f"{', '.join(convs)}. Pass one of its layer names with --layer."
+        ) from None
     if pre_relu and _is_relu_layer(layer):
         return layer.input
     if pre_relu and layer.get_config().get("activation") in RELUS:
@@ -94,8 +96,13 @@ def logits_tensor(model):
     return _without_activation(dense)
 
 
-def feature_model(model, layers: tuple[str, ...] = (), logits: bool = False,
-                  input_scale: tuple[float, float] = PIXELS_0_255, pre_relu: bool = True) -> FeatureModel:
+def feature_model(
+    model,
+    layers: tuple[str, ...] = (),
+    logits: bool = False,
+    input_scale: tuple[float, float] = PIXELS_0_255,
+    pre_relu: bool = True,
+) -> FeatureModel:
     """Wraps `model` to return the activations of `layers` (and its logits) for [0, 1] images."""
     import keras
 
@@ -114,18 +121,24 @@ def resnet50v2(size: int, include_top: bool, weights: str | None):
     import keras
 
     if weights not in (None, "imagenet") and not Path(weights).is_file():
-        raise ConvlensError(f"ResNet50V2 weights file {weights} does not exist. Pass --weights with the path of "
-                            f"a Keras ResNet50V2 weights file (.h5 / .weights.h5), or --weights imagenet with internet.")
+        raise ConvlensError(
+            f"ResNet50V2 weights file {weights} does not exist. Pass --weights with the path of "
+            f"a Keras ResNet50V2 weights file (.h5 / .weights.h5), or --weights imagenet with internet."
+        )
     try:
         return keras.applications.ResNet50V2(weights=weights, include_top=include_top, input_shape=(size, size, 3))
     except ValueError as error:
-        raise ConvlensError(f"the weights {weights} do not fit ResNet50V2 {'with' if include_top else 'without'} "
-                            f"its ImageNet top ({error}). Use a file for that variant.") from None
+        raise ConvlensError(
+            f"the weights {weights} do not fit ResNet50V2 {'with' if include_top else 'without'} "
+            f"its ImageNet top ({error}). Use a file for that variant."
+        ) from None
     except Exception as error:  # the download: URLError, HTTPError, OSError, ... depending on the failure
         if weights == "imagenet":
-            raise ConvlensError(f"could not download the ResNet50V2 ImageNet weights ({type(error).__name__}: "
-                                f"{error}). This machine may be offline: download them elsewhere and pass "
-                                f"--weights PATH, or use the default --backbone mobilenet.") from None
+            raise ConvlensError(
+                f"could not download the ResNet50V2 ImageNet weights ({type(error).__name__}: "
+                f"{error}). This machine may be offline: download them elsewhere and pass "
+                f"--weights PATH, or use the default --backbone mobilenet."
+            ) from None
         raise
 
 
@@ -140,8 +153,13 @@ def imagenet_backbone(backbone: str, size: int, include_top: bool, weights: str 
     raise ConvlensError(f"unknown backbone {backbone!r}: use mobilenet or resnet50v2.")
 
 
-def imagenet_features(backbone: str = "mobilenet", size: int = 128, layers: tuple[str, ...] = (),
-                      logits: bool = False, weights: str | None = None) -> FeatureModel:
+def imagenet_features(
+    backbone: str = "mobilenet",
+    size: int = 128,
+    layers: tuple[str, ...] = (),
+    logits: bool = False,
+    weights: str | None = None,
+) -> FeatureModel:
     """An ImageNet backbone's activations (and class logits when asked) for [0, 1] images."""
     model = imagenet_backbone(backbone, size, include_top=logits, weights=weights)
     return feature_model(model, layers, logits, MINUS_ONE_TO_ONE)
@@ -150,8 +168,10 @@ def imagenet_features(backbone: str = "mobilenet", size: int = 128, layers: tupl
 def load_trained(path: Path, what: str):
     """A trained Keras model from `path` (checked, loaded in safe mode), or a ConvlensError saying how to make it."""
     if not Path(path).is_file():
-        raise ConvlensError(f"{what} model {path} is missing: train it first (`convlens train "
-                            f"{'digits' if 'digit' in what else 'catsdogs'}`).")
+        raise ConvlensError(
+            f"{what} model {path} is missing: train it first (`convlens train "
+            f"{'digits' if 'digit' in what else 'catsdogs'}`)."
+        )
     return load_keras_model(path)
 
 

@@ -6,13 +6,13 @@ objectives never see each other and a batch renders what each would render alone
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import tensorflow as tf
 
 LOGITS = "logits"  # the activation name under which a model's pre-softmax/pre-sigmoid output is read
-INPUT = "input"    # the [0, 1] image as the model sees it (after the transformations)
+INPUT = "input"  # the [0, 1] image as the model sees it (after the transformations)
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class Objective:
         return self.fn(activations)
 
     def __add__(self, other: Objective) -> Objective:
-        return Objective(lambda acts: self(acts) + other(acts), _union(self.layers, other.layers),
-                         f"{self.name} + {other.name}")
+        return Objective(
+            lambda acts: self(acts) + other(acts), _union(self.layers, other.layers), f"{self.name} + {other.name}"
+        )
 
     def __sub__(self, other: Objective) -> Objective:
         return self + (-other)
@@ -79,8 +80,9 @@ def total_variation() -> Objective:
 
     def fn(acts):
         x = acts[INPUT]
-        return (tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]), axis=[1, 2, 3])
-                + tf.reduce_mean(tf.abs(x[:, :, 1:] - x[:, :, :-1]), axis=[1, 2, 3]))
+        return tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]), axis=[1, 2, 3]) + tf.reduce_mean(
+            tf.abs(x[:, :, 1:] - x[:, :, :-1]), axis=[1, 2, 3]
+        )
 
     return Objective(fn, (INPUT,), "total_variation")
 

@@ -13,9 +13,7 @@ import tensorflow as tf
 
 # Lucid's square root of ImageNet's RGB colour correlation: one decorrelated unit moves the
 # colours the way natural images vary, so the optimiser is not stuck making grey.
-COLOR_CORRELATION_SVD_SQRT = np.array([[0.26, 0.09, 0.02],
-                                       [0.27, 0.00, -0.05],
-                                       [0.27, -0.09, 0.03]], np.float32)
+COLOR_CORRELATION_SVD_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
 COLOR_DECORRELATION = COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
 
 
@@ -103,7 +101,7 @@ class DigitImage(FourierImage):
     decay_power: float = 1.5  # steeper than 1/f: pen strokes, not texture
     decorrelate: bool = False
     background: float = 0.0
-    dark: float = 3.0         # sigmoid(-3) = 0.05: every pixel starts black
+    dark: float = 3.0  # sigmoid(-3) = 0.05: every pixel starts black
     margin: int = 4
 
     def offset(self) -> float:

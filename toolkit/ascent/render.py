@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -31,10 +31,10 @@ class Method:
     """A recipe: how the image is parameterised, whether it is transformed each step, and how it is stepped."""
 
     name: str
-    parameterisation: str        # "pixels" | "fourier" | "digits" (grey Fourier, MNIST's white ink on black)
-    transformed: bool            # random pad/jitter/scale/rotate before each step
-    optimiser: str               # "normalized-gradient" | "adam"
-    learning_rate: float         # normalized-gradient: RMS change per pixel per step; adam: its step size
+    parameterisation: str  # "pixels" | "fourier" | "digits" (grey Fourier, MNIST's white ink on black)
+    transformed: bool  # random pad/jitter/scale/rotate before each step
+    optimiser: str  # "normalized-gradient" | "adam"
+    learning_rate: float  # normalized-gradient: RMS change per pixel per step; adam: its step size
     steps: int
 
     def param(self, size: int, channels: int):
@@ -107,7 +107,7 @@ def _step_function(features: FeatureModel, objectives: Sequence[Objective], para
         if method.optimiser == "adam":
             m = beta1 * m + (1 - beta1) * grad
             v = beta2 * v + (1 - beta2) * grad * grad
-            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+            m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
             params = params + method.learning_rate * m_hat / (tf.sqrt(v_hat) + epsilon)
         else:  # each image's gradient scaled to a fixed length, as keras.io's tf.math.l2_normalize
             axes = list(range(1, len(params.shape)))
@@ -123,8 +123,7 @@ _steps: OrderedDict = OrderedDict()
 _steps_lock = threading.Lock()
 
 
-def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms,
-                          method: Method):
+def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method):
     """The step function of these objectives, traced once: objectives that read their target from a tf.Variable
     (the demo's live panel) then render any target without tracing again."""
     key = (features, tuple(objectives), method, param.size)
@@ -138,9 +137,16 @@ def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective
         return step
 
 
-def render(features: FeatureModel, objectives: Sequence[Objective], method: Method = NAIVE,
-           steps: int | None = None, seed: int = 0, size: int | None = None, batch_size: int = 64,
-           progress: Progress | None = None) -> Rendering:
+def render(
+    features: FeatureModel,
+    objectives: Sequence[Objective],
+    method: Method = NAIVE,
+    steps: int | None = None,
+    seed: int = 0,
+    size: int | None = None,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> Rendering:
     """Renders one image per objective, `batch_size` at a time; the same seed gives the same images."""
     steps = method.steps if steps is None else int(steps)
     if steps < 1:
@@ -155,14 +161,15 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
     total, done = steps * -(-len(objectives) // batch_size), 0
     started, trace_seconds = time.perf_counter(), 0.0
     for start in range(0, len(objectives), batch_size):
-        chunk = objectives[start:start + batch_size]
+        chunk = objectives[start : start + batch_size]
         step = _cached_step_function(features, chunk, param, transforms, method)
         params = tf.constant(param.initial(len(chunk), seed))
         m = v = tf.zeros_like(params)
         for i in range(steps):
             before = time.perf_counter()
-            params, m, v, chunk_values = step(params, m, v, tf.constant(i + 1, tf.float32),
-                                              tf.constant([seed, i], tf.int32))
+            params, m, v, chunk_values = step(
+                params, m, v, tf.constant(i + 1, tf.float32), tf.constant([seed, i], tf.int32)
+            )
             if i == 0:
                 chunk_values.numpy()
                 trace_seconds += time.perf_counter() - before
@@ -172,8 +179,15 @@ def render(features: FeatureModel, objectives: Sequence[Objective], method: Meth
         final = param.to_image(params)
         images.append(final.numpy())
         values.append(_per_image(chunk, _activations(features, final)).numpy())
-    return Rendering(np.concatenate(images), np.concatenate(values), time.perf_counter() - started,
-                     trace_seconds, steps, method.name, [objective.name for objective in objectives])
+    return Rendering(
+        np.concatenate(images),
+        np.concatenate(values),
+        time.perf_counter() - started,
+        trace_seconds,
+        steps,
+        method.name,
+        [objective.name for objective in objectives],
+    )
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -181,8 +195,9 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(images) * 255.0), 0, 255).astype(np.uint8)
 
 
-def _logits_under_check(features: FeatureModel, images: np.ndarray, n_transforms: int,
-                        seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _logits_under_check(
+    features: FeatureModel, images: np.ndarray, n_transforms: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Logits of the images as saved (uint8), and under each of `n_transforms` random small transformations.
 
     Shifts pad with the models' background: black for one-channel (MNIST-like) inputs, grey otherwise.
@@ -212,8 +227,9 @@ def _target_log_odds(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return logits[rows, targets] - np.logaddexp.reduce(others, axis=-1)
 
 
-def target_check(features: FeatureModel, images: np.ndarray, targets: Sequence[int], n_transforms: int = 16,
-                 seed: int = 1234) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def target_check(
+    features: FeatureModel, images: np.ndarray, targets: Sequence[int], n_transforms: int = 16, seed: int = 1234
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The target's probability and log-odds, log(p / (1 - p)), (a) as saved and (b) averaged over random
     small transformations, from one set of forward passes.
 
@@ -222,17 +238,21 @@ def target_check(features: FeatureModel, images: np.ndarray, targets: Sequence[i
     """
     targets = np.asarray(targets)
     as_rendered, transformed = _logits_under_check(features, images, n_transforms, seed)
-    return {name: (measure(as_rendered, targets), np.mean([measure(t, targets) for t in transformed], axis=0))
-            for name, measure in (("probabilities", _target_probabilities), ("log_odds", _target_log_odds))}
+    return {
+        name: (measure(as_rendered, targets), np.mean([measure(t, targets) for t in transformed], axis=0))
+        for name, measure in (("probabilities", _target_probabilities), ("log_odds", _target_log_odds))
+    }
 
 
-def target_probabilities(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
-                         n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+def target_probabilities(
+    features: FeatureModel, images: np.ndarray, targets: Sequence[int], n_transforms: int = 16, seed: int = 1234
+) -> tuple[np.ndarray, np.ndarray]:
     """Each image's probability of its target class (a) as saved and (b) averaged over random small transformations."""
     return target_check(features, images, targets, n_transforms, seed)["probabilities"]
 
 
-def target_log_odds(features: FeatureModel, images: np.ndarray, targets: Sequence[int],
-                    n_transforms: int = 16, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+def target_log_odds(
+    features: FeatureModel, images: np.ndarray, targets: Sequence[int], n_transforms: int = 16, seed: int = 1234
+) -> tuple[np.ndarray, np.ndarray]:
     """Like `target_probabilities`, in log-odds of the target."""
     return target_check(features, images, targets, n_transforms, seed)["log_odds"]

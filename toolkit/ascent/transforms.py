@@ -9,8 +9,8 @@ TensorFlow recompiled part of the step every time and a step took 5x longer.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import tensorflow as tf
 
@@ -97,13 +97,26 @@ def standard(size: int, background: float = 0.5) -> Compose:
     """Lucid's standard robustness transformations, their pixel amounts scaled to the image size; pads with
     `background` (grey, or black for MNIST's digits)."""
     unit = max(1, round(size / 128 * 4))  # 4 px at 128: 12 px pad, 8 px jitter, as Lucid at its 128-224 sizes
-    return Compose((Pad(3 * unit, background), Jitter(2 * unit), RandomScale(tuple(1 + (i - 5) / 50 for i in range(11))),
-                    RandomRotate(tuple(range(-10, 11)) + (0,) * 5), Jitter(unit)))
+    return Compose(
+        (
+            Pad(3 * unit, background),
+            Jitter(2 * unit),
+            RandomScale(tuple(1 + (i - 5) / 50 for i in range(11))),
+            RandomRotate(tuple(range(-10, 11)) + (0,) * 5),
+            Jitter(unit),
+        )
+    )
 
 
 def small_random(size: int, background: float = 0.5) -> Compose:
     """The check's transformations: a shift of up to ~6%, a scale of 0.9-1.1 and a rotation of up to 10 degrees;
     pads with `background`."""
     shift = max(1, round(size * 0.06))
-    return Compose((Pad(shift, background), Jitter(2 * shift), RandomScale(tuple(0.9 + i / 50 for i in range(11))),
-                    RandomRotate(tuple(range(-10, 11)))))
+    return Compose(
+        (
+            Pad(shift, background),
+            Jitter(2 * shift),
+            RandomScale(tuple(0.9 + i / 50 for i in range(11))),
+            RandomRotate(tuple(range(-10, 11))),
+        )
+    )

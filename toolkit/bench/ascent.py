@@ -12,20 +12,25 @@ def bench_ascent(trials: int, log=print) -> dict:
     from toolkit.ascent.timing import time_class_render, time_filter_grid
 
     grid = time_filter_grid("conv_pw_5_relu", filters=64, steps=30, size=128, one_at_a_time=8)
-    log(f"  64 filters, naive 30 steps: batched {grid['batched_seconds']:.1f} s, one at a time "
+    log(
+        f"  64 filters, naive 30 steps: batched {grid['batched_seconds']:.1f} s, one at a time "
         f"{grid['one_at_a_time_seconds']:.1f} s ({grid['speedup']:.1f}x), reusing one trace "
         f"{grid['one_at_a_time_seconds_without_tracing']:.1f} s ({grid['speedup_without_tracing']:.1f}x); a forward "
         f"and backward pass costs {grid['gradient_ms_per_image_batched']:.2f} ms per image at batch 64, "
-        f"{grid['gradient_ms_per_image_alone']:.2f} ms alone ({grid['ceiling_without_tracing']:.1f}x)")
+        f"{grid['gradient_ms_per_image_alone']:.2f} ms alone ({grid['ceiling_without_tracing']:.1f}x)"
+    )
     robust = time_class_render("Siamese cat", "robust", size=128)
     log(f"  robust Siamese cat, {robust['steps']} steps: {robust['seconds']:.1f} s")
-    return {"64-filter grid batched s": grid["batched_seconds"],
-            "64-filter grid one at a time s (8 timed, each tracing its step as a loop over filters does; scaled)":
-                grid["one_at_a_time_seconds"],
-            "batched speed-up": grid["speedup"],
-            "one at a time reusing one trace s": grid["one_at_a_time_seconds_without_tracing"],
-            "batched speed-up over one at a time reusing one trace": grid["speedup_without_tracing"],
-            "forward + backward ms per image, batch 64": grid["gradient_ms_per_image_batched"],
-            "forward + backward ms per image, batch 1": grid["gradient_ms_per_image_alone"],
-            "arithmetic ceiling of batching (batch 1 / batch 64 per image)": grid["ceiling_without_tracing"],
-            f"robust class render s ({robust['steps']} steps, 128 px)": robust["seconds"]}
+    return {
+        "64-filter grid batched s": grid["batched_seconds"],
+        "64-filter grid one at a time s (8 timed, each tracing its step as a loop over filters does; scaled)": grid[
+            "one_at_a_time_seconds"
+        ],
+        "batched speed-up": grid["speedup"],
+        "one at a time reusing one trace s": grid["one_at_a_time_seconds_without_tracing"],
+        "batched speed-up over one at a time reusing one trace": grid["speedup_without_tracing"],
+        "forward + backward ms per image, batch 64": grid["gradient_ms_per_image_batched"],
+        "forward + backward ms per image, batch 1": grid["gradient_ms_per_image_alone"],
+        "arithmetic ceiling of batching (batch 1 / batch 64 per image)": grid["ceiling_without_tracing"],
+        f"robust class render s ({robust['steps']} steps, 128 px)": robust["seconds"],
+    }

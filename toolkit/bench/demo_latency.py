@@ -41,9 +41,13 @@ def start_demo(exported: Path, port: int, timeout: float = 90.0):
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty demo never blocks on it
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "toolkit", "demo", "--port", str(port),
-                                "--exported", str(exported)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=log, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(exported)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     while True:
         if process.poll() is not None:
@@ -78,7 +82,7 @@ def bench_photo_and_sketch_inputs(folder: Path) -> tuple[Path, Path]:
     canvas[100:130, 100:300, :3] = 0
     for row in range(130, 330):
         column = 300 - (row - 130) // 2
-        canvas[row, column - 15:column + 15, :3] = 0
+        canvas[row, column - 15 : column + 15, :3] = 0
     sketch = folder / "seven.png"
     Image.fromarray(canvas).save(sketch)
     return photo, sketch
@@ -127,19 +131,27 @@ def _latencies(url: str, call, requests: int, concurrency: int, kind: str) -> di
     finally:
         for client in list(clients.queue):
             client.close()
-    return {"requests": requests, "concurrency": concurrency, "p50_ms": percentile(times, 50),
-            "p95_ms": percentile(times, 95), "throughput_per_s": requests / elapsed}
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "p50_ms": percentile(times, 50),
+        "p95_ms": percentile(times, 95),
+        "throughput_per_s": requests / elapsed,
+    }
 
 
 def _calls(photo: Path, sketch_file: Path) -> dict:
     """Per input and client kind, one classification call as that client makes it."""
     sketch_value = {"background": None, "layers": [], "composite": sketch_file}
     return {
-        "photo": {"gradio_client": lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo"),
-                  "HTTP API": lambda c: c.predict(photo, "fp32", api_name="/classify_photo")},
-        "sketch": {"gradio_client": lambda c: c.predict(_sketch_payload(sketch_file), "fp32",
-                                                        api_name="/classify_sketch"),
-                   "HTTP API": lambda c: c.predict(sketch_value, "fp32", api_name="/classify_sketch")},
+        "photo": {
+            "gradio_client": lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo"),
+            "HTTP API": lambda c: c.predict(photo, "fp32", api_name="/classify_photo"),
+        },
+        "sketch": {
+            "gradio_client": lambda c: c.predict(_sketch_payload(sketch_file), "fp32", api_name="/classify_sketch"),
+            "HTTP API": lambda c: c.predict(sketch_value, "fp32", api_name="/classify_sketch"),
+        },
     }
 
 
@@ -153,11 +165,14 @@ def gradio_floor(photo: Path, requests: int) -> dict:
     blank = np.zeros((128, 128, 3), np.uint8)
     with gr.Blocks(analytics_enabled=False) as app:
         source, label, seen, text = gr.Image(type="filepath"), gr.Label(), gr.Image(format="png"), gr.Markdown()
-        gr.Button().click(lambda _: ({"cat": 0.5, "dog": 0.5}, blank, "-"), source, [label, seen, text],
-                          api_name="echo")
+        gr.Button().click(
+            lambda _: ({"cat": 0.5, "dog": 0.5}, blank, "-"), source, [label, seen, text], api_name="echo"
+        )
     url = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")[1]
-    calls = {"gradio_client": lambda c: c.predict(_photo_payload(photo), api_name="/echo"),
-             "HTTP API": lambda c: c.predict(photo, api_name="/echo")}
+    calls = {
+        "gradio_client": lambda c: c.predict(_photo_payload(photo), api_name="/echo"),
+        "HTTP API": lambda c: c.predict(photo, api_name="/echo"),
+    }
     try:
         return {kind: _latencies(url, calls[kind], requests, 1, kind)["p50_ms"] for kind in CLIENTS}
     finally:
@@ -172,21 +187,25 @@ def bench_demo(exported: Path, trials: int, log=print) -> dict:
     try:
         client.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")
         cold_start = time.perf_counter() - started
-        results = {"cold_start_s": cold_start, "rss_mb_without_tensorflow": tree_rss_mb(process.pid),
-                   "latency": {}}
+        results = {"cold_start_s": cold_start, "rss_mb_without_tensorflow": tree_rss_mb(process.pid), "latency": {}}
         log(f"  cold start {cold_start:.1f} s, {results['rss_mb_without_tensorflow']:.0f} MB")
         requests = max(trials, 20)
         for label, calls in _calls(photo, sketch).items():
             for concurrency in (1, 8):
                 row = results["latency"].setdefault(f"{label}, concurrency {concurrency}", {})
                 for kind in CLIENTS:
-                    row[kind] = _latencies(client.src, calls[kind], requests * (1 if concurrency == 1 else 2),
-                                           concurrency, kind)
-                    log(f"  {label} c{concurrency} {kind}: p50 {row[kind]['p50_ms']:.0f} ms, "
-                        f"p95 {row[kind]['p95_ms']:.0f} ms, {row[kind]['throughput_per_s']:.1f}/s")
+                    row[kind] = _latencies(
+                        client.src, calls[kind], requests * (1 if concurrency == 1 else 2), concurrency, kind
+                    )
+                    log(
+                        f"  {label} c{concurrency} {kind}: p50 {row[kind]['p50_ms']:.0f} ms, "
+                        f"p95 {row[kind]['p95_ms']:.0f} ms, {row[kind]['throughput_per_s']:.1f}/s"
+                    )
         results["do-nothing gradio app p50_ms"] = gradio_floor(photo, requests)
-        log("  a do-nothing gradio app with the same inputs and outputs: p50 " + ", ".join(
-            f"{kind} {ms:.0f} ms" for kind, ms in results["do-nothing gradio app p50_ms"].items()))
+        log(
+            "  a do-nothing gradio app with the same inputs and outputs: p50 "
+            + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in results["do-nothing gradio app p50_ms"].items())
+        )
         try:
             client.predict("Siamese cat", "naive", 10, 64, 0, api_name="/render_class")
             results["rss_mb_after_render_loaded_tensorflow"] = tree_rss_mb(process.pid)

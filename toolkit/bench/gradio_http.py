@@ -27,7 +27,7 @@ class GradioHttpError(ConvlensError):
 class GradioHttp:
     """Calls the endpoints of one running app; one instance per concurrent caller, like gradio_client's Client."""
 
-    def __init__(self, url: str, timeout: float = 60.0):
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
         self.root = url.rstrip("/")
         self.http = httpx.Client(timeout=timeout)
         config = self.http.get(f"{self.root}/config").raise_for_status().json()
@@ -71,9 +71,16 @@ class GradioHttp:
         if api_name not in self.endpoints:
             raise ConvlensError(f"the app has no endpoint {api_name}; it has {sorted(self.endpoints)}.")
         session = uuid.uuid4().hex
-        join = self.http.post(f"{self.api}/queue/join", json={
-            "data": self._with_uploads(list(inputs)), "fn_index": self.endpoints[api_name],
-            "session_hash": session, "event_data": None, "trigger_id": None})
+        join = self.http.post(
+            f"{self.api}/queue/join",
+            json={
+                "data": self._with_uploads(list(inputs)),
+                "fn_index": self.endpoints[api_name],
+                "session_hash": session,
+                "event_data": None,
+                "trigger_id": None,
+            },
+        )
         if join.status_code != 200:
             raise GradioHttpError(f"{api_name}: the queue refused the call ({join.status_code}): {join.text[:200]}")
         event = join.json()["event_id"]

@@ -22,43 +22,77 @@ SECTIONS = ("inference", "demo", "ascent", "training")
 
 def markdown_table(results: dict) -> str:
     """The results as the markdown tables README shows."""
-    lines = [f"Measured {results['created'][:16]} on {results['machine']} by `convlens bench` (medians of "
-             f"{results['trials']} trials).", ""]
+    lines = [
+        f"Measured {results['created'][:16]} on {results['machine']} by `convlens bench` (medians of "
+        f"{results['trials']} trials).",
+        "",
+    ]
     inference = results.get("inference", {})
     if inference:
-        lines += ["| model | batch | onnxruntime fp32 ms | onnxruntime int8 ms | TF tf.function ms | TF eager ms | "
-                  "fp32 speed-up vs tf.function | int8 speed-up vs tf.function |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| model | batch | onnxruntime fp32 ms | onnxruntime int8 ms | TF tf.function ms | TF eager ms | "
+            "fp32 speed-up vs tf.function | int8 speed-up vs tf.function |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, rows in inference.items():
             for batch, row in rows.items():
-                cell = lambda key, fmt="{:.2f}": fmt.format(row[key]) if key in row else "n/a"
-                lines.append(f"| {name} | {batch.split()[-1]} | {cell('onnxruntime fp32')} | "
-                             f"{cell('onnxruntime int8')} | {cell('TF tf.function')} | {cell('TF eager')} | "
-                             f"{cell('onnxruntime fp32 speed-up over TF tf.function', '{:.1f}x')} | "
-                             f"{cell('onnxruntime int8 speed-up over TF tf.function', '{:.1f}x')} |")
+
+                def cell(key, fmt="{:.2f}"):
+                    return fmt.format(row[key]) if key in row else "n/a"
+
+                lines.append(
+                    f"| {name} | {batch.split()[-1]} | {cell('onnxruntime fp32')} | "
+                    f"{cell('onnxruntime int8')} | {cell('TF tf.function')} | {cell('TF eager')} | "
+                    f"{cell('onnxruntime fp32 speed-up over TF tf.function', '{:.1f}x')} | "
+                    f"{cell('onnxruntime int8 speed-up over TF tf.function', '{:.1f}x')} |"
+                )
         lines.append("")
     demo = results.get("demo", {})
     if demo:
-        lines += ["| demo, fp32 | gradio_client p50 ms | p95 ms | requests/s | HTTP API (as the browser) p50 ms | "
-                  "p95 ms | requests/s |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| demo, fp32 | gradio_client p50 ms | p95 ms | requests/s | HTTP API (as the browser) p50 ms | "
+            "p95 ms | requests/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for key, row in demo.get("latency", {}).items():
-            lines.append(f"| {key} | " + " | ".join(f"{row[kind]['p50_ms']:.0f} | {row[kind]['p95_ms']:.0f} | "
-                                                    f"{row[kind]['throughput_per_s']:.1f}" for kind in CLIENTS) + " |")
+            lines.append(
+                f"| {key} | "
+                + " | ".join(
+                    f"{row[kind]['p50_ms']:.0f} | {row[kind]['p95_ms']:.0f} | {row[kind]['throughput_per_s']:.1f}"
+                    for kind in CLIENTS
+                )
+                + " |"
+            )
         floor = demo.get("do-nothing gradio app p50_ms")
         if floor:
-            lines.append(f"| a do-nothing gradio app, same inputs and outputs, concurrency 1 (gradio's and the "
-                         f"client's own cost) | {floor['gradio_client']:.0f} | | | {floor['HTTP API']:.0f} | | |")
-        lines += ["", "gradio_client waits for each message of the event stream by polling with a 50 ms sleep, "
-                      "which the do-nothing row shows; the HTTP API columns make the same calls as the page does "
-                      "(upload, join the queue, read the event stream, download the result's image)."]
-        lines += ["", f"Demo cold start (process start to first answer): {demo['cold_start_s']:.1f} s; resident "
-                      f"memory {demo['rss_mb_without_tensorflow']:.0f} MB without TensorFlow"
-                  + (f", {demo['rss_mb_after_render_loaded_tensorflow']:.0f} MB after a live render loaded it."
-                     if "rss_mb_after_render_loaded_tensorflow" in demo else "."), ""]
+            lines.append(
+                f"| a do-nothing gradio app, same inputs and outputs, concurrency 1 (gradio's and the "
+                f"client's own cost) | {floor['gradio_client']:.0f} | | | {floor['HTTP API']:.0f} | | |"
+            )
+        lines += [
+            "",
+            "gradio_client waits for each message of the event stream by polling with a 50 ms sleep, "
+            "which the do-nothing row shows; the HTTP API columns make the same calls as the page does "
+            "(upload, join the queue, read the event stream, download the result's image).",
+        ]
+        lines += [
+            "",
+            f"Demo cold start (process start to first answer): {demo['cold_start_s']:.1f} s; resident "
+            f"memory {demo['rss_mb_without_tensorflow']:.0f} MB without TensorFlow"
+            + (
+                f", {demo['rss_mb_after_render_loaded_tensorflow']:.0f} MB after a live render loaded it."
+                if "rss_mb_after_render_loaded_tensorflow" in demo
+                else "."
+            ),
+            "",
+        ]
     for section, title in (("ascent", "Gradient ascent"), ("training", "Training throughput (cats vs dogs)")):
         if results.get(section):
             lines += [f"| {title} | value |", "|---|---|"]
-            lines += [f"| {key} | {value:.2f} |" if isinstance(value, float) else f"| {key} | {value} |"
-                      for key, value in results[section].items()]
+            lines += [
+                f"| {key} | {value:.2f} |" if isinstance(value, float) else f"| {key} | {value} |"
+                for key, value in results[section].items()
+            ]
             lines.append("")
     return "\n".join(lines)
 
@@ -70,12 +104,19 @@ def run_bench(sections: list[str] | None = None, trials: int = 30, exported: Pat
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
         raise ConvlensError(f"unknown bench section(s) {sorted(unknown)}; known: {list(SECTIONS)}")
-    results = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(), "trials": trials,
-               "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"}
+    results = {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
+        "trials": trials,
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}",
+    }
     # The demo runs in its own process; measure it before this process imports TensorFlow.
     order = [s for s in ("demo", "inference", "ascent", "training") if s in chosen]
-    runners = {"inference": lambda: bench_inference(exported, trials, log), "demo": lambda: bench_demo(exported, trials, log),
-               "ascent": lambda: bench_ascent(trials, log), "training": lambda: bench_training(trials, log)}
+    runners = {
+        "inference": lambda: bench_inference(exported, trials, log),
+        "demo": lambda: bench_demo(exported, trials, log),
+        "ascent": lambda: bench_ascent(trials, log),
+        "training": lambda: bench_training(trials, log),
+    }
     for section in order:
         log(f"[bench] {section} ...")
         results[section] = runners[section]()

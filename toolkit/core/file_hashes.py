@@ -40,6 +40,7 @@ def verify_files(root: Path, manifest: dict, names: list[str] | None = None) -> 
             if not path.exists():
                 problems.append(f"{name}: {kind} file {path} is missing")
             elif sha256_path(path) != entry["sha256"]:
-                problems.append(f"{name}: {kind} file {path} does not match its sha256 in the manifest "
-                                f"(changed or corrupt)")
+                problems.append(
+                    f"{name}: {kind} file {path} does not match its sha256 in the manifest (changed or corrupt)"
+                )
     return problems

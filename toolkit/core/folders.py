@@ -13,9 +13,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from toolkit.core.errors import ConvlensError
 from toolkit.core.file_hashes import verify_files
@@ -30,12 +30,15 @@ RESERVED_NAMES = (GALLERY_FOLDER, EXAMPLES_FOLDER)  # folders of the export that
 def check_model_name(name: str, origin: str = "the model name") -> str:
     """`name` when it can name a model folder of the export; a ConvlensError saying what is allowed otherwise."""
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
-        raise ConvlensError(f"{name!r} ({origin}) cannot name an exported model: the name becomes a folder of the "
-                            f"export, so use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit "
-                            f"(pass --name NAME).")
+        raise ConvlensError(
+            f"{name!r} ({origin}) cannot name an exported model: the name becomes a folder of the "
+            f"export, so use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit "
+            f"(pass --name NAME)."
+        )
     if name.lower() in RESERVED_NAMES:
-        raise ConvlensError(f"{name!r} ({origin}) is the export's own {name.lower()}/ folder, not a model name: "
-                            f"pass another --name.")
+        raise ConvlensError(
+            f"{name!r} ({origin}) is the export's own {name.lower()}/ folder, not a model name: pass another --name."
+        )
     return name
 
 
@@ -51,8 +54,9 @@ def export_lock(out: Path) -> Iterator[None]:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(descriptor)
-        raise ConvlensError(f"another export is running in {out}: wait for it to finish, then run this export "
-                            f"again.") from None
+        raise ConvlensError(
+            f"another export is running in {out}: wait for it to finish, then run this export again."
+        ) from None
     try:
         yield
     finally:

@@ -28,24 +28,61 @@ MAX_UNPACKED_BYTES = 2 << 30  # all members of a .keras zip together, as they un
 MAX_NESTING = 100  # a MobileNet's description nests about 12 levels
 
 # Layers refused by class, whatever their configuration.
-REFUSED_LAYERS = {"Lambda": "runs Python code stored in the file",
-                  "TFSMLayer": "loads another model from a path named in the file",
-                  "TorchModuleWrapper": "unpickles a PyTorch module stored in the file",
-                  "JaxLayer": "calls a JAX function named in the file",
-                  "FlaxLayer": "calls a Flax module named in the file"}
+REFUSED_LAYERS = {
+    "Lambda": "runs Python code stored in the file",
+    "TFSMLayer": "loads another model from a path named in the file",
+    "TorchModuleWrapper": "unpickles a PyTorch module stored in the file",
+    "JaxLayer": "calls a JAX function named in the file",
+    "FlaxLayer": "calls a Flax module named in the file",
+}
 # tf_keras records calls of TensorFlow functions as these layers; only plain tensor maths is let through.
 OP_LAYERS = ("TFOpLambda", "SlicingOpLambda")
 PLAIN_OP_NAMESPACES = ("__operators__", "math", "nn", "image", "linalg")
-PLAIN_OPS = frozenset({"reshape", "concat", "stack", "expand_dims", "squeeze", "transpose", "cast", "identity",
-                       "clip_by_value", "split", "tile", "pad", "gather", "where", "maximum", "minimum",
-                       "ones_like", "zeros_like", "shape", "one_hot", "argmax", "argmin", "broadcast_to"})
+PLAIN_OPS = frozenset(
+    {
+        "reshape",
+        "concat",
+        "stack",
+        "expand_dims",
+        "squeeze",
+        "transpose",
+        "cast",
+        "identity",
+        "clip_by_value",
+        "split",
+        "tile",
+        "pad",
+        "gather",
+        "where",
+        "maximum",
+        "minimum",
+        "ones_like",
+        "zeros_like",
+        "shape",
+        "one_hot",
+        "argmax",
+        "argmin",
+        "broadcast_to",
+    }
+)
 # Keras 3's markers for plain values (tuples, arrays, slices); "__lambda__" is bytecode and is refused.
-VALUE_MARKERS = frozenset({"__tuple__", "__bytes__", "__slice__", "__ellipsis__", "__keras_tensor__",
-                           "__numpy__", "__tensor__", "__typespec__"})
+VALUE_MARKERS = frozenset(
+    {
+        "__tuple__",
+        "__bytes__",
+        "__slice__",
+        "__ellipsis__",
+        "__keras_tensor__",
+        "__numpy__",
+        "__tensor__",
+        "__typespec__",
+    }
+)
 FILE_KEYS = ("filepath", "vocabulary")  # a string here names a file the layer would read while loading
 
 
 # ---------------------------------------------------------------- the stored description
+
 
 def stored_config(path: Path) -> dict:
     """The model description stored in a .keras or .h5 file, read as JSON (nothing is deserialised)."""
@@ -54,8 +91,9 @@ def stored_config(path: Path) -> dict:
         raise ConvlensError(f"{path} does not exist (or is not a file).")
     size = path.stat().st_size
     if size > MAX_MODEL_BYTES:
-        raise ConvlensError(f"{path} is {size / 2**30:.1f} GiB; convlens loads model files up to "
-                            f"{MAX_MODEL_BYTES / 2**30:.0f} GiB.")
+        raise ConvlensError(
+            f"{path} is {size / 2**30:.1f} GiB; convlens loads model files up to {MAX_MODEL_BYTES / 2**30:.0f} GiB."
+        )
     if path.suffix in KERAS_SUFFIXES:
         text = _keras_zip_config(path)
     elif path.suffix in H5_SUFFIXES:
@@ -114,6 +152,7 @@ def _hdf5_config(path: Path) -> bytes | str:
 
 # ---------------------------------------------------------------- what the description may name
 
+
 @lru_cache(maxsize=2)
 def builtin_class_names(with_tf_keras: bool) -> frozenset[str]:
     """Names of the classes Keras (and tf_keras, for legacy .h5 files) exports as layers, models and their parts."""
@@ -129,13 +168,26 @@ def builtin_class_names(with_tf_keras: bool) -> frozenset[str]:
             pass
     names = {"Functional", *OP_LAYERS}
     for library in libraries:
-        for part in ("layers", "models", "initializers", "regularizers", "constraints", "optimizers", "losses",
-                     "metrics", "dtype_policies", "mixed_precision"):
+        for part in (
+            "layers",
+            "models",
+            "initializers",
+            "regularizers",
+            "constraints",
+            "optimizers",
+            "losses",
+            "metrics",
+            "dtype_policies",
+            "mixed_precision",
+        ):
             namespace = getattr(library, part, None)
             names |= {name for name, value in vars(namespace or object).items() if isinstance(value, type)}
         names |= {name for name, value in vars(library).items() if isinstance(value, type)}
-        names |= {name for name, value in vars(getattr(library.optimizers, "schedules", object)).items()
-                  if isinstance(value, type)}
+        names |= {
+            name
+            for name, value in vars(getattr(library.optimizers, "schedules", object)).items()
+            if isinstance(value, type)
+        }
     return frozenset(names - set(REFUSED_LAYERS))
 
 
@@ -215,13 +267,16 @@ def check_model_file(path: Path) -> dict:
     problems = code_problems(config, builtin_class_names(with_tf_keras=path.suffix in H5_SUFFIXES))
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ConvlensError(f"{path} was refused: " + "; ".join(problems[:3]) + f"{more}. convlens never runs "
-                            f"code stored in a model file: rebuild the model from built-in Keras layers (no Lambda "
-                            f"or custom layers), save it again, and use that file.")
+        raise ConvlensError(
+            f"{path} was refused: " + "; ".join(problems[:3]) + f"{more}. convlens never runs "
+            f"code stored in a model file: rebuild the model from built-in Keras layers (no Lambda "
+            f"or custom layers), save it again, and use that file."
+        )
     return config
 
 
 # ---------------------------------------------------------------- loading
+
 
 def load_keras_model(path: Path, compile: bool = False):
     """A checked model file (.keras, or legacy .h5) loaded with Keras 3 in safe mode."""

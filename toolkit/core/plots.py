@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 
 
-def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike, title: str,
-                marks: dict[str, int] | None = None) -> None:
+def plot_curves(
+    histories: dict[str, dict[str, list[float]]],
+    path: str | os.PathLike,
+    title: str,
+    marks: dict[str, int] | None = None,
+) -> None:
     """Accuracy and loss per epoch, train (solid) and validation (dashed), for one or more runs.
 
     `histories` maps a run's name to a Keras-style history (`accuracy`, `val_accuracy`, `loss`,
@@ -24,8 +28,13 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
             for prefix, style in (("", "-"), ("val_", "--")):
                 values = history.get(prefix + key)
                 if values:
-                    axis.plot(range(1, len(values) + 1), values, style, color=colour,
-                              label=f"{name} {'validation' if prefix else 'train'}")
+                    axis.plot(
+                        range(1, len(values) + 1),
+                        values,
+                        style,
+                        color=colour,
+                        label=f"{name} {'validation' if prefix else 'train'}",
+                    )
     for label, epoch in (marks or {}).items():
         for axis in (acc_axis, loss_axis):
             axis.axvline(epoch + 0.5, color="grey", linestyle=":", label=label)

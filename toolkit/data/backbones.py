@@ -13,8 +13,9 @@ def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), includ
     """
     import keras
 
-    model = keras.applications.MobileNet(input_shape=tuple(input_shape), alpha=1.0, include_top=include_top,
-                                         weights=None, classes=1000)
+    model = keras.applications.MobileNet(
+        input_shape=tuple(input_shape), alpha=1.0, include_top=include_top, weights=None, classes=1000
+    )
     weights = assets.MOBILENET_TOP_FILE if include_top else assets.MOBILENET_NOTOP_FILE
     model.load_weights(assets.cached_file(weights))
     return model

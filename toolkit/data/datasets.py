@@ -12,8 +12,8 @@ from functools import lru_cache
 import numpy as np
 
 from toolkit.core import names
-from toolkit.data import assets
 from toolkit.core.errors import ConvlensError
+from toolkit.data import assets
 
 CATS_DOGS_TEST_PER_CLASS = 200  # the package's own split: the last 200 of each class
 CATS_DOGS_LABELS = names.CATS_DOGS_LABELS  # label 0 = cat, 1 = dog (the sigmoid says "dog")
@@ -35,8 +35,10 @@ class Split:
 def load_mnist() -> tuple[Split, Split]:
     """MNIST train (60000) and test (10000): 28x28 uint8, white ink on black."""
     arrays = assets.load_npz(assets.MNIST_FILE)
-    return (Split(arrays["x_train"], arrays["y_train"].astype(np.int64)),
-            Split(arrays["x_test"], arrays["y_test"].astype(np.int64)))
+    return (
+        Split(arrays["x_train"], arrays["y_train"].astype(np.int64)),
+        Split(arrays["x_test"], arrays["y_test"].astype(np.int64)),
+    )
 
 
 def load_cats_dogs() -> tuple[Split, Split]:

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.atomic_files import write_atomically
-from toolkit.data.datasets import Split
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import convlens_home
 from toolkit.core.preprocessing import mnist_like
 from toolkit.core.warp import random_warp, smooth_field
+from toolkit.data.datasets import Split
 
 LETTERS = string.ascii_lowercase  # label i is LETTERS[i], either case
 GENERATOR_VERSION = 1  # bump when the drawing changes, so old caches are not reused
@@ -40,8 +40,10 @@ GLYPH_SIZE = 64  # glyphs are drawn on a GLYPH_SIZE canvas, warped, then normali
 GLYPH_FILL = 40  # the glyph's larger side, in canvas pixels, before the warp
 SERIF_PX = 9  # skeleton branches this short are serifs: pens do not draw them ...
 SHORT_STROKE_LETTERS = set("ftrGQ")  # ... except in letters whose identity is a short stroke
-EMNIST_FILES = {"train": ("emnist-letters-train-images-idx3-ubyte.gz", "emnist-letters-train-labels-idx1-ubyte.gz"),
-                "test": ("emnist-letters-test-images-idx3-ubyte.gz", "emnist-letters-test-labels-idx1-ubyte.gz")}
+EMNIST_FILES = {
+    "train": ("emnist-letters-train-images-idx3-ubyte.gz", "emnist-letters-train-labels-idx1-ubyte.gz"),
+    "test": ("emnist-letters-test-images-idx3-ubyte.gz", "emnist-letters-test-labels-idx1-ubyte.gz"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,16 @@ class GeneratedLetters:
     style: LetterStyle = LetterStyle()
 
     def cache_key(self) -> str:
-        fields = {"version": GENERATOR_VERSION, "faces": [path.name for path in text_faces()],
-                  **dataclasses.asdict(self)}
+        fields = {
+            "version": GENERATOR_VERSION,
+            "faces": [path.name for path in text_faces()],
+            **dataclasses.asdict(self),
+        }
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------- glyphs
+
 
 @lru_cache(maxsize=1)
 def text_faces() -> tuple[Path, ...]:
@@ -91,8 +97,9 @@ def text_faces() -> tuple[Path, ...]:
         if all(ord(char) in cmap for char in string.ascii_letters):
             faces.append(path)
     if not faces:
-        raise ConvlensError(f"no usable fonts in {folder}: reinstall matplotlib, or train on the real "
-                            "EMNIST letters with --data DIR.")
+        raise ConvlensError(
+            f"no usable fonts in {folder}: reinstall matplotlib, or train on the real EMNIST letters with --data DIR."
+        )
     return tuple(faces)
 
 
@@ -106,7 +113,7 @@ def _glyph(face: Path, char: str) -> np.ndarray:
     ImageDraw.Draw(picture).text((4 - left, 4 - top), char, font=font, fill=255)
     ink = np.asarray(picture)
     rows, cols = np.nonzero(ink > 127)
-    ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     scale = GLYPH_FILL / max(ink.shape)
     size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
     return np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS)) > 127
@@ -126,8 +133,7 @@ def _without_spurs(line: np.ndarray, longest: int) -> np.ndarray:
     pruned = line.copy()
     for index in range(1, count + 1):
         branch = branches == index
-        if (branch.sum() <= longest and (neighbours[branch] == 1).any()
-                and (near_junction & branch).any()):
+        if branch.sum() <= longest and (neighbours[branch] == 1).any() and (near_junction & branch).any():
             pruned &= ~branch
     return pruned
 
@@ -147,11 +153,12 @@ def _skeletons(faces: tuple[Path, ...]) -> tuple[np.ndarray, np.ndarray]:
             line = line.astype(np.float32)
             height, width = line.shape
             top, left = (GLYPH_SIZE - height) // 2, (GLYPH_SIZE - width) // 2
-            canvas[f, c, top:top + height, left:left + width] = line
+            canvas[f, c, top : top + height, left : left + width] = line
     return canvas, np.array(list(chars))
 
 
 # ---------------------------------------------------------------------------------- drawing
+
 
 def _pen_strokes(lines: np.ndarray, rng: np.random.Generator, style: LetterStyle) -> np.ndarray:
     """Redraw warped centre lines (N, S, S) with a round pen of varying width: ink in 0..1."""
@@ -168,19 +175,27 @@ def _pen_strokes(lines: np.ndarray, rng: np.random.Generator, style: LetterStyle
     return np.stack([gaussian_filter(one, s) for one, s in zip(ink, sigma)])
 
 
-def draw_letters(labels: np.ndarray, rng: np.random.Generator, style: LetterStyle = LetterStyle(),
-                 batch: int = 512) -> np.ndarray:
+def draw_letters(
+    labels: np.ndarray, rng: np.random.Generator, style: LetterStyle = LetterStyle(), batch: int = 512
+) -> np.ndarray:
     """MNIST-like 28x28 uint8 images (white ink on black) of the given letter labels 0..25."""
     faces = text_faces()
     skeletons, chars = _skeletons(faces)
     images = np.zeros((len(labels), 28, 28), np.uint8)
     for start in range(0, len(labels), batch):
-        part = labels[start:start + batch]
+        part = labels[start : start + batch]
         upper = rng.random(len(part)) >= style.lower_case_fraction
         column = part + 26 * upper
         face = rng.integers(0, len(faces), len(part))
-        lines = random_warp(skeletons[face, column], rng, style.rotation_deg, style.shear, style.scale,
-                            elastic_px=style.elastic_px, elastic_grid=style.elastic_grid)
+        lines = random_warp(
+            skeletons[face, column],
+            rng,
+            style.rotation_deg,
+            style.shear,
+            style.scale,
+            elastic_px=style.elastic_px,
+            elastic_grid=style.elastic_grid,
+        )
         for i, ink in enumerate(_pen_strokes(lines, rng, style)):
             digit = mnist_like(ink)
             if digit is not None:
@@ -236,14 +251,17 @@ def save_letter_grid(split: Split, path: str | os.PathLike, per_letter: int = 8,
 
 # ---------------------------------------------------------------------------------- EMNIST
 
+
 def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
     """An IDX array of unsigned bytes, from a gzip file."""
     with gzip.open(path, "rb") as handle:
         data = handle.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] != expected_dims:
-        raise ConvlensError(f"{path} is not a gzip IDX file of {expected_dims}-D unsigned bytes; "
-                            "download the EMNIST 'letters' files again.")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(expected_dims))
+        raise ConvlensError(
+            f"{path} is not a gzip IDX file of {expected_dims}-D unsigned bytes; "
+            "download the EMNIST 'letters' files again."
+        )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_dims))
     body = np.frombuffer(data, np.uint8, offset=4 + 4 * expected_dims)
     if body.size != int(np.prod(shape)):
         raise ConvlensError(f"{path} is truncated ({body.size} bytes of {int(np.prod(shape))}); download it again.")
@@ -260,15 +278,19 @@ def load_emnist_letters(folder: str | os.PathLike) -> tuple[Split, Split]:
     names = [name for pair in EMNIST_FILES.values() for name in pair]
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
-        raise ConvlensError(f"{folder} lacks the EMNIST letters files {', '.join(missing)}; put the four "
-                            "emnist-letters-*-ubyte.gz files from the EMNIST 'gzip' archive there.")
+        raise ConvlensError(
+            f"{folder} lacks the EMNIST letters files {', '.join(missing)}; put the four "
+            "emnist-letters-*-ubyte.gz files from the EMNIST 'gzip' archive there."
+        )
     splits = []
     for images_name, labels_name in EMNIST_FILES.values():
         images = _read_idx(folder / images_name, 3).transpose(0, 2, 1)
         labels = _read_idx(folder / labels_name, 1).astype(np.int64)
         if len(images) != len(labels) or images.shape[1:] != (28, 28):
-            raise ConvlensError(f"{folder / images_name} and {labels_name} do not match (shapes "
-                                f"{images.shape}, {labels.shape}); download them again.")
+            raise ConvlensError(
+                f"{folder / images_name} and {labels_name} do not match (shapes "
+                f"{images.shape}, {labels.shape}); download them again."
+            )
         if labels.min() < 1 or labels.max() > 26:
             raise ConvlensError(f"{folder / labels_name} has labels outside 1..26: are these the 'letters' files?")
         splits.append(Split(np.ascontiguousarray(images), labels - 1))

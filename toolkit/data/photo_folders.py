@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from toolkit.data.datasets import CATS_DOGS_LABELS, Split
 from toolkit.core.errors import ConvlensError
 from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
+from toolkit.data.datasets import CATS_DOGS_LABELS, Split
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LABEL_OF_NAME = {"cat": 0, "cats": 0, "dog": 1, "dogs": 1}
@@ -31,20 +31,26 @@ def photo_resize_steps(size: int) -> list[list]:
 
 
 def _photos_under(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith("."))
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith(".")
+    )
 
 
 def find_labelled_photos(folder: str | os.PathLike) -> list[tuple[Path, int]]:
     """(path, label) for every photo of a folder in either layout, sorted by path; 0 = cat, 1 = dog."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise ConvlensError(f"{folder} is not a folder: give --data a folder with cat/ and dog/ subfolders "
-                            "(or Kaggle-style cat.123.jpg / dog.456.jpg files).")
+        raise ConvlensError(
+            f"{folder} is not a folder: give --data a folder with cat/ and dog/ subfolders "
+            "(or Kaggle-style cat.123.jpg / dog.456.jpg files)."
+        )
     labelled: list[tuple[Path, int]] = []
-    class_folders = sorted((child for child in folder.iterdir()
-                            if child.is_dir() and child.name.lower() in LABEL_OF_NAME),
-                           key=lambda child: (LABEL_OF_NAME[child.name.lower()], child.name))  # cats first
+    class_folders = sorted(
+        (child for child in folder.iterdir() if child.is_dir() and child.name.lower() in LABEL_OF_NAME),
+        key=lambda child: (LABEL_OF_NAME[child.name.lower()], child.name),
+    )  # cats first
     for child in class_folders:
         labelled += [(path, LABEL_OF_NAME[child.name.lower()]) for path in _photos_under(child)]
     if not class_folders:  # Kaggle naming: the label is the name's first dot-separated part
@@ -54,13 +60,16 @@ def find_labelled_photos(folder: str | os.PathLike) -> list[tuple[Path, int]]:
                 if prefix in LABEL_OF_NAME:
                     labelled.append((path, LABEL_OF_NAME[prefix]))
     if not labelled:
-        raise ConvlensError(f"no cat or dog photos found in {folder}: put them in cat/ and dog/ subfolders, "
-                            "or name them like Kaggle's cat.123.jpg and dog.456.jpg.")
+        raise ConvlensError(
+            f"no cat or dog photos found in {folder}: put them in cat/ and dog/ subfolders, "
+            "or name them like Kaggle's cat.123.jpg and dog.456.jpg."
+        )
     found = {label for _, label in labelled}
     if len(found) < 2:
         have, lack = CATS_DOGS_LABELS[min(found)], CATS_DOGS_LABELS[1 - min(found)]
-        raise ConvlensError(f"{folder} has {len(labelled)} {have} photos and no {lack} photos: "
-                            "both classes are needed to train.")
+        raise ConvlensError(
+            f"{folder} has {len(labelled)} {have} photos and no {lack} photos: both classes are needed to train."
+        )
     return labelled
 
 
@@ -85,8 +94,11 @@ def load_photos(labelled: list[tuple[Path, int]], size: int, origin: str | os.Pa
             continue
         labels.append(label)
     if unreadable:
-        warnings.warn(f"skipped {len(unreadable)} unreadable file(s) in {origin}: {', '.join(unreadable[:5])}"
-                      f"{' ...' if len(unreadable) > 5 else ''}", stacklevel=2)
+        warnings.warn(
+            f"skipped {len(unreadable)} unreadable file(s) in {origin}: {', '.join(unreadable[:5])}"
+            f"{' ...' if len(unreadable) > 5 else ''}",
+            stacklevel=2,
+        )
     if not images:
         raise ConvlensError(f"none of the {len(labelled)} photos in {origin} could be read as an image.")
     return Split(np.stack(images), np.asarray(labels, dtype=np.int64))

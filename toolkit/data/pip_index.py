@@ -16,9 +16,9 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener, url2pathname
@@ -35,13 +35,16 @@ DEFAULT_RETRIES = 3
 def pip_settings() -> dict[str, str]:
     """pip's settings for `pip download` (files and PIP_* variables), as `pip config list` reports them."""
     try:
-        done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=120
+        )
     except (OSError, subprocess.TimeoutExpired):
         done = None
     if done is None or done.returncode != 0:
-        raise ConvlensError(f"pip is needed to read the package index settings, but `{sys.executable} -m pip` does "
-                            f"not work: install pip (python -m ensurepip).")
+        raise ConvlensError(
+            f"pip is needed to read the package index settings, but `{sys.executable} -m pip` does "
+            f"not work: install pip (python -m ensurepip)."
+        )
     found: dict[str, dict[str, str]] = {}
     for line in done.stdout.splitlines():
         match = re.fullmatch(r"(:env:|[\w-]+)\.([\w-]+)=(.*)", line.strip())
@@ -70,19 +73,22 @@ def _enabled(value: str | None) -> bool:
 
 def locations(settings: dict[str, str]) -> tuple[list[str], list[str]]:
     """(index URLs, find-links entries) to search, in pip's terms."""
-    indexes = [] if _enabled(settings.get("no-index")) else [
-        settings.get("index-url") or default_index_url(), *settings.get("extra-index-url", "").split()]
+    indexes = (
+        []
+        if _enabled(settings.get("no-index"))
+        else [settings.get("index-url") or default_index_url(), *settings.get("extra-index-url", "").split()]
+    )
     return indexes, settings.get("find-links", "").split()
 
 
 class _Links(HTMLParser):
     """The href of every <a> on a page."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag, attrs) -> None:
         href = dict(attrs).get("href")
         if tag == "a" and href:
             self.hrefs.append(href)
@@ -97,7 +103,7 @@ def redacted(url: str) -> str:
 class _Fetcher:
     """Reads file:// and http(s) URLs with pip's timeout, retries, proxy and certificate settings."""
 
-    def __init__(self, settings: dict[str, str]):
+    def __init__(self, settings: dict[str, str]) -> None:
         self.timeout = float(settings.get("timeout") or settings.get("default-timeout") or DEFAULT_TIMEOUT_S)
         self.retries = int(settings.get("retries") or DEFAULT_RETRIES)
         handlers = [HTTPSHandler(context=ssl.create_default_context(cafile=settings.get("cert") or None))]
@@ -126,7 +132,7 @@ class _Fetcher:
             except (URLError, TimeoutError, ConnectionError):
                 if attempt == self.retries:
                     raise
-                time.sleep(min(2 ** attempt, 10))
+                time.sleep(min(2**attempt, 10))
 
     def read(self, url: str, limit: int) -> bytes:
         with self.open(url) as response:
@@ -182,8 +188,7 @@ def _reason(error: Exception) -> str:
     return str(getattr(error, "reason", None) or error)
 
 
-def download(project: str, filename: str, dest: Path, alternative: str,
-             log: Callable[[str], None] = print) -> Path:
+def download(project: str, filename: str, dest: Path, alternative: str, log: Callable[[str], None] = print) -> Path:
     """Download `filename` of `project` into the folder `dest` (nothing is built or run); returns its path.
 
     `alternative` ends the error messages: what the user can do instead (place the file by hand).
@@ -192,12 +197,16 @@ def download(project: str, filename: str, dest: Path, alternative: str,
     url, unreachable = find_file(project, filename, settings)
     if url is None:
         if unreachable:
-            raise ConvlensError(f"could not fetch {filename}: the package registry could not be reached "
-                                f"({'; '.join(unreachable[-3:])}). Check your network, proxy or index settings, "
-                                f"{alternative}.")
+            raise ConvlensError(
+                f"could not fetch {filename}: the package registry could not be reached "
+                f"({'; '.join(unreachable[-3:])}). Check your network, proxy or index settings, "
+                f"{alternative}."
+            )
         searched = ", ".join(redacted(place) for place in sum(locations(settings), [])) or "nothing (--no-index)"
-        raise ConvlensError(f"could not fetch {filename}: no package index pip is configured with lists it "
-                            f"(searched {searched}). Check your index settings, {alternative}.")
+        raise ConvlensError(
+            f"could not fetch {filename}: no package index pip is configured with lists it "
+            f"(searched {searched}). Check your index settings, {alternative}."
+        )
     log(f"    from {redacted(url)}")
     target = Path(dest) / filename
     try:
@@ -207,8 +216,10 @@ def download(project: str, filename: str, dest: Path, alternative: str,
         target.unlink(missing_ok=True)
         if getattr(error, "errno", None) == 28:  # ENOSPC
             raise ConvlensError(f"the disk is full: {filename} could not be written to {dest}.") from None
-        raise ConvlensError(f"could not fetch {filename}: the package registry could not be reached or broke off "
-                            f"({_reason(error)}). Check your network, proxy or index settings, {alternative}.") from None
+        raise ConvlensError(
+            f"could not fetch {filename}: the package registry could not be reached or broke off "
+            f"({_reason(error)}). Check your network, proxy or index settings, {alternative}."
+        ) from None
     if copied > MAX_FILE_BYTES:
         target.unlink()
         raise ConvlensError(f"{redacted(url)} is larger than {MAX_FILE_BYTES >> 20} MB; refusing it.")
@@ -223,4 +234,3 @@ def _copy_bounded(source, target, limit: int) -> int:
             break
         target.write(chunk)
     return copied
-

@@ -18,25 +18,42 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data import backbones
-from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
+from toolkit.core import names
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
-from toolkit.core import names
 from toolkit.core.plots import plot_curves
+from toolkit.data import backbones
+from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
+from toolkit.experiments.catsdogs_config import (  # noqa: F401
+    EXPERIMENT,
+    PROFILES,
+    ZERO_SHOT_SIZES,
+    Augmentation,
+    CatsDogsConfig,
+    config_for,
+)
+from toolkit.experiments.catsdogs_data import (  # noqa: F401
+    CatsDogsData,
+    augment_batch,
+    evaluation_dataset,
+    load_data,
+    stratified_holdout,
+    training_dataset,
+)
+from toolkit.experiments.catsdogs_models import (  # noqa: F401
+    cats_dogs_scratch_model,
+    cats_dogs_transfer_model,
+    compile_for_training,
+    count_parameters,
+    distribution_strategy,
+    mobilenet_base,
+    unfreeze_for_fine_tuning,
+)
 from toolkit.experiments.common import save_model_atomically
 from toolkit.experiments.runs import run_folder
 
-from toolkit.experiments.catsdogs_config import (EXPERIMENT, PROFILES, ZERO_SHOT_SIZES, Augmentation,  # noqa: F401
-                                                CatsDogsConfig, config_for)
-from toolkit.experiments.catsdogs_data import (CatsDogsData, augment_batch, evaluation_dataset, load_data,  # noqa: F401
-                                              stratified_holdout, training_dataset)
-from toolkit.experiments.catsdogs_models import (cats_dogs_scratch_model, cats_dogs_transfer_model,  # noqa: F401
-                                                compile_for_training, count_parameters, distribution_strategy,
-                                                mobilenet_base, unfreeze_for_fine_tuning)
-
-
 # ---------------------------------------------------------------- training phases
+
 
 def _merge_histories(*histories: dict) -> dict[str, list[float]]:
     merged: dict[str, list[float]] = {}
@@ -49,9 +66,13 @@ def _merge_histories(*histories: dict) -> dict[str, list[float]]:
 def _fit(model, data_: CatsDogsData, config: CatsDogsConfig, first_epoch: int, epochs: int, seed: int) -> dict:
     if epochs == 0:
         return {}
-    history = model.fit(training_dataset(data_.train, config.batch_size, seed, config.augmentation),
-                        validation_data=evaluation_dataset(data_.validation, config.batch_size),
-                        initial_epoch=first_epoch, epochs=first_epoch + epochs, verbose=config.verbose)
+    history = model.fit(
+        training_dataset(data_.train, config.batch_size, seed, config.augmentation),
+        validation_data=evaluation_dataset(data_.validation, config.batch_size),
+        initial_epoch=first_epoch,
+        epochs=first_epoch + epochs,
+        verbose=config.verbose,
+    )
     return history.history
 
 
@@ -64,8 +85,10 @@ def train_transfer(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=pr
         model = cats_dogs_transfer_model(config.input_size, config.dropout)
         compile_for_training(model, config.learning_rate)
     frozen_counts = count_parameters(model)
-    log(f"transfer, phase 1: {config.epochs} epochs with the ImageNet base frozen "
-        f"({frozen_counts['trainable']:,} of {frozen_counts['total']:,} parameters trainable)")
+    log(
+        f"transfer, phase 1: {config.epochs} epochs with the ImageNet base frozen "
+        f"({frozen_counts['trainable']:,} of {frozen_counts['total']:,} parameters trainable)"
+    )
     started = time.perf_counter()
     frozen = _fit(model, data_, config, 0, config.epochs, config.seed)
     frozen_seconds = time.perf_counter() - started
@@ -73,19 +96,28 @@ def train_transfer(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=pr
     with strategy.scope():
         unfreeze_for_fine_tuning(model)
         steps_per_epoch = math.ceil(len(data_.train) / config.batch_size)
-        compile_for_training(model, config.fine_tune_learning_rate,
-                             steps_per_epoch * config.fine_tune_epochs if config.fine_tune_cosine_decay else None)
+        compile_for_training(
+            model,
+            config.fine_tune_learning_rate,
+            steps_per_epoch * config.fine_tune_epochs if config.fine_tune_cosine_decay else None,
+        )
     fine_counts = count_parameters(model)
     schedule = " with cosine decay to 0" if config.fine_tune_cosine_decay else ""
-    log(f"transfer, phase 2: {config.fine_tune_epochs} epochs fine-tuning at learning rate "
+    log(
+        f"transfer, phase 2: {config.fine_tune_epochs} epochs fine-tuning at learning rate "
         f"{config.fine_tune_learning_rate:g}{schedule} ({fine_counts['trainable']:,} parameters trainable, "
-        "BatchNorm frozen)")
+        "BatchNorm frozen)"
+    )
     started = time.perf_counter()
     fine = _fit(model, data_, config, config.epochs, config.fine_tune_epochs, config.seed + 1)
     fine_seconds = time.perf_counter() - started
-    info = {"parameters_frozen_phase": frozen_counts, "parameters_fine_tuning": fine_counts,
-            "frozen_phase_seconds": round(frozen_seconds, 1), "fine_tuning_seconds": round(fine_seconds, 1),
-            "frozen_phase_test_accuracy": after_frozen["test_accuracy"]}
+    info = {
+        "parameters_frozen_phase": frozen_counts,
+        "parameters_fine_tuning": fine_counts,
+        "frozen_phase_seconds": round(frozen_seconds, 1),
+        "fine_tuning_seconds": round(fine_seconds, 1),
+        "frozen_phase_test_accuracy": after_frozen["test_accuracy"],
+    }
     return model, _merge_histories(frozen, fine), info
 
 
@@ -105,6 +137,7 @@ def train_scratch(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=pri
 
 # ---------------------------------------------------------------- evaluation
 
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> list[list[int]]:
     """2x2 counts, rows = true class (cat, dog), columns = predicted class."""
     matrix = np.zeros((2, 2), dtype=np.int64)
@@ -116,8 +149,11 @@ def evaluate_test_accuracy(model, test: Split, batch_size: int = 64) -> dict:
     """Accuracy and confusion matrix of a p(dog) model on uint8 images (threshold 0.5)."""
     p_dog = model.predict(evaluation_dataset(test, batch_size), verbose=0).reshape(-1)
     predicted = (p_dog > 0.5).astype(np.int64)
-    return {"test_accuracy": float(np.mean(predicted == test.y)), "test_images": int(len(test)),
-            "confusion_matrix": confusion_matrix(test.y, predicted)}
+    return {
+        "test_accuracy": float(np.mean(predicted == test.y)),
+        "test_images": int(len(test)),
+        "confusion_matrix": confusion_matrix(test.y, predicted),
+    }
 
 
 def imagenet_zero_shot(images: np.ndarray, labels: np.ndarray, batch_size: int = 64) -> dict:
@@ -131,18 +167,21 @@ def imagenet_zero_shot(images: np.ndarray, labels: np.ndarray, batch_size: int =
     dog_mass = probabilities[:, list(IMAGENET_DOG_CLASSES)].sum(axis=1)
     cat_mass = probabilities[:, list(IMAGENET_DOMESTIC_CAT_CLASSES)].sum(axis=1)
     predicted = (dog_mass > cat_mass).astype(np.int64)
-    return {"test_accuracy": float(np.mean(predicted == labels)), "input_size": int(size),
-            "confusion_matrix": confusion_matrix(labels, predicted),
-            "mean_mass_on_cats_and_dogs": float(np.mean(dog_mass + cat_mass))}
+    return {
+        "test_accuracy": float(np.mean(predicted == labels)),
+        "input_size": int(size),
+        "confusion_matrix": confusion_matrix(labels, predicted),
+        "mean_mass_on_cats_and_dogs": float(np.mean(dog_mass + cat_mass)),
+    }
 
 
-def measure_training_throughput(phase: str = "frozen", steps: int = 5, batch_size: int = 32,
-                                input_size: int = 128) -> float:
+def measure_training_throughput(
+    phase: str = "frozen", steps: int = 5, batch_size: int = 32, input_size: int = 128
+) -> float:
     """Training images per second of one phase ("frozen", "fine_tune" or "scratch") on random batches.
 
     One warm-up step (tracing) is excluded; the caller takes medians over repeated calls.
     """
-    import keras
 
     if phase not in ("frozen", "fine_tune", "scratch"):
         raise ConvlensError(f"unknown phase {phase!r}: choose frozen, fine_tune or scratch.")
@@ -167,27 +206,47 @@ def measure_training_throughput(phase: str = "frozen", steps: int = 5, batch_siz
 
 # ---------------------------------------------------------------- the run
 
+
 def _versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def _summary_table(metrics: dict, config: CatsDogsConfig) -> str:
-    rows = [("transfer: ImageNet MobileNet, frozen then fine-tuned",
-             f"{config.epochs} + {config.fine_tune_epochs}", metrics["transfer"]["test_accuracy"]),
-            ("  the same, after the frozen phase only", f"{config.epochs}",
-             metrics["transfer"]["frozen_phase_test_accuracy"])]
+    rows = [
+        (
+            "transfer: ImageNet MobileNet, frozen then fine-tuned",
+            f"{config.epochs} + {config.fine_tune_epochs}",
+            metrics["transfer"]["test_accuracy"],
+        ),
+        (
+            "  the same, after the frozen phase only",
+            f"{config.epochs}",
+            metrics["transfer"]["frozen_phase_test_accuracy"],
+        ),
+    ]
     if "scratch" in metrics:
-        rows.append(("scratch: the same network, random weights", f"{config.baseline_epochs}",
-                     metrics["scratch"]["test_accuracy"]))
+        rows.append(
+            (
+                "scratch: the same network, random weights",
+                f"{config.baseline_epochs}",
+                metrics["scratch"]["test_accuracy"],
+            )
+        )
     for size, result in metrics["imagenet_zero_shot"]["by_input_size"].items():
         rows.append((f"ImageNet 1000 classes, no training, at {size}x{size}", "0", result["test_accuracy"]))
     width = max(len(name) for name, _, _ in rows)
-    lines = [f"cats vs dogs: {metrics['test_images']} test images, input {config.input_size}x{config.input_size}",
-             f"{'model':<{width}}  {'epochs':>7}  {'test accuracy':>13}"]
+    lines = [
+        f"cats vs dogs: {metrics['test_images']} test images, input {config.input_size}x{config.input_size}",
+        f"{'model':<{width}}  {'epochs':>7}  {'test accuracy':>13}",
+    ]
     lines += [f"{name:<{width}}  {epochs:>7}  {accuracy:>13.4f}" for name, epochs, accuracy in rows]
     lines.append(f"wall time {metrics['wall_seconds'] / 60:.1f} min")
     return "\n".join(lines)
@@ -202,13 +261,18 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
     started = time.perf_counter()
     folder = run_folder(EXPERIMENT, out)
     data_ = load_data(config)
-    log(f"data: {data_.source}; train {len(data_.train)}, validation {len(data_.validation)}, "
-        f"test {len(data_.test)}, at {config.input_size}x{config.input_size}")
+    log(
+        f"data: {data_.source}; train {len(data_.train)}, validation {len(data_.validation)}, "
+        f"test {len(data_.test)}, at {config.input_size}x{config.input_size}"
+    )
     strategy = distribution_strategy()
 
     transfer_model, transfer_history, transfer_info = train_transfer(data_, config, strategy, log)
-    metrics: dict = {"test_images": len(data_.test), "labels": list(CATS_DOGS_LABELS),
-                     "confusion_matrix_layout": "rows: true cat, dog; columns: predicted cat, dog"}
+    metrics: dict = {
+        "test_images": len(data_.test),
+        "labels": list(CATS_DOGS_LABELS),
+        "confusion_matrix_layout": "rows: true cat, dog; columns: predicted cat, dog",
+    }
     metrics["transfer"] = {**evaluate_test_accuracy(transfer_model, data_.test, config.batch_size), **transfer_info}
     histories = {"transfer": {**transfer_history, "fine_tune_start_epoch": config.epochs}}
 
@@ -217,8 +281,10 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
         metrics["scratch"] = {**evaluate_test_accuracy(scratch_model, data_.test, config.batch_size), **scratch_info}
         histories["scratch"] = scratch_history
 
-    log("ImageNet zero-shot reference: " + ", ".join(f"{s}x{s}" for s in sorted({*config.zero_shot_sizes,
-                                                                                     config.input_size})))
+    log(
+        "ImageNet zero-shot reference: "
+        + ", ".join(f"{s}x{s}" for s in sorted({*config.zero_shot_sizes, config.input_size}))
+    )
     by_size = {}
     for size in sorted({*config.zero_shot_sizes, config.input_size}):
         images = data_.test.x if size == config.input_size else data_.test_at_size(size)
@@ -233,14 +299,25 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
         (folder / names.SCRATCH_MODEL).unlink()  # an older run's baseline would not match this run
     write_json(folder / names.HISTORY_FILE, histories)
     write_json(folder / names.METRICS_FILE, metrics)
-    write_json(folder / names.CONFIG_FILE, {
-        "experiment": EXPERIMENT, **dataclasses.asdict(config), "baseline_epochs": config.baseline_epochs,
-        "input_shape": [config.input_size, config.input_size, 3], "input_dtype": "float32",
-        "input_range": [0, 255], "labels": list(CATS_DOGS_LABELS), "output": "p(dog), sigmoid",
-        names.PREPROCESSING: data_.preprocessing, "data_source": data_.source,
-        "split_sizes": {"train": len(data_.train), "validation": len(data_.validation), "test": len(data_.test)},
-        "strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync),
-        "versions": _versions()})
+    write_json(
+        folder / names.CONFIG_FILE,
+        {
+            "experiment": EXPERIMENT,
+            **dataclasses.asdict(config),
+            "baseline_epochs": config.baseline_epochs,
+            "input_shape": [config.input_size, config.input_size, 3],
+            "input_dtype": "float32",
+            "input_range": [0, 255],
+            "labels": list(CATS_DOGS_LABELS),
+            "output": "p(dog), sigmoid",
+            names.PREPROCESSING: data_.preprocessing,
+            "data_source": data_.source,
+            "split_sizes": {"train": len(data_.train), "validation": len(data_.validation), "test": len(data_.test)},
+            "strategy": type(strategy).__name__,
+            "replicas": int(strategy.num_replicas_in_sync),
+            "versions": _versions(),
+        },
+    )
     _write_figures(folder, histories, config)
     log(_summary_table(metrics, config))
     log(f"written to {folder}")
@@ -250,23 +327,36 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
 def _write_figures(folder: Path, histories: dict, config: CatsDogsConfig) -> None:
     transfer = {k: v for k, v in histories["transfer"].items() if isinstance(v, list)}
     marks = {"fine-tuning starts": config.epochs} if config.fine_tune_epochs else None
-    plot_curves({"transfer": transfer}, folder / "transfer_curves.png",
-                f"transfer: ImageNet MobileNet at {config.input_size}x{config.input_size}", marks)
+    plot_curves(
+        {"transfer": transfer},
+        folder / "transfer_curves.png",
+        f"transfer: ImageNet MobileNet at {config.input_size}x{config.input_size}",
+        marks,
+    )
     if "scratch" in histories:
-        plot_curves({"scratch": histories["scratch"]}, folder / "scratch_curves.png",
-                    "the same network trained from scratch")
-        plot_curves({"transfer": transfer, "scratch": histories["scratch"]}, folder / "transfer_vs_scratch.png",
-                    "transfer learning vs training from scratch", marks)
+        plot_curves(
+            {"scratch": histories["scratch"]}, folder / "scratch_curves.png", "the same network trained from scratch"
+        )
+        plot_curves(
+            {"transfer": transfer, "scratch": histories["scratch"]},
+            folder / "transfer_vs_scratch.png",
+            "transfer learning vs training from scratch",
+            marks,
+        )
 
 
 def train_from_cli(args) -> int:
     """`convlens train catsdogs [--profile paper|quick] [--data DIR] [...]`."""
-    config = config_for(getattr(args, "profile", None) or "quick",
-                        epochs=getattr(args, "epochs", None),
-                        fine_tune_epochs=getattr(args, "fine_tune_epochs", None),
-                        scratch_epochs=getattr(args, "scratch_epochs", None),
-                        seed=getattr(args, "seed", None), batch_size=getattr(args, "batch_size", None),
-                        input_size=getattr(args, "input_size", None), data=getattr(args, "data", None),
-                        skip_scratch=getattr(args, "skip_scratch", None) or None)
+    config = config_for(
+        getattr(args, "profile", None) or "quick",
+        epochs=getattr(args, "epochs", None),
+        fine_tune_epochs=getattr(args, "fine_tune_epochs", None),
+        scratch_epochs=getattr(args, "scratch_epochs", None),
+        seed=getattr(args, "seed", None),
+        batch_size=getattr(args, "batch_size", None),
+        input_size=getattr(args, "input_size", None),
+        data=getattr(args, "data", None),
+        skip_scratch=getattr(args, "skip_scratch", None) or None,
+    )
     train_catsdogs(config, getattr(args, "out", None))
     return 0

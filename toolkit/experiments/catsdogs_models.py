@@ -43,8 +43,9 @@ def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2):
     """The same network with random weights, everything trainable: the from-scratch baseline."""
     import keras
 
-    base = keras.applications.MobileNet(input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
-                                        weights=None)
+    base = keras.applications.MobileNet(
+        input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False, weights=None
+    )
     return _classifier_on(base, input_size, dropout, "cats_dogs_scratch")
 
 
@@ -79,8 +80,11 @@ def compile_for_training(model, learning_rate: float, decay_steps: int | None = 
 
     if decay_steps:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
 
 
 def count_parameters(model) -> dict[str, int]:

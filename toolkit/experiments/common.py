@@ -4,8 +4,8 @@ output sink (`log=`, default print) every training function takes."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 Log = Callable[[str], None]
 

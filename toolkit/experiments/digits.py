@@ -19,16 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data.datasets import Split
-from toolkit.core.errors import ConvlensError
-from toolkit.core.warp import random_warp
-from toolkit.data.letters import GeneratedLetters
-from toolkit.core.model_files import load_keras_model
-from toolkit.core.json_files import write_json
-from toolkit.core.plots import plot_curves
 from toolkit.core import names
+from toolkit.core.errors import ConvlensError
+from toolkit.core.json_files import write_json
+from toolkit.core.model_files import load_keras_model
+from toolkit.core.plots import plot_curves
+from toolkit.core.warp import random_warp
+from toolkit.data.datasets import Split
+from toolkit.data.letters import GeneratedLetters
 from toolkit.experiments.common import Log, save_model_atomically
-from toolkit.experiments.runs import run_folder
 
 DIGIT_LABELS = names.DIGIT_LABELS
 CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
@@ -36,6 +35,7 @@ VALIDATION_POOL = 5000  # the last MNIST training digits: never sampled, used fo
 
 
 # ------------------------------------------------------------------------------------ configs
+
 
 @dataclass(frozen=True)
 class DigitAugmentation:
@@ -109,11 +109,13 @@ PROFILES = {
         letters=LettersConfig(epochs=10, generated=GeneratedLetters(per_class=4800, test_per_class=800)),
         few=FewDigitsConfig(epochs=30),
         full=FullConfig(epochs=10),
-        sweep=SweepConfig(few=FewDigitsConfig(epochs=30))),
+        sweep=SweepConfig(few=FewDigitsConfig(epochs=30)),
+    ),
 }
 
 
 # ------------------------------------------------------------------------------------ models
+
 
 def small_cnn(classes: int):
     """The practical's CNN: Conv(10, 24x24) -> MaxPool(2) -> Conv(10, 12x12) -> Flatten -> Dense.
@@ -148,8 +150,9 @@ def _compile(model, learning_rate: float, total_steps: int) -> None:
     import keras
 
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
 
 def _as_input(x: np.ndarray) -> np.ndarray:
@@ -162,6 +165,7 @@ def _accuracy(model, split: Split) -> float:
 
 
 # ------------------------------------------------------------------------------------ data
+
 
 def stratified_sample(split: Split, n: int, rng: np.random.Generator) -> Split:
     """n examples with the classes as balanced as n allows (the remainder to random classes)."""
@@ -180,8 +184,9 @@ def stratified_sample(split: Split, n: int, rng: np.random.Generator) -> Split:
     return Split(split.x[order], split.y[order])
 
 
-def augmented_stream(split: Split, count: int, rng: np.random.Generator,
-                     augmentation: DigitAugmentation | None) -> Split:
+def augmented_stream(
+    split: Split, count: int, rng: np.random.Generator, augmentation: DigitAugmentation | None
+) -> Split:
     """`count` training images: shuffled passes over the split, each image freshly augmented."""
     passes = math.ceil(count / len(split))
     order = np.concatenate([rng.permutation(len(split)) for _ in range(passes)])[:count]
@@ -190,10 +195,23 @@ def augmented_stream(split: Split, count: int, rng: np.random.Generator,
         return Split(x, y)
     warped = np.empty(x.shape, np.uint8)
     for start in range(0, count, 4096):
-        part = x[start:start + 4096]
-        warped[start:start + len(part)] = np.clip(random_warp(
-            part, rng, augmentation.rotation_deg, augmentation.shear, augmentation.scale,
-            shift_px=augmentation.shift_px), 0, 255).round().astype(np.uint8)
+        part = x[start : start + 4096]
+        warped[start : start + len(part)] = (
+            np.clip(
+                random_warp(
+                    part,
+                    rng,
+                    augmentation.rotation_deg,
+                    augmentation.shear,
+                    augmentation.scale,
+                    shift_px=augmentation.shift_px,
+                ),
+                0,
+                255,
+            )
+            .round()
+            .astype(np.uint8)
+        )
     return Split(warped, y)
 
 
@@ -218,23 +236,37 @@ def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
 
     started = time.perf_counter()
     train, test = load_generated_letters(config.generated)
-    return train, test, (f"letters generated from {len(text_faces())} matplotlib faces "
-                         f"({time.perf_counter() - started:.0f} s to generate, or load from the cache)")
+    return (
+        train,
+        test,
+        (
+            f"letters generated from {len(text_faces())} matplotlib faces "
+            f"({time.perf_counter() - started:.0f} s to generate, or load from the cache)"
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------ training
+
 
 def train_few(model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto"):
     """Train on a few digits: `epochs` x `batches_per_epoch` batches of freshly augmented images."""
     import tensorflow as tf
 
     total = config.epochs * config.batches_per_epoch
-    stream = augmented_stream(train, total * config.batch_size, np.random.default_rng(config.seed + 17),
-                              config.augmentation)
+    stream = augmented_stream(
+        train, total * config.batch_size, np.random.default_rng(config.seed + 17), config.augmentation
+    )
     batches = tf.data.Dataset.from_tensor_slices((_as_input(stream.x), stream.y)).batch(config.batch_size)
     _compile(model, config.learning_rate, total)
-    history = model.fit(batches, epochs=config.epochs, steps_per_epoch=config.batches_per_epoch, shuffle=False,
-                        verbose=verbose, validation_data=None if validation is None else (_as_input(validation.x), validation.y))
+    history = model.fit(
+        batches,
+        epochs=config.epochs,
+        steps_per_epoch=config.batches_per_epoch,
+        shuffle=False,
+        verbose=verbose,
+        validation_data=None if validation is None else (_as_input(validation.x), validation.y),
+    )
     return history.history
 
 
@@ -251,18 +283,35 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log 
     model = small_cnn(26)
     _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
     started = time.perf_counter()
-    history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
-                        validation_data=(_as_input(validation.x), validation.y), verbose=verbose).history
-    metrics = {"val_accuracy": _accuracy(model, validation), "train_images": len(train),
-               "val_images": len(validation), "source": source, "seconds": round(time.perf_counter() - started, 1)}
+    history = model.fit(
+        _as_input(train.x),
+        train.y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(_as_input(validation.x), validation.y),
+        verbose=verbose,
+    ).history
+    metrics = {
+        "val_accuracy": _accuracy(model, validation),
+        "train_images": len(train),
+        "val_images": len(validation),
+        "source": source,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     save_model_atomically(model, folder / names.LETTERS_MODEL)
     plot_curves({"letters": history}, folder / "letters_curves.png", "CNN on letters")
     _record(folder, "letters", config, history, metrics)
     return metrics
 
 
-def run_few(method: str, letters_model, config: FewDigitsConfig, verbose="auto",
-            data: tuple[Split, Split, Split] | None = None, validate: bool = True):
+def run_few(
+    method: str,
+    letters_model,
+    config: FewDigitsConfig,
+    verbose="auto",
+    data: tuple[Split, Split, Split] | None = None,
+    validate: bool = True,
+):
     """`transfer` (frozen letters convs + new Dense) or `scratch` on n digits: (model, history, metrics)."""
     import keras
 
@@ -271,9 +320,12 @@ def run_few(method: str, letters_model, config: FewDigitsConfig, verbose="auto",
     model = transfer_cnn(letters_model) if method == "transfer" else small_cnn(10)
     started = time.perf_counter()
     history = train_few(model, train, config, validation if validate else None, verbose)
-    metrics = {"test_accuracy": _accuracy(model, test), "samples": len(train),
-               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-               "seconds": round(time.perf_counter() - started, 1)}
+    metrics = {
+        "test_accuracy": _accuracy(model, test),
+        "samples": len(train),
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     return model, history, metrics
 
 
@@ -289,13 +341,25 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
     _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
     started = time.perf_counter()
     # No model selection happens on the test digits: they only draw the validation curve.
-    history = model.fit(_as_input(train.x), train.y, batch_size=config.batch_size, epochs=config.epochs,
-                        validation_data=(_as_input(test.x), test.y), verbose=verbose).history
-    metrics = {"test_accuracy": _accuracy(model, test), "train_images": len(train),
-               "seconds": round(time.perf_counter() - started, 1)}
+    history = model.fit(
+        _as_input(train.x),
+        train.y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(_as_input(test.x), test.y),
+        verbose=verbose,
+    ).history
+    metrics = {
+        "test_accuracy": _accuracy(model, test),
+        "train_images": len(train),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     save_model_atomically(model, folder / names.FULL_MODEL)
-    plot_curves({"full MNIST": history}, folder / "full_curves.png",
-                "CNN from scratch on 60,000 digits (validation = the 10,000 test digits)")
+    plot_curves(
+        {"full MNIST": history},
+        folder / "full_curves.png",
+        "CNN from scratch on 60,000 digits (validation = the 10,000 test digits)",
+    )
     _record(folder, "full", config, history, metrics)
     return metrics
 
@@ -327,16 +391,21 @@ def train_digits(profile: DigitsProfile, folder: Path, verbose="auto", log: Log 
     data = mnist_few_and_validation(profile.few.samples, profile.few.seed)
     histories = {}
     for method in ("transfer", "scratch"):
-        log(f"{method}: n={profile.few.samples} digits, {profile.few.epochs} epochs of "
-              f"{profile.few.batches_per_epoch} augmented batches")
+        log(
+            f"{method}: n={profile.few.samples} digits, {profile.few.epochs} epochs of "
+            f"{profile.few.batches_per_epoch} augmented batches"
+        )
         model, history, metrics = run_few(method, letters_model, profile.few, verbose, data)
         save_model_atomically(model, folder / f"{method}.keras")
         _record(folder, method, profile.few, history, metrics)
         histories[method] = history
         log(f"{method}: test accuracy {metrics['test_accuracy']:.4f}")
-    plot_curves(histories, folder / "transfer_vs_scratch_curves.png",
-                f"{profile.few.samples} MNIST digits: frozen letter features vs from scratch "
-                f"(validation = {VALIDATION_POOL} held-out training digits)")
+    plot_curves(
+        histories,
+        folder / "transfer_vs_scratch_curves.png",
+        f"{profile.few.samples} MNIST digits: frozen letter features vs from scratch "
+        f"(validation = {VALIDATION_POOL} held-out training digits)",
+    )
     log("full: all 60,000 training digits")
     train_full(profile.full, folder, verbose)
     metrics = json.loads((folder / names.METRICS_FILE).read_text())
@@ -348,8 +417,15 @@ def train_digits(profile: DigitsProfile, folder: Path, verbose="auto", log: Log 
 
 # ------------------------------------------------------------------------------------ config
 
-def config_for(profile: str = "quick", epochs: int | None = None, batch_size: int | None = None,
-               seed: int | None = None, samples: int | None = None, data: str | None = None) -> DigitsProfile:
+
+def config_for(
+    profile: str = "quick",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    samples: int | None = None,
+    data: str | None = None,
+) -> DigitsProfile:
     """The config of a profile, with the given fields replaced (None values are ignored), as catsdogs' config_for."""
     if profile not in PROFILES:
         raise ConvlensError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
@@ -357,8 +433,11 @@ def config_for(profile: str = "quick", epochs: int | None = None, batch_size: in
         if value is not None and value < 1:
             raise ConvlensError(f"{flag} must be at least 1, not {value}.")
     chosen = PROFILES[profile]
-    overrides = {key: value for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
-                 if value is not None}
+    overrides = {
+        key: value
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
+        if value is not None
+    }
     letters = dataclasses.replace(chosen.letters, **overrides)
     few = dataclasses.replace(chosen.few, **overrides)
     full = dataclasses.replace(chosen.full, **overrides)
@@ -368,7 +447,8 @@ def config_for(profile: str = "quick", epochs: int | None = None, batch_size: in
     sweep = dataclasses.replace(chosen.sweep, few=sweep_few)
     if data:
         if not Path(data).expanduser().is_dir():
-            raise ConvlensError(f"--data {data} is not a folder; name the folder holding the "
-                                "emnist-letters-*-ubyte.gz files.")
+            raise ConvlensError(
+                f"--data {data} is not a folder; name the folder holding the emnist-letters-*-ubyte.gz files."
+            )
         letters = dataclasses.replace(letters, emnist_dir=str(Path(data).expanduser().resolve()))
     return DigitsProfile(letters=letters, few=few, full=full, sweep=sweep)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from toolkit.core import names
 from toolkit.core.errors import ConvlensError
 from toolkit.experiments.common import Log
-from toolkit.experiments.digits import (DigitsProfile, config_for, letters_model_for, train_digits,
-                                        train_letters)
+from toolkit.experiments.digits import DigitsProfile, config_for, letters_model_for, train_digits, train_letters
 from toolkit.experiments.digits_sweep import run_sweep, sweep_table
 from toolkit.experiments.runs import run_folder
 
-CATSDOGS_ONLY_OPTIONS = (("--fine-tune-epochs", "fine_tune_epochs"), ("--input-size", "input_size"),
-                         ("--skip-scratch", "skip_scratch"))
+CATSDOGS_ONLY_OPTIONS = (
+    ("--fine-tune-epochs", "fine_tune_epochs"),
+    ("--input-size", "input_size"),
+    ("--skip-scratch", "skip_scratch"),
+)
 
 
 def config_from_args(args) -> DigitsProfile:
@@ -19,8 +21,14 @@ def config_from_args(args) -> DigitsProfile:
     ignored = [flag for flag, attribute in CATSDOGS_ONLY_OPTIONS if getattr(args, attribute, None)]
     if ignored:
         raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
-    return config_for(args.profile, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                      samples=getattr(args, "samples", None), data=args.data)
+    return config_for(
+        args.profile,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        samples=getattr(args, "samples", None),
+        data=args.data,
+    )
 
 
 def train_from_cli(args, log: Log = print) -> int:

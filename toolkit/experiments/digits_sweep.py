@@ -23,8 +23,10 @@ def run_sweep(config: SweepConfig, letters_model, folder: Path, log: Log = print
             for method in ("transfer", "scratch"):
                 _, _, metrics = run_few(method, letters_model, few, verbose=0, data=data, validate=False)
                 runs.append({"method": method, "samples": n, "seed": seed, **metrics})
-                log(f"sweep: n={n:5d} seed={seed} {method:8s} test accuracy {metrics['test_accuracy']:.4f} "
-                      f"({metrics['seconds']:.0f} s)")
+                log(
+                    f"sweep: n={n:5d} seed={seed} {method:8s} test accuracy {metrics['test_accuracy']:.4f} "
+                    f"({metrics['seconds']:.0f} s)"
+                )
     summary = summarise(runs)
     write_json(folder / names.RESULTS_FILE, {"config": config, "runs": runs, "summary": summary})
     (folder / "results.md").write_text(sweep_table(summary))
@@ -39,8 +41,11 @@ def summarise(runs: list[dict]) -> list[dict]:
         row = {"samples": n}
         for method in ("transfer", "scratch"):
             values = np.array([run["test_accuracy"] for run in runs if run["samples"] == n and run["method"] == method])
-            row[method] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                           "runs": len(values)}
+            row[method] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                "runs": len(values),
+            }
         row["transfer_minus_scratch"] = row["transfer"]["mean"] - row["scratch"]["mean"]
         rows.append(row)
     return rows
@@ -48,12 +53,13 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 def sweep_table(summary: list[dict]) -> str:
     """The sweep as a markdown table (mean ± sample std over seeds)."""
-    lines = ["| n digits | transfer (frozen letter convs) | scratch | transfer - scratch |",
-             "|---:|---:|---:|---:|"]
+    lines = ["| n digits | transfer (frozen letter convs) | scratch | transfer - scratch |", "|---:|---:|---:|---:|"]
     for row in summary:
         t, s = row["transfer"], row["scratch"]
-        lines.append(f"| {row['samples']} | {t['mean']:.4f} ± {t['std']:.4f} | {s['mean']:.4f} ± {s['std']:.4f} "
-                     f"| {row['transfer_minus_scratch']:+.4f} |")
+        lines.append(
+            f"| {row['samples']} | {t['mean']:.4f} ± {t['std']:.4f} | {s['mean']:.4f} ± {s['std']:.4f} "
+            f"| {row['transfer_minus_scratch']:+.4f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -67,8 +73,14 @@ def plot_sweep(summary: list[dict], path: Path) -> None:
     sizes = [row["samples"] for row in summary]
     figure, axis = plt.subplots(figsize=(6, 4))
     for method, label in (("transfer", "transfer (frozen letter convs)"), ("scratch", "from scratch")):
-        axis.errorbar(sizes, [row[method]["mean"] for row in summary], yerr=[row[method]["std"] for row in summary],
-                      marker="o", capsize=4, label=label)
+        axis.errorbar(
+            sizes,
+            [row[method]["mean"] for row in summary],
+            yerr=[row[method]["std"] for row in summary],
+            marker="o",
+            capsize=4,
+            label=label,
+        )
     axis.set_xscale("log")
     axis.set_xticks(sizes, [str(n) for n in sizes])
     axis.set_xlabel("MNIST training digits (n)")

@@ -22,15 +22,19 @@ def export_from_cli(args) -> int:
         try:
             shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
         except ValueError:
-            raise ConvlensError(f"--input-shape {args.input_shape!r}: give three integers H,W,C, e.g. 28,28,1.") from None
+            raise ConvlensError(
+                f"--input-shape {args.input_shape!r}: give three integers H,W,C, e.g. 28,28,1."
+            ) from None
         labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
         specs = [user_model_spec(Path(args.model), args.name, shape, labels)]
     else:
-        builders = {CATSDOGS: lambda: catsdogs_spec(getattr(args, "catsdogs_run", None)),
-                    DIGITS: lambda: digits_spec(getattr(args, "digits_run", None))}
+        builders = {
+            CATSDOGS: lambda: catsdogs_spec(getattr(args, "catsdogs_run", None)),
+            DIGITS: lambda: digits_spec(getattr(args, "digits_run", None)),
+        }
         specs = [builders[name]() for name in (args.only or list(builders))]
     export_models(specs, out)
-    print(f"Export written to {out or exported_dir()} ({MANIFEST_NAME}); check it any time with \"convlens verify\".")
+    print(f'Export written to {out or exported_dir()} ({MANIFEST_NAME}); check it any time with "convlens verify".')
     return 0
 
 
@@ -39,8 +43,12 @@ def verify_from_cli(args) -> int:
     out = Path(args.out) if args.out else exported_dir()
     problems = verify_export(out)
     if problems:
-        print("convlens verify: the export does not match its manifest:\n  - " + "\n  - ".join(problems)
-              + "\nRun \"make export\" to rebuild it.", file=sys.stderr)
+        print(
+            "convlens verify: the export does not match its manifest:\n  - "
+            + "\n  - ".join(problems)
+            + '\nRun "make export" to rebuild it.',
+            file=sys.stderr,
+        )
         return 1
     manifest = read_manifest(out)
     print(f"convlens verify: {len(manifest['models'])} model(s) in {out} match their manifest and run in onnxruntime.")

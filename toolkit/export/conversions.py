@@ -22,8 +22,9 @@ def tf_outputs(model, images: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     run = tf.function(lambda x: model(x, training=False))
-    return np.concatenate([np.asarray(run(tf.constant(images[i:i + BATCH], tf.float32)))
-                           for i in range(0, len(images), BATCH)])
+    return np.concatenate(
+        [np.asarray(run(tf.constant(images[i : i + BATCH], tf.float32))) for i in range(0, len(images), BATCH)]
+    )
 
 
 def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path) -> None:
@@ -36,14 +37,23 @@ def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path) -> None:
         function = tf.function(lambda image: model(image, training=False), input_signature=signature)
         onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
     except Exception as error:  # tf2onnx raises many types; the user needs one plain sentence
-        raise ConvlensError(f"the model could not be converted to ONNX (opset {OPSET}): {error}. It may use "
-                            f"ops that ONNX cannot express (e.g. augmentation layers: export an inference "
-                            f"model without them).") from error
-    unsupported = sorted({node.op_type for node in onnx_model.graph.node if not node.domain in ("", "ai.onnx")
-                          and not node.domain.startswith("com.microsoft")})
+        raise ConvlensError(
+            f"the model could not be converted to ONNX (opset {OPSET}): {error}. It may use "
+            f"ops that ONNX cannot express (e.g. augmentation layers: export an inference "
+            f"model without them)."
+        ) from error
+    unsupported = sorted(
+        {
+            node.op_type
+            for node in onnx_model.graph.node
+            if node.domain not in ("", "ai.onnx") and not node.domain.startswith("com.microsoft")
+        }
+    )
     if unsupported:
-        raise ConvlensError(f"the model uses ops ONNX cannot express ({', '.join(unsupported)}); tf2onnx left "
-                            f"them as custom ops that onnxruntime cannot run.")
+        raise ConvlensError(
+            f"the model uses ops ONNX cannot express ({', '.join(unsupported)}); tf2onnx left "
+            f"them as custom ops that onnxruntime cannot run."
+        )
     path.write_bytes(onnx_model.SerializeToString())
 
 
@@ -52,9 +62,13 @@ def annotate_onnx(path: Path, name: str, task: str, labels: list[str], preproces
     import onnx
 
     model = onnx.load(str(path))
-    values = {"convlens.name": name, "convlens.task": task, "convlens.labels": json.dumps(labels),
-              "convlens.preprocessing": json.dumps(preprocessing),
-              "convlens.input": "float32 NHWC pixels 0..255, named image, dynamic batch"}
+    values = {
+        "convlens.name": name,
+        "convlens.task": task,
+        "convlens.labels": json.dumps(labels),
+        "convlens.preprocessing": json.dumps(preprocessing),
+        "convlens.input": "float32 NHWC pixels 0..255, named image, dynamic batch",
+    }
     del model.metadata_props[:]
     for key, value in values.items():
         entry = model.metadata_props.add()
@@ -65,8 +79,8 @@ def annotate_onnx(path: Path, name: str, task: str, labels: list[str], preproces
 class _Calibration:
     """onnxruntime's CalibrationDataReader over a few hundred training images."""
 
-    def __init__(self, input_name: str, images: np.ndarray):
-        self.batches = iter([{input_name: images[i:i + 16].astype(np.float32)} for i in range(0, len(images), 16)])
+    def __init__(self, input_name: str, images: np.ndarray) -> None:
+        self.batches = iter([{input_name: images[i : i + 16].astype(np.float32)} for i in range(0, len(images), 16)])
 
     def get_next(self):
         return next(self.batches, None)
@@ -92,9 +106,16 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration_x: np.ndarray) -
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared))
-        quantize_static(str(prepared), str(int8_path), _Calibration("image", calibration_x),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=first_conv(prepared))
+        quantize_static(
+            str(prepared),
+            str(int8_path),
+            _Calibration("image", calibration_x),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=first_conv(prepared),
+        )
 
 
 def saved_model_outputs(folder: Path, images: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -40,6 +40,7 @@ def write_example_photos(folder: Path) -> list[Path]:
         paths.append(target)
     try:
         from toolkit.data.datasets import load_cats_dogs  # numpy only; needs the asset cache
+
         _, test = load_cats_dogs()
     except (ConvlensError, OSError, KeyError):
         return paths
@@ -56,6 +57,7 @@ def write_imagenet_classes(path: Path) -> bool:
     """ImageNet's 1000 class names as a JSON list (index -> name); False when the asset cache lacks them."""
     try:
         from toolkit.data.datasets import imagenet_class_names
+
         classes = list(imagenet_class_names())
     except (ConvlensError, OSError, KeyError, ValueError):
         return False
@@ -71,5 +73,5 @@ def stage_demo_files(staging: Path, log: Callable[[str], None] = print) -> list[
     if write_imagenet_classes(Path(staging) / names.IMAGENET_CLASSES_FILE):
         written.append(names.IMAGENET_CLASSES_FILE)
     else:
-        log("ImageNet class names are not in the asset cache (run \"convlens assets\"): the export goes without them.")
+        log('ImageNet class names are not in the asset cache (run "convlens assets"): the export goes without them.')
     return written

@@ -30,8 +30,18 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.file_hashes import sha256_path, size_of, verify_files
 from toolkit.core.names import MANIFEST_NAME
 
-__all__ = ["FORMAT", "MANIFEST_NAME", "REQUIRED_MODEL_KEYS", "file_entry", "load_verified_manifest", "read_manifest",
-           "sha256_path", "size_of", "verify_files", "write_manifest"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST_NAME",
+    "REQUIRED_MODEL_KEYS",
+    "file_entry",
+    "load_verified_manifest",
+    "read_manifest",
+    "sha256_path",
+    "size_of",
+    "verify_files",
+    "write_manifest",
+]
 
 FORMAT = 1
 REQUIRED_MODEL_KEYS = ("task", "labels", "input", "output", "preprocessing", "files")
@@ -46,17 +56,21 @@ def read_manifest(root: Path) -> dict:
     """The manifest of an export folder, with its structure checked; a clear error otherwise."""
     path = Path(root) / MANIFEST_NAME
     if not path.exists():
-        raise ConvlensError(f"no export found: {path} is missing. Run \"make export\" (convlens export) first.")
+        raise ConvlensError(f'no export found: {path} is missing. Run "make export" (convlens export) first.')
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConvlensError(f"{path} is not valid JSON ({error}): run \"make export\" again.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("models"), dict):
-        raise ConvlensError(f"{path} is not a convlens manifest of format {FORMAT}: run \"make export\" again.")
+        raise ConvlensError(f'{path} is not valid JSON ({error}): run "make export" again.') from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("models"), dict)
+    ):
+        raise ConvlensError(f'{path} is not a convlens manifest of format {FORMAT}: run "make export" again.')
     for name, model in manifest["models"].items():
         missing = [key for key in REQUIRED_MODEL_KEYS if key not in model]
         if missing:
-            raise ConvlensError(f"{path}: model {name!r} lacks {missing}: run \"make export\" again.")
+            raise ConvlensError(f'{path}: model {name!r} lacks {missing}: run "make export" again.')
     return manifest
 
 
@@ -65,8 +79,11 @@ def load_verified_manifest(root: Path, names: list[str] | None = None) -> dict:
     manifest = read_manifest(root)
     problems = verify_files(root, manifest, names)
     if problems:
-        raise ConvlensError("the export is incomplete or was changed:\n  - " + "\n  - ".join(problems)
-                            + "\nRun \"make export\" to rebuild it.")
+        raise ConvlensError(
+            "the export is incomplete or was changed:\n  - "
+            + "\n  - ".join(problems)
+            + '\nRun "make export" to rebuild it.'
+        )
     return manifest
 
 

@@ -22,5 +22,6 @@ def onnx_session(model: Path | bytes) -> ort.InferenceSession:
 def onnx_outputs(session: ort.InferenceSession, images: np.ndarray) -> np.ndarray:
     """First output of a session over batches of float32 images."""
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: images[i:i + BATCH].astype(np.float32)})[0]
-                           for i in range(0, len(images), BATCH)])
+    return np.concatenate(
+        [session.run(None, {name: images[i : i + BATCH].astype(np.float32)})[0] for i in range(0, len(images), BATCH)]
+    )

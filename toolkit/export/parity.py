@@ -10,8 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
-from toolkit.export.conversions import (OPSET, annotate_onnx, convert_to_onnx, export_saved_model, quantize_int8,
-                                        saved_model_outputs, tf_outputs)
+from toolkit.export.conversions import (
+    OPSET,
+    annotate_onnx,
+    convert_to_onnx,
+    export_saved_model,
+    quantize_int8,
+    saved_model_outputs,
+    tf_outputs,
+)
 from toolkit.export.manifest import file_entry
 from toolkit.export.onnx_runtime import BATCH, onnx_outputs, onnx_session
 
@@ -62,7 +69,9 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     log(f"[{spec.name}] ONNX fp32 (opset {OPSET}) ...")
     convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
     annotate_onnx(folder / "model.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
-    log(f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} calibration images) ...")
+    log(
+        f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} calibration images) ..."
+    )
     quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", spec.calibration_x[:CALIBRATION_IMAGES])
     annotate_onnx(folder / "model.int8.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
 
@@ -76,9 +85,11 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     max_abs = float(np.abs(reference - fp32).max())
     same_decisions = bool((decisions(spec.task, reference) == decisions(spec.task, fp32)).all())
     if max_abs > PARITY_TOLERANCE or not same_decisions:
-        raise ConvlensError(f"{spec.name}: the ONNX export is not faithful (max abs difference {max_abs:.2e} "
-                            f"against the limit {PARITY_TOLERANCE:.0e}, identical decisions: {same_decisions}); "
-                            f"the previous export was kept.")
+        raise ConvlensError(
+            f"{spec.name}: the ONNX export is not faithful (max abs difference {max_abs:.2e} "
+            f"against the limit {PARITY_TOLERANCE:.0e}, identical decisions: {same_decisions}); "
+            f"the previous export was kept."
+        )
     tf_accuracy = accuracy(spec.task, reference, spec.test_y)
     fp32_accuracy = accuracy(spec.task, fp32, spec.test_y)
     int8_accuracy = accuracy(spec.task, int8, spec.test_y)
@@ -92,34 +103,65 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
         recommended = int8_agreement >= 1 - INT8_MAX_ACCURACY_LOSS
         rule = f"no labels: int8 agrees with fp32 on at least {1 - INT8_MAX_ACCURACY_LOSS:.0%} of decisions"
     entry = {
-        "task": spec.task, "labels": list(spec.labels),
-        "input": {"name": "image", "shape": [None, *input_shape], "dtype": "float32", "range": [0, 255],
-                  "layout": "NHWC"},
-        "output": {"name": fp32_session.get_outputs()[0].name,
-                   "activation": "sigmoid" if spec.task == "binary" else "softmax"},
+        "task": spec.task,
+        "labels": list(spec.labels),
+        "input": {
+            "name": "image",
+            "shape": [None, *input_shape],
+            "dtype": "float32",
+            "range": [0, 255],
+            "layout": "NHWC",
+        },
+        "output": {
+            "name": fp32_session.get_outputs()[0].name,
+            "activation": "sigmoid" if spec.task == "binary" else "softmax",
+        },
         "preprocessing": spec.preprocessing,
-        "files": {kind: file_entry(folder.parent, f"{spec.name}/{relative}")
-                  for kind, relative in (("onnx", "model.onnx"), ("onnx_int8", "model.int8.onnx"),
-                                         ("saved_model", "saved_model"))},
-        "metrics": {"test_set": spec.test_set, "n_test": int(len(test_x)), "tf_test_accuracy": tf_accuracy,
-                    "onnx_fp32_test_accuracy": fp32_accuracy, "onnx_int8_test_accuracy": int8_accuracy},
-        "parity": {"n_images": int(len(test_x)), "tf_vs_onnx_fp32_max_abs_diff": max_abs,
-                   "tolerance": PARITY_TOLERANCE, "decisions_identical": same_decisions,
-                   "tf_vs_saved_model_max_abs_diff": float(np.abs(reference[:BATCH] - saved.reshape(
-                       reference[:BATCH].shape)).max()),
-                   "tf_vs_onnx_int8_max_abs_diff": float(np.abs(reference - int8).max())},
-        "quantization": {"method": "onnxruntime static QDQ, U8 activations, S8 per-channel weights, "
-                                   "first convolution kept in float",
-                         "calibration_images": int(min(len(spec.calibration_x), CALIBRATION_IMAGES)),
-                         "accuracy_delta": None if tf_accuracy is None else int8_accuracy - tf_accuracy,
-                         "decision_agreement_with_fp32": int8_agreement,
-                         "size_ratio": int8_bytes / fp32_bytes, "fp32_bytes": fp32_bytes, "int8_bytes": int8_bytes,
-                         "recommended": bool(recommended), "rule": rule},
-        "source": spec.source, "export_seconds": round(time.perf_counter() - started, 1), **spec.extra,
+        "files": {
+            kind: file_entry(folder.parent, f"{spec.name}/{relative}")
+            for kind, relative in (
+                ("onnx", "model.onnx"),
+                ("onnx_int8", "model.int8.onnx"),
+                ("saved_model", "saved_model"),
+            )
+        },
+        "metrics": {
+            "test_set": spec.test_set,
+            "n_test": int(len(test_x)),
+            "tf_test_accuracy": tf_accuracy,
+            "onnx_fp32_test_accuracy": fp32_accuracy,
+            "onnx_int8_test_accuracy": int8_accuracy,
+        },
+        "parity": {
+            "n_images": int(len(test_x)),
+            "tf_vs_onnx_fp32_max_abs_diff": max_abs,
+            "tolerance": PARITY_TOLERANCE,
+            "decisions_identical": same_decisions,
+            "tf_vs_saved_model_max_abs_diff": float(
+                np.abs(reference[:BATCH] - saved.reshape(reference[:BATCH].shape)).max()
+            ),
+            "tf_vs_onnx_int8_max_abs_diff": float(np.abs(reference - int8).max()),
+        },
+        "quantization": {
+            "method": "onnxruntime static QDQ, U8 activations, S8 per-channel weights, first convolution kept in float",
+            "calibration_images": int(min(len(spec.calibration_x), CALIBRATION_IMAGES)),
+            "accuracy_delta": None if tf_accuracy is None else int8_accuracy - tf_accuracy,
+            "decision_agreement_with_fp32": int8_agreement,
+            "size_ratio": int8_bytes / fp32_bytes,
+            "fp32_bytes": fp32_bytes,
+            "int8_bytes": int8_bytes,
+            "recommended": bool(recommended),
+            "rule": rule,
+        },
+        "source": spec.source,
+        "export_seconds": round(time.perf_counter() - started, 1),
+        **spec.extra,
     }
-    log(f"[{spec.name}] parity {max_abs:.1e}; accuracy TF {_pct(tf_accuracy)}, ONNX fp32 {_pct(fp32_accuracy)}, "
+    log(
+        f"[{spec.name}] parity {max_abs:.1e}; accuracy TF {_pct(tf_accuracy)}, ONNX fp32 {_pct(fp32_accuracy)}, "
         f"int8 {_pct(int8_accuracy)} ({int8_bytes / fp32_bytes:.2f}x the size; "
-        f"{'recommended' if recommended else 'not recommended'})")
+        f"{'recommended' if recommended else 'not recommended'})"
+    )
     return entry
 
 

