@@ -299,5 +299,5 @@ def classify_photo(models: Models, source, variant: str = "fp32", name: str | No
         probabilities = {labels[0]: 1.0 - positive, labels[1]: positive}
     else:
         probabilities = {label: float(p) for label, p in zip(labels, output.reshape(-1))}
-    label = max(probabilities, key=probabilities.get)
+    label = max(probabilities, key=probabilities.__getitem__)
     return PhotoResult(label, probabilities[label], probabilities, seen, notes)

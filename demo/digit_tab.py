@@ -21,16 +21,16 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
     """Builds the tab and wires its events (`classify`: the shared concurrency settings)."""
     variants = models.digits.variants()
 
-    def read_sketch(sketch, variant):
+    def read_sketch(sketch, variant) -> tuple[dict[str, float], str, str]:
         result = classify_sketch(models, sketch, check_variant(variant, variants))
         return dict(result.top3), results.write(result.digit), percent_table(result.top3)
 
     @user_errors
-    def on_sketch(sketch, variant):
+    def on_sketch(sketch, variant) -> tuple[dict[str, float], str, str]:
         return read_sketch(sketch, variant)
 
     @user_errors
-    def on_stroke(sketch, variant):
+    def on_stroke(sketch, variant) -> tuple[dict[str, float] | None, str | None, str]:
         try:
             return read_sketch(sketch, variant)
         except EmptySketch:  # a cleared canvas while drawing: clear the answer, no error

@@ -23,10 +23,10 @@ def learned_tab(gallery: Gallery, exported: Path, results: ResultFiles) -> None:
 def gallery_panel(gallery: Gallery) -> None:
     """The images `convlens visualize` rendered, filtered by kind; a click shows one's details."""
 
-    def gallery_value(kind):
+    def gallery_value(kind) -> list[tuple[str, str]]:
         return [(str(item.path), item.title) for item in gallery.of_kind(kind)]
 
-    def on_select(kind, event: gr.SelectData):
+    def on_select(kind, event: gr.SelectData) -> str:
         items = gallery.of_kind(kind)
         return items[event.index].details if 0 <= event.index < len(items) else ""
 
@@ -52,7 +52,7 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
     queue = RenderQueue()
 
     @user_errors
-    def on_render(class_name, method, steps, size, seed, progress=gr.Progress()):
+    def on_render(class_name, method, steps, size, seed, progress=gr.Progress()) -> tuple[str, str]:  # noqa: B008  # gradio finds its progress tracker by this default
         progress(0, desc="waiting for the renderer")
 
         def report(done, total=None, *_, **__) -> None:

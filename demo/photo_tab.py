@@ -37,7 +37,7 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
     variants = models.catsdogs.variants()
 
     @user_errors
-    def on_photo(payload, variant):
+    def on_photo(payload, variant) -> tuple[dict[str, float] | None, str | None, str]:
         if payload is None:
             return None, None, ""
         variant = check_variant(variant, variants)

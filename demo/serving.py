@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import gradio as gr
@@ -27,6 +28,10 @@ from demo.limits import MAX_REQUEST_BYTES, RESULT_FILES_KEPT, SKETCH_MAX_LAYERS
 from demo.uploads import BoundedBlobStore, RefusedInput, UploadGate, check_blob_post, check_sketch_image
 from toolkit.core.atomic_files import write_atomically
 from toolkit.core.errors import ConvlensError
+
+if TYPE_CHECKING:
+    from gradio.components.image_editor import EditorValue
+    from starlette.types import Message
 
 AUTH_ENV = "CONVLENS_DEMO_AUTH"  # USER:PASSWORD, instead of --auth on the command line
 SHARE_PROBE_SECONDS = 5.0
@@ -41,10 +46,10 @@ def guard_sketchpad(sketch: gr.Sketchpad, gate: UploadGate) -> gr.Sketchpad:
     Wrapped on the instance: a gr.Sketchpad subclass would make gradio write a .pyi stub beside this file.
     """
     store = BoundedBlobStore()
-    sketch.blob_storage = store
+    sketch.blob_storage = store  # type: ignore[assignment]  # gradio only calls get, [] =, `in` and pop on it
     preprocess, accept_blobs = sketch.preprocess, sketch.accept_blobs
 
-    def checked_preprocess(payload):
+    def checked_preprocess(payload) -> EditorValue | None:
         if payload is None:
             return None
         blobs = store.get(payload.id) if payload.id is not None else None
@@ -76,7 +81,7 @@ def guard_sketchpad(sketch: gr.Sketchpad, gate: UploadGate) -> gr.Sketchpad:
                 print_exception=False,
             ) from None
 
-    def bounded_accept_blobs(data):
+    def bounded_accept_blobs(data) -> None:
         blob = data.files[0][1] if data.files else None
         try:
             check_blob_post(data.data.get("type"), data.data.get("index"), blob)
@@ -85,7 +90,7 @@ def guard_sketchpad(sketch: gr.Sketchpad, gate: UploadGate) -> gr.Sketchpad:
         return accept_blobs(data)
 
     bounded_accept_blobs._is_server_fn = True  # type: ignore[attr-defined]  # gradio serves only marked functions
-    sketch.preprocess = checked_preprocess
+    sketch.preprocess = checked_preprocess  # type: ignore[method-assign]  # wrapped on the instance (see above)
     sketch.accept_blobs = bounded_accept_blobs
     return sketch
 
@@ -147,7 +152,7 @@ class RequestBodyLimit:
     def __init__(self, app, limit: int = MAX_REQUEST_BYTES) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -155,7 +160,7 @@ class RequestBodyLimit:
             return await self._refuse(send)
         seen = 0
 
-        async def counted_receive():
+        async def counted_receive() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))

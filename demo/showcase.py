@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -160,7 +161,7 @@ class RenderQueue:
         self._count = threading.Lock()
         self._admitted = 0  # running + waiting
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         with self._count:
             if self._admitted > self.max_waiting:
                 raise BadInput(
@@ -170,7 +171,7 @@ class RenderQueue:
         self._running.acquire()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._running.release()
         with self._count:
             self._admitted -= 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import gradio as gr
 
@@ -11,12 +13,15 @@ from toolkit.core.errors import ConvlensError
 
 log = logging.getLogger("convlens.demo")
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def user_errors(function):
+
+def user_errors(function: Callable[P, R]) -> Callable[P, R]:
     """Turn a ConvlensError into gr.Error (its message, no traceback); anything else into a short gr.Error."""
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except gr.Error:

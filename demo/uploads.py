@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, SupportsIndex, SupportsInt
 
 from PIL import Image, UnidentifiedImageError
 
@@ -30,6 +31,9 @@ from demo.limits import (
     SKETCH_MAX_SIDE,
 )
 from toolkit.core.errors import ConvlensError
+
+if TYPE_CHECKING:
+    from gradio.components.image_editor import EditorDataBlobs
 
 REFUSED_FILE = "The image did not arrive with this request: upload it again."
 PHOTO_FORMATS = (
@@ -132,7 +136,7 @@ class BoundedBlobStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_sketches, self.max_bytes, self.max_age_s, self._clock = max_sketches, max_bytes, max_age_s, clock
-        self._entries: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, EditorDataBlobs]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -158,13 +162,13 @@ class BoundedBlobStore:
         ):
             self._entries.popitem(last=False)
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: EditorDataBlobs | None = None) -> EditorDataBlobs | None:
         with self._lock:
             self._evict()
             entry = self._entries.get(key)
             return entry[1] if entry else default
 
-    def __setitem__(self, key, blobs) -> None:
+    def __setitem__(self, key: str, blobs: EditorDataBlobs) -> None:
         with self._lock:
             born = self._entries.pop(key, (self._clock(), None))[0]
             self._entries[key] = (born, blobs)
@@ -174,7 +178,7 @@ class BoundedBlobStore:
         with self._lock:
             return key in self._entries
 
-    def pop(self, key, default=None):
+    def pop(self, key: str, default: EditorDataBlobs | None = None) -> EditorDataBlobs | None:
         with self._lock:
             entry = self._entries.pop(key, None)
             return entry[1] if entry else default
@@ -190,6 +194,8 @@ def check_blob_post(kind: object, index: object, blob: object) -> None:
         raise RefusedInput(f"Unknown sketch part {kind!r}: expected one of {', '.join(BLOB_KINDS)}.")
     if kind == "layer":
         try:
+            if not isinstance(index, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
+                raise TypeError(index)  # what int() refuses, refused with the same message
             number = int(index)
         except (TypeError, ValueError):
             raise RefusedInput("A sketch layer needs a whole-number index.") from None
