@@ -6,8 +6,12 @@
 - `render`: one batched `tf.function` loop tying them, and the two methods `naive` and `robust`
 - `gallery`, `cli`: what `convlens visualize` writes; `live`: a bounded render for the demo; `timing`: for `bench`
 
-The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it lazily, on first use.
+The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it
+lazily, on first use.
 """
+
+from collections.abc import Callable
+from typing import Any
 
 from toolkit.ascent.objectives import Objective, channel, class_logit
 from toolkit.ascent.render import METHODS, NAIVE, ROBUST, Method, Rendering, target_probabilities
@@ -20,7 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Callable[..., Any]:  # each lazy name is a function of its own signature
     if name in _LAZY:
         from importlib import import_module
 

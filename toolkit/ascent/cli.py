@@ -5,12 +5,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.ascent import gallery
 from toolkit.core.errors import ConvlensError
+from toolkit.core.names import GALLERY_INDEX
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdogs")
+# (folder, progress) -> the entry it wrote; "..." as the lambdas bind their loop variables as defaults
+Panel = Callable[..., gallery.Entry]
 
 
 class StepBar:
@@ -18,7 +26,7 @@ class StepBar:
 
     def __init__(self, description: str) -> None:
         self.description = description
-        self.bar = None
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
@@ -36,11 +44,11 @@ def _methods(choice: str) -> list[str]:
     return ["naive", "robust"] if choice == "both" else [choice]
 
 
-def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, callable]]:
+def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, Panel]]:
     """(description, function(folder, progress) -> Entry) for each panel asked for."""
     layers = [args.layer] if args.layer else list(gallery.BACKBONE_LAYERS[options.backbone])
     methods = _methods(args.method)
-    panels = []
+    panels: list[tuple[str, Panel]] = []
     if what in ("all", "filters"):
         panels += [
             (f"filters {layer} {m}", lambda f, p, layer=layer, m=m: gallery.filters_panel(f, layer, m, options, p))
@@ -78,7 +86,7 @@ def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, callab
     return panels
 
 
-def _run(panels, folder: Path) -> list[gallery.Entry]:
+def _run(panels: list[tuple[str, Panel]], folder: Path) -> list[gallery.Entry]:
     entries = []
     for description, panel in panels:
         bar = StepBar(description)
@@ -137,5 +145,5 @@ def visualize_from_cli(args) -> int:
             gallery.replace_folder(building, out)
         finally:
             shutil.rmtree(building, ignore_errors=True)
-    print(f"{len(entries)} images and {out / gallery.INDEX} written in {time.perf_counter() - started:.0f} s")
+    print(f"{len(entries)} images and {out / GALLERY_INDEX} written in {time.perf_counter() - started:.0f} s")
     return 0

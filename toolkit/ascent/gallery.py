@@ -183,7 +183,7 @@ def filter_panel(
     )
 
 
-def imagenet_class_features(backbone: str, size: int, weights: str | None = None):
+def imagenet_class_features(backbone: str, size: int, weights: str | None = None) -> models.FeatureModel:
     return models.imagenet_features(backbone, size, logits=True, weights=weights)
 
 
@@ -278,7 +278,9 @@ def digit_filters_panel(folder: Path, method: str, options: Options, progress: P
     return Entry(
         file,
         title,
-        _caption(method, rendering, f"Rows: {', '.join(f'{l} ({c})' for l, c in zip(layers, counts))}."),
+        _caption(
+            method, rendering, f"Rows: {', '.join(f'{layer} ({count})' for layer, count in zip(layers, counts))}."
+        ),
         "digit-filters",
         method,
         "digits",

@@ -13,7 +13,7 @@ LABEL_HEIGHT = 16
 TITLE_HEIGHT = 24
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # pillow without FreeType: the fixed bitmap font
@@ -45,7 +45,7 @@ def labelled_grid(
     for i in range(n):
         row, col = divmod(i, columns)
         x, y = PAD + col * (cell_w + PAD), title_h + PAD + row * (cell_h + LABEL_HEIGHT + PAD)
-        tile = Image.fromarray(images[i]).convert("RGB").resize((cell_w, cell_h), Image.NEAREST)
+        tile = Image.fromarray(images[i]).convert("RGB").resize((cell_w, cell_h), Image.Resampling.NEAREST)
         canvas.paste(tile, (x, y))
         draw.text((x, y + cell_h + 2), str(labels[i])[: max(4, cell_w // 6)], fill="black", font=label_font)
     return canvas

@@ -24,7 +24,7 @@ _rendering = threading.Lock()  # the target below is shared: one live render at 
 
 
 @lru_cache(maxsize=FEATURE_MODELS_KEPT)
-def _class_features(size: int):
+def _class_features(size: int) -> models.FeatureModel:
     return models.imagenet_features("mobilenet", size, logits=True)
 
 

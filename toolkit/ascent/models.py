@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolkit.ascent.objectives import LOGITS
 from toolkit.core.errors import ConvlensError
 from toolkit.core.model_files import load_keras_model
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 MINUS_ONE_TO_ONE = (2.0, -1.0)  # [0, 1] -> x/127.5 - 1 of 0..255 pixels
 PIXELS_0_255 = (255.0, 0.0)  # [0, 1] -> 0..255 pixels
@@ -23,12 +28,12 @@ PIXELS_0_255 = (255.0, 0.0)  # [0, 1] -> 0..255 pixels
 class FeatureModel:
     """A Keras model from its own input to a dict of activations, and how [0, 1] images become that input."""
 
-    model: object  # keras.Model: input -> {name: activation}
+    model: keras.Model  # input -> {name: activation}
     size: int
     channels: int
     input_scale: tuple[float, float]  # model input = image * scale[0] + scale[1]
 
-    def __call__(self, images01):
+    def __call__(self, images01: tf.Tensor) -> dict[str, tf.Tensor]:
         return self.model(images01 * self.input_scale[0] + self.input_scale[1], training=False)
 
     @property
@@ -47,7 +52,7 @@ def _is_relu_layer(layer) -> bool:
     return isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") in RELUS
 
 
-def _without_activation(layer):
+def _without_activation(layer) -> keras.KerasTensor:
     """The pre-activation output of a layer with a built-in activation (Conv2D, Dense): a linear twin on its input."""
     twin = type(layer).from_config({**layer.get_config(), "activation": "linear", "name": f"{layer.name}_linear"})
     output = twin(layer.input)
@@ -55,7 +60,7 @@ def _without_activation(layer):
     return output
 
 
-def layer_activation(model, name: str, pre_relu: bool = True):
+def layer_activation(model, name: str, pre_relu: bool = True) -> keras.KerasTensor:
     """The output tensor of layer `name`; with `pre_relu`, the value before its ReLU, whose gradient is not zero
     where the filter is off (Lucid optimises pre-ReLU tensors for the same reason)."""
     try:
@@ -80,8 +85,9 @@ def conv_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
-def logits_tensor(model):
-    """The pre-softmax (or pre-sigmoid) output: Keras MobileNet's `conv_preds`, else the last Dense without activation."""
+def logits_tensor(model) -> keras.KerasTensor:
+    """The pre-softmax (or pre-sigmoid) output: Keras MobileNet's `conv_preds`, else the last Dense without
+    activation."""
     import keras
 
     names = [layer.name for layer in model.layers]
@@ -116,7 +122,7 @@ def feature_model(
     return FeatureModel(wrapped, int(shape[1]), int(shape[3]), input_scale)
 
 
-def resnet50v2(size: int, include_top: bool, weights: str | None):
+def resnet50v2(size: int, include_top: bool, weights: str | None) -> keras.Model:
     """Keras' ResNet50V2 (inputs x/127.5-1) with `weights`: None (random), a file, or "imagenet" (downloads)."""
     import keras
 
@@ -142,7 +148,7 @@ def resnet50v2(size: int, include_top: bool, weights: str | None):
         raise
 
 
-def imagenet_backbone(backbone: str, size: int, include_top: bool, weights: str | None = None):
+def imagenet_backbone(backbone: str, size: int, include_top: bool, weights: str | None = None) -> keras.Model:
     """The ImageNet model visualised: our converted MobileNet v1 (offline), or ResNet50V2."""
     if backbone == "mobilenet":
         from toolkit.data.backbones import imagenet_mobilenet
@@ -165,7 +171,7 @@ def imagenet_features(
     return feature_model(model, layers, logits, MINUS_ONE_TO_ONE)
 
 
-def load_trained(path: Path, what: str):
+def load_trained(path: Path, what: str) -> keras.Model:
     """A trained Keras model from `path` (checked, loaded in safe mode), or a ConvlensError saying how to make it."""
     if not Path(path).is_file():
         raise ConvlensError(

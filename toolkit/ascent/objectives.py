@@ -55,7 +55,7 @@ def default_border(map_size: int) -> int:
 def channel(layer: str, index: int, border: int | None = None) -> Objective:
     """The mean activation of one channel (filter) of a layer, the `border` outermost rows/columns excluded."""
 
-    def fn(acts):
+    def fn(acts: Mapping[str, tf.Tensor]) -> tf.Tensor:
         a = acts[layer]
         b = default_border(min(a.shape[1], a.shape[2])) if border is None else border
         if b:
@@ -78,7 +78,7 @@ def brightness() -> Objective:
 def total_variation() -> Objective:
     """The mean absolute difference between neighbouring pixels: subtract it to ask for smooth strokes."""
 
-    def fn(acts):
+    def fn(acts: Mapping[str, tf.Tensor]) -> tf.Tensor:
         x = acts[INPUT]
         return tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]), axis=[1, 2, 3]) + tf.reduce_mean(
             tf.abs(x[:, :, 1:] - x[:, :, :-1]), axis=[1, 2, 3]

@@ -24,6 +24,11 @@ from toolkit.core.errors import ConvlensError
 JIT_COMPILE = None  # XLA on these CPUs: a 64-filter grid took 90 s instead of 8
 STEP_CACHE_SIZE = 8  # traced step functions kept, so that the same render asked again is not traced again
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
+Parameterisation = PixelImage | FourierImage  # DigitImage is a FourierImage
+# One optimisation step (a tf.function): (params, m, v, t, seed) -> (params, m, v, objective values).
+Step = Callable[
+    [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
+]
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,14 @@ class Method:
     learning_rate: float  # normalized-gradient: RMS change per pixel per step; adam: its step size
     steps: int
 
-    def param(self, size: int, channels: int):
+    def param(self, size: int, channels: int) -> Parameterisation:
         if self.parameterisation == "pixels":
             return PixelImage(size, channels)
         if self.parameterisation == "digits":
             return DigitImage(size)
         return FourierImage(size, channels)
 
-    def transforms(self, size: int, background: float = 0.5):
+    def transforms(self, size: int, background: float = 0.5) -> tfm.Compose | None:
         return tfm.standard(size, background) if self.transformed else None
 
 
@@ -89,12 +94,12 @@ def _per_image(objectives: Sequence[Objective], activations: dict) -> tf.Tensor:
     return tf.stack([objective({k: p[i] for k, p in pieces.items()})[0] for i, objective in enumerate(objectives)])
 
 
-def _step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method):
+def _step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method) -> Step:
     beta1, beta2, epsilon = 0.9, 0.999, 1e-8
     needed = {name for objective in objectives for name in objective.layers}
 
     @tf.function(jit_compile=JIT_COMPILE)
-    def step(params, m, v, t, seed):
+    def step(params, m, v, t, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             tape.watch(params)
             images = param.to_image(params)
@@ -123,7 +128,9 @@ _steps: OrderedDict = OrderedDict()
 _steps_lock = threading.Lock()
 
 
-def _cached_step_function(features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method):
+def _cached_step_function(
+    features: FeatureModel, objectives: Sequence[Objective], param, transforms, method: Method
+) -> Step:
     """The step function of these objectives, traced once: objectives that read their target from a tf.Variable
     (the demo's live panel) then render any target without tracing again."""
     key = (features, tuple(objectives), method, param.size)
@@ -204,7 +211,7 @@ def _logits_under_check(
     """
     x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
 
-    def logits(batch):
+    def logits(batch: tf.Tensor) -> np.ndarray:
         return features(tfm.fit(batch, features.size))[LOGITS].numpy().astype(np.float64)
 
     check = tfm.small_random(x.shape[1], background=0.0 if features.channels == 1 else 0.5)
@@ -236,10 +243,13 @@ def target_check(
     A probability of 1.00 hides whether an image is far past the decision or barely past it; the
     log-odds, which does not saturate, shows how much of the evidence survives the transformations.
     """
-    targets = np.asarray(targets)
+    target_indices = np.asarray(targets)
     as_rendered, transformed = _logits_under_check(features, images, n_transforms, seed)
     return {
-        name: (measure(as_rendered, targets), np.mean([measure(t, targets) for t in transformed], axis=0))
+        name: (
+            measure(as_rendered, target_indices),
+            np.mean([measure(t, target_indices) for t in transformed], axis=0),
+        )
         for name, measure in (("probabilities", _target_probabilities), ("log_odds", _target_log_odds))
     }
 

@@ -72,7 +72,7 @@ def gradient_ms_per_image(features, layer: str, batch: int, repeats: int | None 
     )
 
     @tf.function
-    def gradient(images):
+    def gradient(images: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             tape.watch(images)
             total = tf.reduce_sum(features(images)[layer][..., 0])

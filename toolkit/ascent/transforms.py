@@ -32,7 +32,7 @@ class Pad:
     width: int
     value: float = 0.5
 
-    def __call__(self, images, seed):
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         w = self.width
         return tf.pad(images, [[0, 0], [w, w], [w, w], [0, 0]], constant_values=self.value)
 
@@ -43,7 +43,7 @@ class Jitter:
 
     d: int
 
-    def __call__(self, images, seed):
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         height, width = images.shape[1], images.shape[2]
         offsets = tf.random.stateless_uniform([2], seed, 0, self.d + 1, dtype=tf.int32)
         return tf.slice(images, [0, offsets[0], offsets[1], 0], [-1, height - self.d, width - self.d, -1])
@@ -60,7 +60,7 @@ class RandomScale:
 
     scales: tuple[float, ...]
 
-    def __call__(self, images, seed):
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         return affine_about_centre(images, tf.constant(0.0), _pick(self.scales, seed))
 
 
@@ -70,7 +70,7 @@ class RandomRotate:
 
     angles: tuple[float, ...]
 
-    def __call__(self, images, seed):
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         return affine_about_centre(images, _pick(self.angles, seed), tf.constant(1.0))
 
 
@@ -80,7 +80,7 @@ class Compose:
 
     transforms: tuple[Transform, ...]
 
-    def __call__(self, images, seed):
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         for i, transform in enumerate(self.transforms):
             images = transform(images, tf.stack([seed[0], seed[1] * 101 + i]))
         return images
