@@ -10,6 +10,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.names import BENCH
 from toolkit.core.timing import percentile
 from toolkit.experiments.runs import run_folder
+
+if TYPE_CHECKING:
+    from gradio_client import Client
+
+    from toolkit.bench.gradio_http import GradioHttp
 
 
 def free_port() -> int:
@@ -34,8 +40,8 @@ def tree_rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
 
 
-def start_demo(exported: Path, port: int, timeout: float = 90.0):
-    """Start `convlens demo` in a subprocess; returns (process, client, seconds to first answer)."""
+def start_demo(exported: Path, port: int, timeout: float = 90.0) -> tuple[subprocess.Popen[str], Client, float]:
+    """Start `convlens demo` in a subprocess; returns (process, client, the perf_counter() time it was started at)."""
     from gradio_client import Client
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -64,7 +70,7 @@ def start_demo(exported: Path, port: int, timeout: float = 90.0):
     return process, client, started
 
 
-def _photo_payload(path: Path):
+def _photo_payload(path: Path) -> dict:
     from gradio_client import handle_file
 
     return handle_file(str(path))
@@ -97,7 +103,7 @@ def _sketch_payload(path: Path) -> dict:
 CLIENTS = ("gradio_client", "HTTP API")  # the Python client, and the browser's protocol (toolkit.gradio_http)
 
 
-def _connect(url: str, kind: str):
+def _connect(url: str, kind: str) -> Client | GradioHttp:
     from gradio_client import Client
 
     from toolkit.bench.gradio_http import GradioHttp
@@ -113,7 +119,7 @@ def _latencies(url: str, call, requests: int, concurrency: int, kind: str) -> di
     for _ in range(concurrency):
         clients.put(_connect(url, kind))
 
-    def timed(_):
+    def timed(_: int) -> float:
         client = clients.get()
         try:
             start = time.perf_counter()
@@ -142,7 +148,7 @@ def _latencies(url: str, call, requests: int, concurrency: int, kind: str) -> di
 
 def _calls(photo: Path, sketch_file: Path) -> dict:
     """Per input and client kind, one classification call as that client makes it."""
-    sketch_value = {"background": None, "layers": [], "composite": sketch_file}
+    sketch_value: dict[str, object] = {"background": None, "layers": [], "composite": sketch_file}
     return {
         "photo": {
             "gradio_client": lambda c: c.predict(_photo_payload(photo), "fp32", api_name="/classify_photo"),
@@ -187,7 +193,11 @@ def bench_demo(exported: Path, trials: int, log=print) -> dict:
     try:
         client.predict(_photo_payload(photo), "fp32", api_name="/classify_photo")
         cold_start = time.perf_counter() - started
-        results = {"cold_start_s": cold_start, "rss_mb_without_tensorflow": tree_rss_mb(process.pid), "latency": {}}
+        results: dict[str, Any] = {
+            "cold_start_s": cold_start,
+            "rss_mb_without_tensorflow": tree_rss_mb(process.pid),
+            "latency": {},
+        }
         log(f"  cold start {cold_start:.1f} s, {results['rss_mb_without_tensorflow']:.0f} MB")
         requests = max(trials, 20)
         for label, calls in _calls(photo, sketch).items():

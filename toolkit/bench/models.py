@@ -6,7 +6,9 @@ These machines are noisy (single trials vary 2-4x), so every figure is a median 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,9 +16,20 @@ from toolkit.core.model_files import load_keras_model
 from toolkit.core.timing import median_ms
 from toolkit.export.manifest import load_verified_manifest
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
 
 def _sample(shape: list, batch: int) -> np.ndarray:
     return np.random.default_rng(batch).uniform(0, 255, (batch, *shape[1:])).astype(np.float32)
+
+
+def _inference_graph(keras_model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The model's forward pass in inference mode, as a tf.function."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: keras_model(x, training=False))
 
 
 def bench_inference(exported: Path, trials: int, log=print) -> dict:
@@ -33,7 +46,7 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
             session = onnx_session(exported / model["files"][kind]["path"])
             for batch in (1, 32):
                 x = _sample(model["input"]["shape"], batch)
-                ms = median_ms(lambda: session.run(None, {"image": x}), trials)
+                ms = median_ms(lambda session=session, x=x: session.run(None, {"image": x}), trials)
                 results.setdefault(name, {}).setdefault(f"batch {batch}", {})[label] = ms
                 log(f"  {name} b{batch} {label}: {ms:.2f} ms")
     import tensorflow as tf
@@ -44,12 +57,14 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
             log(f"  {name}: the Keras source model {source} is not here; TF paths skipped")
             continue
         keras_model = load_keras_model(source)
-        graph = tf.function(lambda x: keras_model(x, training=False))
+        graph = _inference_graph(keras_model)
         for batch in (1, 32):
             x = tf.constant(_sample(model["input"]["shape"], batch))
             row = results[name][f"batch {batch}"]
-            row["TF tf.function"] = median_ms(lambda: graph(x).numpy(), trials)
-            row["TF eager"] = median_ms(lambda: keras_model(x, training=False).numpy(), max(5, trials // 3))
+            row["TF tf.function"] = median_ms(lambda graph=graph, x=x: graph(x).numpy(), trials)
+            row["TF eager"] = median_ms(
+                lambda keras_model=keras_model, x=x: keras_model(x, training=False).numpy(), max(5, trials // 3)
+            )
             for tf_path in ("TF tf.function", "TF eager"):
                 row[f"onnxruntime fp32 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime fp32"]
                 row[f"onnxruntime int8 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime int8"]

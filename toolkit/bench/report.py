@@ -37,7 +37,7 @@ def markdown_table(results: dict) -> str:
         for name, rows in inference.items():
             for batch, row in rows.items():
 
-                def cell(key, fmt="{:.2f}"):
+                def cell(key: str, fmt: str = "{:.2f}", row: dict = row) -> str:
                     return fmt.format(row[key]) if key in row else "n/a"
 
                 lines.append(
