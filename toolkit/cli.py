@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import import_module
 
 from toolkit.core.errors import ConvlensError
 
 
-def _lazy(target: str):
+def _lazy(target: str) -> Callable[[argparse.Namespace], object]:
     """A command handler that imports `module:function` only when called."""
     module_name, function_name = target.split(":")
 
-    def run(args: argparse.Namespace):
+    def run(args: argparse.Namespace) -> object:  # main reads an int as the exit status
         return getattr(import_module(module_name), function_name)(args)
 
     return run

@@ -72,7 +72,7 @@ def recover_interrupted_swap(out: Path, manifest: dict | None, log: Callable[[st
     for trash in sorted(out.glob(f"{TRASH_PREFIX}*")):
         for kept in sorted(trash.iterdir()):
             name, current = kept.name, out / kept.name
-            if name not in described:
+            if manifest is None or name not in described:  # (described is empty without a manifest)
                 continue
             if current.exists():  # a new folder moved in before the kill: keep it only if the manifest says so
                 if not verify_files(out, manifest, [name]) or verify_files(trash, manifest, [name]):

@@ -9,8 +9,8 @@ import os
 from toolkit.core.atomic_files import write_atomically
 
 
-def _jsonable(value):
-    if dataclasses.is_dataclass(value):
+def _jsonable(value) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # an instance, not the class
         return _jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

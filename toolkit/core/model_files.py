@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from toolkit.core.errors import ConvlensError
+
+if TYPE_CHECKING:
+    import keras
+    import tf_keras
+
+T = TypeVar("T")  # what a loader returns
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -94,6 +102,7 @@ def stored_config(path: Path) -> dict:
         raise ConvlensError(
             f"{path} is {size / 2**30:.1f} GiB; convlens loads model files up to {MAX_MODEL_BYTES / 2**30:.0f} GiB."
         )
+    text: bytes | str
     if path.suffix in KERAS_SUFFIXES:
         text = _keras_zip_config(path)
     elif path.suffix in H5_SUFFIXES:
@@ -278,7 +287,7 @@ def check_model_file(path: Path) -> dict:
 # ---------------------------------------------------------------- loading
 
 
-def load_keras_model(path: Path, compile: bool = False):
+def load_keras_model(path: Path, compile: bool = False) -> keras.Model:
     """A checked model file (.keras, or legacy .h5) loaded with Keras 3 in safe mode."""
     import keras
 
@@ -287,7 +296,7 @@ def load_keras_model(path: Path, compile: bool = False):
     return _loaded(path, lambda: keras.saving.load_model(path, compile=compile, safe_mode=True))
 
 
-def load_tf_keras_model(path: Path):
+def load_tf_keras_model(path: Path) -> tf_keras.Model:
     """A checked legacy Keras 2 file loaded with tf_keras, in its safe-mode scope (which its .h5 loader
     does not set by itself)."""
     import tf_keras
@@ -302,7 +311,7 @@ def load_tf_keras_model(path: Path):
         return _loaded(path, lambda: tf_keras.models.load_model(path, compile=False, safe_mode=True))
 
 
-def load_user_model(path: Path):
+def load_user_model(path: Path) -> keras.Model | tf_keras.Model:
     """A user's model: a Keras 3 `.keras` file, or a legacy Keras 2 `.h5` file loaded with tf_keras."""
     path = Path(path)
     if path.suffix in KERAS_SUFFIXES:
@@ -312,7 +321,7 @@ def load_user_model(path: Path):
     raise ConvlensError(f"{path} is not a Keras model file: expected a .keras (Keras 3) or .h5 (Keras 2) file.")
 
 
-def _loaded(path: Path, load):
+def _loaded(path: Path, load: Callable[[], T]) -> T:
     try:
         return load()
     except Exception as error:  # Keras raises many types; the user needs one plain sentence

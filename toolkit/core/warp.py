@@ -11,10 +11,15 @@ TensorFlow and scipy are imported inside the functions: core imports neither at 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    import tensorflow as tf
 
-def affine_warp(images, angle, scale, shift_x=0.0, shift_y=0.0, mirror=1.0):
+
+def affine_warp(images, angle, scale, shift_x=0.0, shift_y=0.0, mirror=1.0) -> tf.Tensor:
     """Rotate by `angle` (radians), zoom by `scale`, mirror left-right where `mirror` is -1, and shift by
     (`shift_x`, `shift_y`) pixels, each about the image centre; scalars or one value per image (float32 NHWC)."""
     import tensorflow as tf
@@ -22,7 +27,7 @@ def affine_warp(images, angle, scale, shift_x=0.0, shift_y=0.0, mirror=1.0):
     count = tf.shape(images)[0]
     height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
 
-    def per_image(value):
+    def per_image(value) -> tf.Tensor:
         return tf.broadcast_to(tf.cast(value, tf.float32), [count])
 
     angle, scale, shift_x, shift_y, mirror = map(per_image, (angle, scale, shift_x, shift_y, mirror))

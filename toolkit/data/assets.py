@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def convert_cats_dogs(archive_path: Path, out: Path) -> None:
         if pixels.min() < 0 or pixels.max() > 255:
             raise ValueError(f"dogsNcats.json: {key} values outside 0..255")
         arrays[key] = pixels.astype(np.uint8)
-    np.savez_compressed(out / CATS_DOGS_FILE, **arrays)
+    np.savez_compressed(out / CATS_DOGS_FILE, cats=arrays["cats"], dogs=arrays["dogs"])
 
 
 def parse_imagenet_classes(js_source: str) -> list[str]:
@@ -435,6 +436,6 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
-def load_json(name: str):
-    """Contents of a verified JSON cache file."""
+def load_json(name: str) -> Any:
+    """Contents of a verified JSON cache file (whatever JSON value it holds)."""
     return json.loads(cached_file(name).read_text())

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from toolkit.data import assets
 
+if TYPE_CHECKING:
+    import keras
 
-def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), include_top: bool = False):
+
+def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), include_top: bool = False) -> keras.Model:
     """Keras' MobileNet v1 (alpha 1.0) with the converted ImageNet weights.
 
     Expects inputs scaled to [-1, 1] (x / 127.5 - 1), as Keras' MobileNet. With `include_top`

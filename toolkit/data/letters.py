@@ -109,7 +109,7 @@ def _glyph(face: Path, char: str) -> np.ndarray:
 
     font = ImageFont.truetype(str(face), 3 * GLYPH_FILL)
     left, top, right, bottom = font.getbbox(char)
-    picture = Image.new("L", (right - left + 8, bottom - top + 8), 0)
+    picture = Image.new("L", (int(right - left) + 8, int(bottom - top) + 8), 0)  # FreeType boxes are whole pixels
     ImageDraw.Draw(picture).text((4 - left, 4 - top), char, font=font, fill=255)
     ink = np.asarray(picture)
     rows, cols = np.nonzero(ink > 127)

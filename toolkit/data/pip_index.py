@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.request import HTTPSHandler, ProxyHandler, Request, build_opener, url2pathname
+from urllib.request import BaseHandler, HTTPSHandler, ProxyHandler, Request, build_opener, url2pathname
 
 from toolkit.core.errors import ConvlensError
 
@@ -106,12 +107,14 @@ class _Fetcher:
     def __init__(self, settings: dict[str, str]) -> None:
         self.timeout = float(settings.get("timeout") or settings.get("default-timeout") or DEFAULT_TIMEOUT_S)
         self.retries = int(settings.get("retries") or DEFAULT_RETRIES)
-        handlers = [HTTPSHandler(context=ssl.create_default_context(cafile=settings.get("cert") or None))]
+        handlers: list[BaseHandler] = [
+            HTTPSHandler(context=ssl.create_default_context(cafile=settings.get("cert") or None))
+        ]
         if settings.get("proxy"):
             handlers.append(ProxyHandler({"http": settings["proxy"], "https": settings["proxy"]}))
         self.opener = build_opener(*handlers)
 
-    def open(self, url: str):
+    def open(self, url: str) -> BinaryIO:
         """A readable response for `url` (file paths are opened directly; folders read their index.html)."""
         parts = urlsplit(url)
         if parts.scheme == "file":
@@ -133,6 +136,8 @@ class _Fetcher:
                 if attempt == self.retries:
                     raise
                 time.sleep(min(2**attempt, 10))
+        # only with a negative retries setting, which makes no attempt at all
+        raise URLError(f"pip's retries setting is {self.retries}, so {url} was not read: set it to 0 or more")
 
     def read(self, url: str, limit: int) -> bytes:
         with self.open(url) as response:
@@ -157,7 +162,7 @@ def find_file(project: str, filename: str, settings: dict[str, str]) -> tuple[st
     """(URL of `filename`, or None; why each place searched could not be read)."""
     fetcher = _Fetcher(settings)
     indexes, find_links = locations(settings)
-    unreachable = []
+    unreachable: list[str] = []
     for entry in find_links:
         if "://" not in entry or entry.startswith("file:"):  # a local folder of archives
             folder = Path(url2pathname(unquote(urlsplit(entry).path))) if "://" in entry else Path(entry).expanduser()
