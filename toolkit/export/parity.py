@@ -70,7 +70,8 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
     annotate_onnx(folder / "model.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
     log(
-        f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} calibration images) ..."
+        f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} "
+        "calibration images) ..."
     )
     quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", spec.calibration_x[:CALIBRATION_IMAGES])
     annotate_onnx(folder / "model.int8.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
@@ -96,7 +97,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     int8_agreement = float((decisions(spec.task, int8) == decisions(spec.task, fp32)).mean())
     fp32_bytes = (folder / "model.onnx").stat().st_size
     int8_bytes = (folder / "model.int8.onnx").stat().st_size
-    if spec.test_y is not None:
+    if tf_accuracy is not None and int8_accuracy is not None:  # labels known (spec.test_y)
         recommended = tf_accuracy - int8_accuracy <= INT8_MAX_ACCURACY_LOSS
         rule = f"int8 loses at most {INT8_MAX_ACCURACY_LOSS:.0%} test accuracy"
     else:
@@ -145,7 +146,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
         "quantization": {
             "method": "onnxruntime static QDQ, U8 activations, S8 per-channel weights, first convolution kept in float",
             "calibration_images": int(min(len(spec.calibration_x), CALIBRATION_IMAGES)),
-            "accuracy_delta": None if tf_accuracy is None else int8_accuracy - tf_accuracy,
+            "accuracy_delta": None if tf_accuracy is None or int8_accuracy is None else int8_accuracy - tf_accuracy,
             "decision_agreement_with_fp32": int8_agreement,
             "size_ratio": int8_bytes / fp32_bytes,
             "fp32_bytes": fp32_bytes,
