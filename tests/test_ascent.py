@@ -13,10 +13,11 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
+# After the importorskip calls: without TensorFlow the module is skipped before these import it.
 from toolkit.ascent import gallery, models  # noqa: E402
-from toolkit.ascent import objectives as obj
-from toolkit.ascent import render as rnd
-from toolkit.ascent import transforms as tfm
+from toolkit.ascent import objectives as obj  # noqa: E402
+from toolkit.ascent import render as rnd  # noqa: E402
+from toolkit.ascent import transforms as tfm  # noqa: E402
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage  # noqa: E402
 from toolkit.core.errors import ConvlensError  # noqa: E402
 
