@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup assets demo export visualize test test-slow test-stress test-all bench browser clean
+.PHONY: setup assets demo export visualize test test-slow test-stress test-all lint bench browser clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	@touch $@
 
 ## setup: the virtual environment, the packages and the offline assets (quick when already done)
@@ -50,6 +50,10 @@ test-stress: setup browser
 
 test-all: setup browser
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
+
+## lint: ruff (check and format check) and mypy, as CI runs them (needs only the venv, not the assets)
+lint: $(INSTALLED)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 ## bench: latency, throughput, cold start and rendering speed into runs/bench/
 bench: setup
