@@ -21,9 +21,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from demo.limits import MAX_FULL_DECODE_PIXELS, MAX_MODEL_BYTES, MAX_PIXELS
 from demo.uploads import PHOTO_FORMATS
 from toolkit.core.errors import ConvlensError
-from toolkit.core.names import CATSDOGS, DIGITS, MANIFEST_NAME
+from toolkit.core.names import CATSDOGS, DIGITS, IMAGENET, MANIFEST_NAME
 from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
-from toolkit.export.manifest import load_verified_manifest
+from toolkit.export.manifest import load_verified_manifest, read_manifest
 from toolkit.export.onnx_runtime import onnx_session
 
 DRAFT_SIDE = 512  # JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still at least this large
@@ -33,6 +33,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses twice this outright; `open
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated upload is reported, not silently padded with grey
 
 MODELS = {CATSDOGS: "photo", DIGITS: "sketch"}  # the exported models the demo serves
+OPTIONAL_MODELS = {IMAGENET: "photo"}  # served when the export has it (exports before it had not)
 VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
 IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
 DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at a reduced scale by Pillow's draft mode
@@ -93,6 +94,7 @@ class Models:
     manifest: dict
     catsdogs: ExportedModel
     digits: ExportedModel
+    imagenet: ExportedModel | None = None  # the 1000-class network the transfer model was built on, when exported
 
 
 def load_models(exported_dir: Path) -> Models:
@@ -102,7 +104,9 @@ def load_models(exported_dir: Path) -> Models:
     block it), and every variant is opened now, while its file is the one just verified.
     """
     root = Path(exported_dir)
-    manifest = load_verified_manifest(root, list(MODELS))
+    manifest = read_manifest(root)
+    wanted = [*MODELS, *(name for name in OPTIONAL_MODELS if name in manifest["models"])]
+    manifest = load_verified_manifest(root, wanted)
     missing = [name for name in MODELS if name not in manifest["models"]]
     if missing:
         raise ConvlensError(
@@ -110,7 +114,7 @@ def load_models(exported_dir: Path) -> Models:
             f'serves: run "make export" to export both.'
         )
     models = {}
-    for name in MODELS:
+    for name in wanted:
         spec = manifest["models"][name]
         paths = {
             variant: root / spec["files"][key]["path"] for variant, key in VARIANT_FILES.items() if key in spec["files"]
@@ -128,7 +132,7 @@ def load_models(exported_dir: Path) -> Models:
                         f'onnxruntime cannot load {paths[variant]} ({error}): run "make export" again.'
                     ) from None
         models[name] = model
-    return Models(root, manifest, models[CATSDOGS], models[DIGITS])
+    return Models(root, manifest, models[CATSDOGS], models[DIGITS], models.get(IMAGENET))
 
 
 def verified_bytes(root: Path, path: Path, sha256: str) -> bytes:

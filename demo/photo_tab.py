@@ -7,9 +7,18 @@ from pathlib import Path
 import gradio as gr
 
 from demo.classify import Models, classify_photo
+from demo.photo_verdict import judge_photo
 from demo.serving import ResultFiles, check_variant
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
+
+VERDICT_NOTE = (
+    "Three answers. The ImageNet network (1000 classes, 224 px) says whether the photo shows a domestic cat or a "
+    "dog at all: too little of its belief on cats and dogs, and the answer is *neither*, with what it looks like "
+    "instead. Otherwise its cat-or-dog odds and the cats-vs-dogs model's are added. The map greys out 16 regions "
+    "one at a time and shows how each moved the cats-vs-dogs model's answer. The thresholds were chosen on dev "
+    "photos (`convlens eval photos`); the Models tab shows the figures."
+)
 
 
 def file_of(payload) -> tuple[object, str | None]:
@@ -37,19 +46,32 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
     variants = models.catsdogs.variants()
 
     @user_errors
-    def on_photo(payload, variant) -> tuple[dict[str, float] | None, str | None, str]:
+    def on_photo(payload, variant) -> tuple:
         if payload is None:
-            return None, None, ""
+            return None, None, "", None, None
         variant = check_variant(variant, variants)
         path, name = file_of(payload)
-        result = classify_photo(models, gate.check(path), variant, name=name)
-        for note in result.notes:
+        if models.imagenet is None:  # an export from before the ImageNet model: the transfer model alone
+            result = classify_photo(models, gate.check(path), variant, name=name)
+            for note in result.notes:
+                gr.Warning(note)
+            summary = f"**{result.label}**, probability {result.probability:.1%} ({variant} ONNX model)."
+            return result.probabilities, results.write(result.model_input), summary, None, None
+        judged = judge_photo(models, gate.check(path), variant, name=name)
+        for note in judged.notes:
             gr.Warning(note)
+        transfer = judged.transfer
         summary = (
-            f"**{result.label}**, probability {result.probability:.1%} "
-            f"({variant} ONNX model; the image on the right is exactly what it saw)."
+            f"{judged.summary} The cats-vs-dogs model alone says {transfer.label} ({transfer.probability:.0%}; "
+            f"{variant} ONNX model; the small image is exactly what it saw)."
         )
-        return result.probabilities, results.write(result.model_input), summary
+        return (
+            judged.verdict.probabilities,
+            results.write(transfer.model_input),
+            summary,
+            dict(judged.top5),
+            results.write(judged.map_image),
+        )
 
     with gr.Tab("Cat or dog?", id="photo"):
         with gr.Row():
@@ -68,14 +90,33 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
                 if examples:
                     gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Example photos")
             with gr.Column():
-                label = gr.Label(num_top_classes=2, label="Cat or dog", elem_id="photo-label")
+                label = gr.Label(num_top_classes=3, label="Cat, dog or neither", elem_id="photo-label")
                 summary = gr.Markdown(elem_id="photo-summary")
-                seen = gr.Image(
-                    label="What the model saw", interactive=False, height=270, format="png", elem_id="photo-seen"
+                imagenet = gr.Label(
+                    num_top_classes=5,
+                    label="What the ImageNet network sees (top 5)",
+                    elem_id="photo-imagenet",
+                    visible=models.imagenet is not None,
                 )
+                with gr.Row():
+                    why = gr.Image(
+                        label="Why: orange pushed toward dog, blue toward cat",
+                        interactive=False,
+                        height=224,
+                        format="png",
+                        elem_id="photo-map",
+                    )
+                    seen = gr.Image(
+                        label="What the cats-vs-dogs model saw",
+                        interactive=False,
+                        height=224,
+                        format="png",
+                        elem_id="photo-seen",
+                    )
         gr.Markdown(photo_note(models.catsdogs.spec["preprocessing"]), elem_classes="convlens-note")
+        gr.Markdown(VERDICT_NOTE, elem_classes="convlens-note")
 
-    outputs = [label, seen, summary]
+    outputs = [label, seen, summary, imagenet, why]
     # Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
     # demo.classify's message rather than gradio's.
     button.click(on_photo, [photo, variant], outputs, api_name="classify_photo", preprocess=False, **classify)

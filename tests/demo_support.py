@@ -84,6 +84,29 @@ def chelsea_path() -> Path | None:
 
 FAKE_CLASS_NAMES = [f"class {index}" for index in range(1000)]
 FAKE_CLASS_NAMES[284] = "Siamese cat, Siamese"
+TABBY, GOLDEN_RETRIEVER, ELEPHANT = 281, 207, 386
+FAKE_CLASS_NAMES[TABBY] = "tabby, tabby cat"
+FAKE_CLASS_NAMES[GOLDEN_RETRIEVER] = "golden retriever"
+FAKE_CLASS_NAMES[ELEPHANT] = "African elephant, Loxodonta africana"
+GREEN = (30, 200, 30)
+
+
+def colour_imagenet_model(path: Path, size: int = 64) -> None:
+    """A 1000-class "ImageNet" softmax that sees red as a golden retriever, blue as a tabby and green as an elephant."""
+    weights = np.zeros((3, 1000), np.float32)
+    weights[0, GOLDEN_RETRIEVER], weights[2, TABBY], weights[1, ELEPHANT] = 0.08, 0.08, 0.08
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),
+            helper.make_node("MatMul", ["means", "weights"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        ],
+        "colour_imagenet",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, size, size, 3])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 1000])],
+        [numpy_helper.from_array(weights, "weights")],
+    )
+    _save_model(graph, path)
 
 
 def add_examples_and_classes(root: Path) -> list[Path]:
@@ -109,10 +132,14 @@ def build_fake_export(root: Path, mnist_test) -> Path:
     red_means_dog_model(root / "catsdogs" / "model_int8.onnx")
     mean_digit_model(root / "digits" / "model.onnx", mnist_test.x, mnist_test.y)
     mean_digit_model(root / "digits" / "model_int8.onnx", mnist_test.x, mnist_test.y)
+    colour_imagenet_model(root / "imagenet" / "model.onnx")
+    colour_imagenet_model(root / "imagenet" / "model_int8.onnx")
     photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]}
+    imagenet_photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[64, 64, "bilinear"]]}
     models = {}
     for name, task, labels, shape, preprocessing, activation in (
         ("catsdogs", "binary", ["cat", "dog"], [None, 128, 128, 3], photo, "sigmoid"),
+        ("imagenet", "multiclass", FAKE_CLASS_NAMES, [None, 64, 64, 3], imagenet_photo, "softmax"),
         (
             "digits",
             "multiclass",

@@ -8,6 +8,7 @@ CATSDOGS = "catsdogs"
 LETTERS = "letters"
 DIGITS = "digits"
 SWEEP = "sweep"
+IMAGENET = "imagenet"  # the exported 1000-class ImageNet MobileNet the transfer model was built on
 BENCH = "bench"
 # `convlens train letters` trains the letters CNN the digits experiment transfers from, so both
 # write into the digits run folder: there is no runs/letters/.
@@ -41,3 +42,11 @@ EXPORTED_MODELS = (CATSDOGS, DIGITS)  # the project's own exported models, by na
 # ---- labels
 CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
 DIGIT_LABELS = tuple(str(d) for d in range(10))
+
+# ---- the photo verdict (toolkit.core.verdict): ImageNet class indices, and the three answers
+IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+IMAGENET_WILD_CAT_CLASSES = range(286, 294)  # cougar .. cheetah: cats, but nobody's pet
+IMAGENET_DOG_CLASSES = range(151, 269)  # Chihuahua .. Mexican hairless: every dog breed
+PHOTO_VERDICTS = ("cat", "dog", "neither")
+PHOTO_DECISION = "photo_decision"  # manifest key: the verdict's rule, chosen on dev data
+PHOTO_EVALUATION = "photo_evaluation"  # manifest key: the real-photo figures (`convlens eval photos`)
