@@ -41,3 +41,9 @@ EXPORTED_MODELS = (CATSDOGS, DIGITS)  # the project's own exported models, by na
 # ---- labels
 CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
 DIGIT_LABELS = tuple(str(d) for d in range(10))
+
+# ---- the real-photo evaluation set (`convlens assets --only photos`)
+PHOTOS = "photos"  # the optional asset group, and its folder in the asset cache
+PHOTOS_RECORD = "photos.json"  # in that folder: each photo's file, sha256 and how it was made
+PHOTO_LABELS = ("cat", "dog", "other")
+PHOTO_SPLITS = ("dev", "test")  # dev for choices (thresholds), test for the figures
