@@ -76,7 +76,8 @@ def photo_set(split: str | None = None) -> list[LabelledPhoto]:
     """Every photo of the set (or of the "dev" or "test" split), fetched and verified first, in table order."""
     if split is not None and split not in PHOTO_SPLITS:
         raise ConvlensError(f"unknown photo split {split!r}: use one of {', '.join(PHOTO_SPLITS)}, or none for all.")
-    quiet = all(_is_current(s, p, photos_dir(), _read_record(photos_dir())) for s in PHOTO_SOURCES for p in s.photos)
+    record = _read_record(photos_dir())
+    quiet = all(_is_current(s, p, photos_dir(), record) for s in PHOTO_SOURCES for p in s.photos)
     folder = ensure_photos(log=(lambda _: None) if quiet else print)  # says what it does when it fetches
     return [
         _labelled(source, photo, folder)
