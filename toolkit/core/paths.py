@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from toolkit.core import names
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,3 +26,8 @@ def runs_dir() -> Path:
 def exported_dir() -> Path:
     """What `make export` writes and the demo serves: `$CONVLENS_EXPORTED`, default `exported/`."""
     return Path(os.environ.get("CONVLENS_EXPORTED", REPO_ROOT / "exported"))
+
+
+def photos_dir() -> Path:
+    """The real-photo evaluation set, extracted: `<asset cache>/photos`."""
+    return convlens_home() / names.PHOTOS

