@@ -85,6 +85,11 @@ def _add_train(commands) -> None:
         action="store_true",
         help="catsdogs: train only the transfer model, not the from-scratch baseline",
     )
+    parser.add_argument(
+        "--resolution-augmentation",
+        action="store_true",
+        help="catsdogs: also reduce each batch to a random resolution and JPEG-encode it while training",
+    )
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(
         run=lambda args: (

@@ -365,6 +365,7 @@ def train_from_cli(args) -> int:
         input_size=getattr(args, "input_size", None),
         data=getattr(args, "data", None),
         skip_scratch=getattr(args, "skip_scratch", None) or None,
+        resolution_augmentation=getattr(args, "resolution_augmentation", None),
     )
     train_catsdogs(config, getattr(args, "out", None))
     return 0

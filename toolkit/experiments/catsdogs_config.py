@@ -20,6 +20,11 @@ class Augmentation:
     rotation_degrees: float = 10.0  # uniform in +-this
     zoom: float = 0.1  # scale uniform in 1 +- this
     translate: float = 0.1  # shift uniform in +- this fraction of the side
+    # resolution: each batch reduced to a random side in `resolution_sides` and blown up again, and each
+    # image JPEG-encoded at a random quality, so the head does not hinge on one level of blur
+    resolution: bool = False
+    resolution_sides: tuple[int, int] = (12, 32)
+    jpeg_quality: tuple[int, int] = (30, 95)
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,13 @@ PROFILES = {
 }
 
 
-def config_for(profile: str = "quick", **overrides) -> CatsDogsConfig:
+def config_for(profile: str = "quick", resolution_augmentation: bool | None = None, **overrides) -> CatsDogsConfig:
     """The config of a profile, with the given fields replaced (None values are ignored)."""
     if profile not in PROFILES:
         raise ConvlensError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
     values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    if resolution_augmentation:
+        values["augmentation"] = Augmentation(resolution=True)
     config = CatsDogsConfig(profile=profile, **values)
     if config.input_size < 32:
         raise ConvlensError(f"--input-size {config.input_size} is too small: MobileNet needs at least 32 pixels.")

@@ -146,6 +146,26 @@ def augment_batch(images, seed, augmentation: Augmentation) -> tf.Tensor:
     return affine_warp(images, angle, scale, shift_x, shift_y, mirror)
 
 
+def degrade_resolution(images, seed, augmentation: Augmentation) -> tf.Tensor:
+    """The batch reduced to a random side (area) and blown up again (bilinear), each image then JPEG-encoded
+    at a random quality: float32 0..255 in and out."""
+    import tensorflow as tf
+
+    low, high = augmentation.resolution_sides
+    side = tf.random.stateless_uniform([], seed, low, high + 1, dtype=tf.int32)
+    size = tf.shape(images)[1:3]
+    blurred = tf.image.resize(tf.image.resize(images, [side, side], "area"), size, "bilinear")
+    qualities = tf.random.stateless_uniform([tf.shape(images)[0]], seed + 1, *augmentation.jpeg_quality, tf.int32)
+
+    def jpeg(pair: tuple) -> tf.Tensor:
+        image, quality = pair
+        encoded = tf.image.encode_jpeg(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), quality=quality)
+        return tf.cast(tf.image.decode_jpeg(encoded, channels=3), tf.float32)
+
+    decoded = tf.map_fn(jpeg, (blurred, qualities), fn_output_signature=tf.float32)
+    return tf.ensure_shape(decoded, images.shape)
+
+
 def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Augmentation | None) -> tf.data.Dataset:
     """Shuffled, augmented batches of (float32 pixels 0..255, float32 labels), new draws every epoch."""
     import tensorflow as tf
@@ -157,10 +177,19 @@ def training_dataset(split: Split, batch_size: int, seed: int, augmentation: Aug
     else:
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         dataset = tf.data.Dataset.zip((dataset, draws)).map(
-            lambda batch, draw: (augment_batch(batch[0], draw, augmentation), batch[1]),
+            lambda batch, draw: (_augmented(batch[0], draw, augmentation), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _augmented(images, draw, augmentation: Augmentation) -> tf.Tensor:
+    images = augment_batch(images, draw, augmentation)
+    if augmentation.resolution:
+        import tensorflow as tf
+
+        images = degrade_resolution(images, tf.stack([draw, tf.ones_like(draw)]), augmentation)
+    return images
 
 
 def evaluation_dataset(split: Split, batch_size: int) -> tf.data.Dataset:

@@ -13,6 +13,7 @@ CATSDOGS_ONLY_OPTIONS = (
     ("--fine-tune-epochs", "fine_tune_epochs"),
     ("--input-size", "input_size"),
     ("--skip-scratch", "skip_scratch"),
+    ("--resolution-augmentation", "resolution_augmentation"),
 )
 
 
