@@ -119,6 +119,17 @@ def _add_verify(commands) -> None:
     parser.set_defaults(run=_lazy("toolkit.export.cli:verify_from_cli"))
 
 
+def _add_eval(commands) -> None:
+    parser = commands.add_parser("eval", help="measure the served photo verdict on real photos (cat, dog, neither)")
+    parser.add_argument("what", choices=["photos"], help="photos: the real-photo set (convlens assets --only photos)")
+    parser.add_argument("--export", metavar="DIR", help="the export folder (default exported/)")
+    parser.add_argument(
+        "--compare", nargs="*", metavar="DIR", help="other exports whose cats-vs-dogs model joins the comparison"
+    )
+    parser.add_argument("--out", metavar="DIR", help="where the page and results go (default runs/eval_photos)")
+    parser.set_defaults(run=_lazy("toolkit.evaluation.photos:eval_from_cli"))
+
+
 def _add_visualize(commands) -> None:
     parser = commands.add_parser("visualize", help="gradient-ascent visualisations of filters and classes")
     parser.add_argument(
@@ -177,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convlens", description="Transfer learning end to end: train, export, serve, and look inside."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_assets, _add_train, _add_export, _add_verify, _add_visualize, _add_bench, _add_demo):
+    for add in (_add_assets, _add_train, _add_export, _add_verify, _add_eval, _add_visualize, _add_bench, _add_demo):
         add(commands)
     return parser
 

@@ -37,6 +37,7 @@ class DecisionRule:
     thumbnail_side: int = 64  # the shorter side, in the uploaded photo's pixels
     transfer_weight: float = 1.0  # weight of the transfer model's logit against the ImageNet log-odds
     flip_average: bool = False  # average both networks over the photo and its mirror image
+    transfer_input: str = "as_trained"  # or "full_resolution": the photo resized straight to the model's input
 
     @classmethod
     def from_record(cls, record: dict | None) -> DecisionRule:
@@ -72,6 +73,13 @@ def imagenet_evidence(probabilities: np.ndarray, labels: list[str]) -> ImagenetE
     dog = float(p[list(IMAGENET_DOG_CLASSES)].sum())
     top = np.argsort(p)[::-1][:5]
     return ImagenetEvidence(cat, dog, [(labels[i], float(p[i])) for i in top])
+
+
+def transfer_preprocessing(rule: DecisionRule, trained: dict, side: int) -> dict:
+    """How a photo reaches the transfer model under `rule`: as the manifest records it, or at full resolution."""
+    if rule.transfer_input == "full_resolution":
+        return {"kind": "photo", "crop": "center_square", "resize_steps": [[side, side, "bilinear"]]}
+    return trained
 
 
 def logit(p: float) -> float:

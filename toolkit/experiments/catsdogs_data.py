@@ -159,8 +159,7 @@ def degrade_resolution(images, seed, augmentation: Augmentation) -> tf.Tensor:
 
     def jpeg(pair: tuple) -> tf.Tensor:
         image, quality = pair
-        encoded = tf.image.encode_jpeg(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), quality=quality)
-        return tf.cast(tf.image.decode_jpeg(encoded, channels=3), tf.float32)
+        return tf.image.adjust_jpeg_quality(tf.clip_by_value(image, 0, 255) / 255.0, quality) * 255.0
 
     decoded = tf.map_fn(jpeg, (blurred, qualities), fn_output_signature=tf.float32)
     return tf.ensure_shape(decoded, images.shape)
