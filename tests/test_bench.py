@@ -47,3 +47,32 @@ def test_the_filter_grid_timing_is_consistent(real_home):
     assert grid["ceiling_without_tracing"] == pytest.approx(
         grid["gradient_ms_per_image_alone"] / grid["gradient_ms_per_image_batched"], rel=0.01
     )
+
+
+def test_the_flop_counter_counts_conv_matmul_and_gemm_per_image():
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from toolkit.bench.flops import graph_flops
+
+    weights = {
+        "w": np.zeros((4, 3, 3, 3), np.float32),  # Conv 3 -> 4 channels, 3x3, 8x8 "same": 8*8*4 * 3*3*3 MACs
+        "m": np.zeros((256, 5), np.float32),  # MatMul 256 -> 5
+        "g": np.zeros((5, 2), np.float32),  # Gemm 5 -> 2
+        "shape": np.array([-1, 256], np.int64),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("Reshape", ["r", "shape"], ["f"]),
+            helper.make_node("MatMul", ["f", "m"], ["h"]),
+            helper.make_node("Gemm", ["h", "g"], ["y"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        [numpy_helper.from_array(value, name) for name, value in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert graph_flops(model) == 2 * (8 * 8 * 4 * 27 + 256 * 5 + 5 * 2)

@@ -15,8 +15,9 @@ ALLOWED = {
     "data": {"core"},
     "experiments": {"core", "data"},
     "export": {"core", "data", "experiments"},
+    "evaluation": {"core", "data", "experiments", "export"},
     "ascent": {"core", "data"},
-    "bench": {"core", "data", "experiments", "export", "ascent"},
+    "bench": {"core", "data", "experiments", "export", "evaluation", "ascent"},
 }
 TOP_LEVEL = {"toolkit", "toolkit.cli", "toolkit.__main__"}  # the entry points may name every command's module
 DEMO_ALLOWED_PREFIXES = ("toolkit.core",)

@@ -33,15 +33,25 @@ def _inference_graph(keras_model: keras.Model) -> Callable[[tf.Tensor], tf.Tenso
 
 
 def bench_inference(exported: Path, trials: int, log=print) -> dict:
-    """onnxruntime fp32 and int8, TF tf.function and TF eager, at batch 1 and 32, per model.
+    """onnxruntime fp32 and int8, TF tf.function and TF eager, at batch 1 and 32, per model, with GFLOP/s.
 
-    onnxruntime is measured before TensorFlow is imported (TF in the same process slows it).
+    onnxruntime is measured before TensorFlow is imported (TF in the same process slows it). GFLOP/s
+    count the fp32 ONNX graph's Conv/MatMul/Gemm FLOPs (`toolkit.bench.flops`) for every path, and are
+    set against the machine's float32 GEMM peak measured once here.
     """
+    from toolkit.bench.flops import graph_flops, measured_peak_gflops
     from toolkit.export.onnx_runtime import onnx_session
 
     manifest = load_verified_manifest(exported)
     results: dict = {}
+    peak = measured_peak_gflops()
+    log(f"  machine float32 GEMM peak (onnxruntime MatMul 1024^3, median): {peak:.0f} GFLOP/s")
+    flops = {name: graph_flops(exported / model["files"]["onnx"]["path"]) for name, model in manifest["models"].items()}
     for name, model in manifest["models"].items():
+        for batch in (1, 32):
+            row = results.setdefault(name, {}).setdefault(f"batch {batch}", {})
+            row["GFLOP per image"] = flops[name] / 1e9
+            row["peak GFLOP/s"] = peak
         for kind, label in (("onnx", "onnxruntime fp32"), ("onnx_int8", "onnxruntime int8")):
             session = onnx_session(exported / model["files"][kind]["path"])
             for batch in (1, 32):
@@ -49,6 +59,7 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
                 ms = median_ms(lambda session=session, x=x: session.run(None, {"image": x}), trials)
                 results.setdefault(name, {}).setdefault(f"batch {batch}", {})[label] = ms
                 log(f"  {name} b{batch} {label}: {ms:.2f} ms")
+                _rate(results[name][f"batch {batch}"], label, batch)
     import tensorflow as tf
 
     for name, model in manifest["models"].items():
@@ -66,10 +77,18 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
                 lambda keras_model=keras_model, x=x: keras_model(x, training=False).numpy(), max(5, trials // 3)
             )
             for tf_path in ("TF tf.function", "TF eager"):
+                _rate(row, tf_path, batch)
                 row[f"onnxruntime fp32 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime fp32"]
                 row[f"onnxruntime int8 speed-up over {tf_path}"] = row[tf_path] / row["onnxruntime int8"]
             log(f"  {name} b{batch} TF tf.function {row['TF tf.function']:.2f} ms, eager {row['TF eager']:.2f} ms")
     return results
+
+
+def _rate(row: dict, label: str, batch: int) -> None:
+    """`label` GFLOP/s and its share of the measured peak, from the row's milliseconds."""
+    rate = row["GFLOP per image"] * batch / (row[label] / 1000)
+    row[f"{label} GFLOP/s"] = rate
+    row[f"{label} share of peak"] = rate / row["peak GFLOP/s"]
 
 
 def bench_training(trials: int, log=print) -> dict:

@@ -20,6 +20,13 @@ from toolkit.experiments.runs import run_folder
 SECTIONS = ("inference", "demo", "ascent", "training")
 
 
+def rate(row: dict, label: str) -> str:
+    """'GFLOP/s (share of peak)' for one path of a bench row, or n/a."""
+    if f"{label} GFLOP/s" not in row:
+        return "n/a"
+    return f"{row[f'{label} GFLOP/s']:.0f} ({row[f'{label} share of peak']:.0%})"
+
+
 def markdown_table(results: dict) -> str:
     """The results as the markdown tables README shows."""
     lines = [
@@ -31,8 +38,9 @@ def markdown_table(results: dict) -> str:
     if inference:
         lines += [
             "| model | batch | onnxruntime fp32 ms | onnxruntime int8 ms | TF tf.function ms | TF eager ms | "
-            "fp32 speed-up vs tf.function | int8 speed-up vs tf.function |",
-            "|---|---|---|---|---|---|---|---|",
+            "fp32 speed-up vs tf.function | int8 speed-up vs tf.function | fp32 GFLOP/s (share of peak) | "
+            "tf.function GFLOP/s (share of peak) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, rows in inference.items():
             for batch, row in rows.items():
@@ -44,8 +52,17 @@ def markdown_table(results: dict) -> str:
                     f"| {name} | {batch.split()[-1]} | {cell('onnxruntime fp32')} | "
                     f"{cell('onnxruntime int8')} | {cell('TF tf.function')} | {cell('TF eager')} | "
                     f"{cell('onnxruntime fp32 speed-up over TF tf.function', '{:.1f}x')} | "
-                    f"{cell('onnxruntime int8 speed-up over TF tf.function', '{:.1f}x')} |"
+                    f"{cell('onnxruntime int8 speed-up over TF tf.function', '{:.1f}x')} | "
+                    f"{rate(row, 'onnxruntime fp32')} | {rate(row, 'TF tf.function')} |"
                 )
+        peaks = [row["peak GFLOP/s"] for rows in inference.values() for row in rows.values() if "peak GFLOP/s" in row]
+        if peaks:
+            lines += [
+                "",
+                f"GFLOP/s count the fp32 ONNX graph's Conv/MatMul/Gemm FLOPs (2 x multiply-adds) for every path; "
+                f"the peak is this machine's float32 GEMM in onnxruntime (1024^3 MatMul, median): {peaks[0]:.0f} "
+                f"GFLOP/s.",
+            ]
         lines.append("")
     demo = results.get("demo", {})
     if demo:

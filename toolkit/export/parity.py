@@ -67,7 +67,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     log(f"[{spec.name}] SavedModel ...")
     export_saved_model(spec.model, folder / "saved_model")
     log(f"[{spec.name}] ONNX fp32 (opset {OPSET}) ...")
-    convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
+    optimization = convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
     annotate_onnx(folder / "model.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
     log(
         f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} "
@@ -154,6 +154,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
             "recommended": bool(recommended),
             "rule": rule,
         },
+        "onnx_optimization": optimization,
         "source": spec.source,
         "export_seconds": round(time.perf_counter() - started, 1),
         **spec.extra,
