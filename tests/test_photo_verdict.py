@@ -1,0 +1,84 @@
+"""The demo's photo verdict on the fake export (no TensorFlow), and its parity with `convlens eval photos`."""
+
+from __future__ import annotations
+
+import demo_support as support
+import numpy as np
+import pytest
+from PIL import Image
+
+from demo import classify as logic
+from demo.photo_verdict import MAP_SIDE, judge_photo
+from toolkit.core.occlusion import GRID
+from toolkit.core.verdict import DecisionRule
+from toolkit.evaluation.photo_choice import choose_rule, scores, verdicts
+from toolkit.evaluation.photo_features import load_photo_models, photo_features
+
+
+@pytest.fixture(scope="module")
+def fake_export(tmp_path_factory, mnist_test):
+    return support.build_fake_export(tmp_path_factory.mktemp("export"), mnist_test)
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    from toolkit.data.datasets import load_mnist
+
+    return load_mnist()[1]
+
+
+@pytest.fixture(scope="module")
+def models(fake_export):
+    return logic.load_models(fake_export)
+
+
+@pytest.mark.parametrize(
+    "colour, expected, looks_like",
+    [(support.RED, "dog", None), (support.BLUE, "cat", None), (support.GREEN, "neither", "African elephant")],
+)
+def test_each_of_the_three_answers(models, colour, expected, looks_like):
+    judged = judge_photo(models, support.solid(colour, (300, 200)))
+    assert judged.verdict.label == expected
+    assert max(judged.verdict.probabilities, key=judged.verdict.probabilities.__getitem__) == expected
+    if looks_like:
+        assert looks_like in judged.verdict.looks_like and looks_like in judged.summary
+    assert judged.top5[0][0] == judged.verdict.looks_like and len(judged.top5) == 5
+
+
+def test_the_map_has_the_grid_and_the_overlay_the_photo(models):
+    picture = support.half_red_half_blue(300, 300)
+    judged = judge_photo(models, picture)
+    assert judged.occlusion.shape == (GRID, GRID)
+    assert judged.map_image.shape == (MAP_SIDE, MAP_SIDE, 3) and judged.map_image.dtype == np.uint8
+    # hiding the red half lowers p(dog) (positive scores), hiding the blue half raises it (negative)
+    left, right = judged.occlusion[:, 0].mean(), judged.occlusion[:, -1].mean()
+    assert np.sign(left) != np.sign(right)
+
+
+def test_the_demo_and_the_evaluation_give_the_same_verdicts(models, fake_export):
+    pictures = [support.solid(c, (300, 200)) for c in (support.RED, support.BLUE, support.GREEN)]
+    pictures.append(Image.fromarray(np.zeros((32, 32, 3), np.uint8) + np.array(support.RED, np.uint8)))
+    features = photo_features(load_photo_models(fake_export), pictures)
+    for rule in (DecisionRule(), DecisionRule(flip_average=True, transfer_input="full_resolution")):
+        models.manifest["photo_decision"] = {"rule": rule.as_record()}
+        try:
+            demo = [judge_photo(models, p).verdict for p in pictures]
+        finally:
+            models.manifest.pop("photo_decision")
+        evaluated = verdicts(features, rule)
+        assert [v.label for v in demo] == [v.label for v in evaluated]
+        for a, b in zip(demo, evaluated):
+            assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
+
+
+def test_the_rule_is_chosen_on_the_dev_photos_given(models, fake_export):
+    real = [support.solid(c, (300, 200)) for c in (support.RED, support.BLUE, support.GREEN, support.GREEN)]
+    truth = ["dog", "cat", "other", "other"]
+    thumbs = [
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8) + np.array(c, np.uint8)) for c in (support.RED, support.BLUE)
+    ]
+    modelset = load_photo_models(fake_export)
+    rule, tried = choose_rule(photo_features(modelset, real), truth, photo_features(modelset, thumbs), ["dog", "cat"])
+    assert len(tried) == 24
+    figures = scores([v.label for v in verdicts(photo_features(modelset, real), rule)], truth)
+    assert figures["cat_dog_accuracy"] == 1.0 and figures["other_neither_rate"] == 1.0
