@@ -31,6 +31,7 @@ from demo.serving import (
     check_exposure,
     check_share_reachable,
     parse_auth,
+    public_opt_in,
     remove_when_done,
 )
 from demo.showcase import example_photos, load_gallery, run_figures
@@ -97,12 +98,13 @@ def launch(
     share: bool = False,
     auth: tuple[str, str] | None = None,
     block: bool = False,
+    public: bool = False,
 ) -> str:
     """Serve the app; returns its local URL (blocks until interrupted when `block`).
 
-    Beyond this machine (a non-loopback host or a share link) only with a password.
+    Beyond this machine (a non-loopback host or a share link) only with a password, or `public` on purpose.
     """
-    check_exposure(host, share, auth)
+    check_exposure(host, share, auth, public)
     if share:
         check_share_reachable()
     try:
@@ -133,7 +135,8 @@ def launch(
 def main_from_cli(args) -> int:
     """`convlens demo`: check who may connect, verify the export, build the app, serve until interrupted."""
     auth = parse_auth(getattr(args, "auth", None))
-    check_exposure(args.host, args.share, auth)  # before loading anything: a refusal comes at once
+    public = public_opt_in(getattr(args, "public", False))
+    check_exposure(args.host, args.share, auth, public)  # before loading anything: a refusal comes at once
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a stopped demo still removes its scratch folder
     started = time.perf_counter()
     app, allowed = prepare(Path(args.exported) if args.exported else None)
@@ -142,5 +145,5 @@ def main_from_cli(args) -> int:
         f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",
         flush=True,
     )
-    launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True)
+    launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True, public=public)
     return 0

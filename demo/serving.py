@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from starlette.types import Message
 
 AUTH_ENV = "CONVLENS_DEMO_AUTH"  # USER:PASSWORD, instead of --auth on the command line
+PUBLIC_ENV = "CONVLENS_DEMO_PUBLIC"  # 1: serve beyond this machine without a password, on purpose
 SHARE_PROBE_SECONDS = 5.0
 
 
@@ -206,13 +207,19 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def check_exposure(host: str, share: bool, auth: tuple[str, str] | None) -> None:
-    """Refuse to serve beyond this machine without a password, and say why."""
-    if (share or not is_loopback(host)) and auth is None:
+def public_opt_in(flag: bool = False) -> bool:
+    """Whether the operator chose, knowingly, to serve without a password (--public or CONVLENS_DEMO_PUBLIC=1)."""
+    return flag or os.environ.get(PUBLIC_ENV, "").strip().lower() in ("1", "yes", "true")
+
+
+def check_exposure(host: str, share: bool, auth: tuple[str, str] | None, public: bool = False) -> None:
+    """Refuse to serve beyond this machine without a password (unless the operator opted in), and say why."""
+    if (share or not is_loopback(host)) and auth is None and not public:
         where = "a public share link" if share else f"{host} (reachable from other machines)"
         raise ConvlensError(
             f"serving on {where} lets strangers use this demo: pass --auth USER:PASSWORD (or set "
-            f"${AUTH_ENV}) so that only people with the password can, or serve on 127.0.0.1."
+            f"${AUTH_ENV}) so that only people with the password can, or serve on 127.0.0.1. To serve it "
+            f"to everyone on purpose (a public Space), pass --public or set {PUBLIC_ENV}=1."
         )
 
 

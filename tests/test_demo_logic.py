@@ -464,3 +464,45 @@ def test_the_photo_note_mentions_the_32x32_training_images_only_when_training_ha
     own_photos = photo_note({"crop": "center_square", "resize_steps": [[128, 128, "bilinear"]]})
     assert "32 x 32 (box) then 128 x 128 (bilinear)" in package and "CIFAR-10" in package
     assert "128 x 128 (bilinear)" in own_photos and "CIFAR-10" not in own_photos
+
+
+TRAIN_EXTRA_MODULES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "skimage", "psutil", "h5py", "matplotlib")  # tqdm comes with gradio
+
+
+def test_serving_imports_nothing_of_the_train_extra(fake_export, tmp_path):
+    """Start-up, a photo verdict with its map and top 5, and a sketch, with the train extra's packages made
+    unimportable: what `pip install .` (no [train]) serves with."""
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {TRAIN_EXTRA_MODULES!r}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{{name}} is not installed (blocked by the test)")
+        return None
+sys.meta_path.insert(0, Blocker())
+import numpy as np
+from PIL import Image
+from demo.app import prepare
+from demo.classify import load_models
+from demo.photo_verdict import judge_photo
+from demo.sketches import classify_sketch
+app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / "scratch")!r})
+models = load_models({str(fake_export)!r})
+judged = judge_photo(models, Image.new("RGB", (300, 200), (220, 30, 30)))
+assert judged.verdict.label == "dog" and len(judged.top5) == 5 and judged.map_image.shape == (224, 224, 3)
+canvas = np.full((400, 400, 3), 255, np.uint8)
+canvas[60:340, 185:215] = 0
+print("sketch", classify_sketch(models, canvas).label)
+print("loaded", sorted({{n.split(".")[0] for n in sys.modules}} & set(BLOCKED)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CONVLENS_RUNS": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded []" in done.stdout and "sketch " in done.stdout, done.stdout

@@ -7,9 +7,13 @@ stay quick and the demo starts without TensorFlow.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 
 from toolkit.core import names
 from toolkit.core.errors import ConvlensError
@@ -179,24 +183,62 @@ def _add_demo(commands) -> None:
         "--share or a --host other than loopback "
         "(or set CONVLENS_DEMO_AUTH)",
     )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="serve beyond this machine without a password, on purpose (a public Space); or CONVLENS_DEMO_PUBLIC=1",
+    )
     parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
     parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
+
+
+LONG_COMMANDS = ("assets", "train", "export", "eval", "visualize", "bench")  # they take -q / -v
+
+
+def _version() -> str:
+    try:
+        return version("convlens")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from toolkit import __version__
+
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convlens", description="Transfer learning end to end: train, export, serve, and look inside."
     )
+    parser.add_argument("--version", action="version", version=f"convlens {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_add_assets, _add_train, _add_export, _add_verify, _add_eval, _add_visualize, _add_bench, _add_demo):
         add(commands)
+    for name in LONG_COMMANDS:
+        loudness = commands.choices[name].add_mutually_exclusive_group()
+        loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        loudness.add_argument(
+            "-v", "--verbose", action="store_true", help="also print TensorFlow's own log lines and warnings"
+        )
     return parser
+
+
+def _set_loudness(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """-q: progress and results go nowhere (errors still reach stderr); -v: TensorFlow's own logs too."""
+    if getattr(args, "verbose", False):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return contextlib.nullcontext()
+    if getattr(args, "quiet", False):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        os.environ["TQDM_DISABLE"] = "1"  # the download and ascent bars write to stderr
+        warnings.simplefilter("ignore")
+        return contextlib.redirect_stdout(open(os.devnull, "w"))  # closed with the process
+    return contextlib.nullcontext()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.run(args)
+        with _set_loudness(args):
+            result = args.run(args)
     except ConvlensError as error:
         print(f"convlens: error: {error}", file=sys.stderr)
         return 2
