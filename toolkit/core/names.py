@@ -23,6 +23,8 @@ LETTERS_MODEL = "letters.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
+LOGS_FOLDER = "logs"  # <run>/logs/<phase>/: Keras' CSV log and TensorBoard events
+TRAINING_LOG_CSV = "training.csv"
 RESULTS_FILE = "results.json"  # sweep and bench results
 
 # ---- JSON keys shared between training (config.json, metrics.json) and export

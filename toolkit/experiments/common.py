@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from toolkit.core.names import LOGS_FOLDER, TRAINING_LOG_CSV
+
 Log = Callable[[str], None]
 
 
@@ -16,3 +18,18 @@ def save_model_atomically(model, path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.partial.keras")
     model.save(temporary)
     os.replace(temporary, path)
+
+
+def training_logs(run: Path, phase: str) -> list:
+    """Keras' CSVLogger and TensorBoard callbacks for one training phase, writing under `<run>/logs/<phase>`.
+
+    Open them with `tensorboard --logdir runs/<experiment>/logs` (`pip install tensorboard`), or read the CSV.
+    """
+    import keras
+
+    folder = Path(run) / LOGS_FOLDER / phase
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        keras.callbacks.CSVLogger(str(folder / TRAINING_LOG_CSV)),
+        keras.callbacks.TensorBoard(log_dir=str(folder), histogram_freq=0, write_graph=False),
+    ]
