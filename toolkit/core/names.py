@@ -7,6 +7,7 @@ Train writes these, export reads them, the demo serves them; a name changed here
 CATSDOGS = "catsdogs"
 LETTERS = "letters"
 DIGITS = "digits"
+IMAGENET = "imagenet"  # the 1000-class ImageNet MobileNet the cats-vs-dogs model was built on
 SWEEP = "sweep"
 BENCH = "bench"
 # `convlens train letters` trains the letters CNN the digits experiment transfers from, so both
@@ -36,8 +37,18 @@ GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` rende
 GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
 EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
 IMAGENET_CLASSES_FILE = "imagenet_classes.json"  # exported/ and the asset cache: class index -> name
-EXPORTED_MODELS = (CATSDOGS, DIGITS)  # the project's own exported models, by name
+EXPORTED_MODELS = (CATSDOGS, DIGITS, IMAGENET)  # the project's exported models, by name
+MODEL_CARD_FILE = "README.md"  # exported/<model>/README.md: the model card beside the model files
 
 # ---- labels
 CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
 DIGIT_LABELS = tuple(str(d) for d in range(10))
+
+# ImageNet classes grouped as the cat-vs-dog questions ask them (index ranges of the 1000 classes)
+IMAGENET_DOG_CLASSES = range(151, 269)  # 151 Chihuahua .. 268 Mexican hairless
+IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)  # 281 tabby .. 285 Egyptian cat
+IMAGENET_CAT_CLASSES = range(281, 294)  # domestic and wild cats: 281 tabby .. 293 cheetah
+
+# ---- the ONNX files' output, named by task (the input is always `image`)
+ONNX_INPUT_NAME = "image"
+ONNX_OUTPUT_NAMES = {"binary": "probability", "multiclass": "probabilities"}
