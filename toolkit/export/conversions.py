@@ -27,8 +27,8 @@ def tf_outputs(model, images: np.ndarray) -> np.ndarray:
     )
 
 
-def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path) -> None:
-    """ONNX fp32, opset 17, one input `image` (float32 NHWC, dynamic batch)."""
+def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path, output_name: str | None = None) -> None:
+    """ONNX fp32, opset 17, one input `image` (float32 NHWC, dynamic batch); its output renamed to `output_name`."""
     import tensorflow as tf
     import tf2onnx
 
@@ -54,25 +54,67 @@ def convert_to_onnx(model, input_shape: tuple[int, ...], path: Path) -> None:
             f"the model uses ops ONNX cannot express ({', '.join(unsupported)}); tf2onnx left "
             f"them as custom ops that onnxruntime cannot run."
         )
+    if output_name:
+        rename_output(onnx_model, output_name)
     path.write_bytes(onnx_model.SerializeToString())
 
 
-def annotate_onnx(path: Path, name: str, task: str, labels: list[str], preprocessing: dict) -> None:
-    """Write labels, task and preprocessing into the ONNX metadata, so the file describes itself."""
+def rename_output(onnx_model, output_name: str) -> None:
+    """Rename the graph's one output (tf2onnx calls it `Identity:0`) wherever a node produces or reads it."""
+    (output,) = onnx_model.graph.output
+    old = output.name
+    for node in onnx_model.graph.node:
+        node.output[:] = [output_name if name == old else name for name in node.output]
+        node.input[:] = [output_name if name == old else name for name in node.input]
+    output.name = output_name
+
+
+def image_metadata(channels: int) -> dict[str, str]:
+    """The ONNX-standard image metadata keys for float pixels 0..255: RGB photos, or gray digits."""
+    return {
+        "Image.BitmapPixelFormat": "Rgb8" if channels == 3 else "Gray8",
+        "Image.ColorSpaceGamma": "SRGB" if channels == 3 else "Linear",
+        "Image.NominalPixelRange": "NominalRange_0_255",
+    }
+
+
+def annotate_onnx(
+    path: Path,
+    name: str,
+    task: str,
+    labels: list[str],
+    preprocessing: dict,
+    *,
+    variant: str = "fp32",
+    summary: str = "",
+    description: str = "",
+    model_version: int = 1,
+) -> None:
+    """Make the file describe itself: graph name, doc strings, model_version and metadata (ours and Image.*).
+
+    The producer fields tf2onnx wrote are kept.
+    """
     import onnx
 
     model = onnx.load(str(path))
+    channels = model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
     values = {
         "convlens.name": name,
         "convlens.task": task,
+        "convlens.variant": variant,
         "convlens.labels": json.dumps(labels),
         "convlens.preprocessing": json.dumps(preprocessing),
         "convlens.input": "float32 NHWC pixels 0..255, named image, dynamic batch",
+        **image_metadata(channels),
     }
     del model.metadata_props[:]
     for key, value in values.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+    model.graph.name = f"convlens_{name}" + ("_int8" if variant == "int8" else "")
+    model.graph.doc_string = summary
+    model.doc_string = description
+    model.model_version = int(model_version)
     onnx.save(model, str(path))
 
 
@@ -115,6 +157,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration_x: np.ndarray) -
             weight_type=QuantType.QInt8,
             per_channel=True,
             nodes_to_exclude=first_conv(prepared),
+            # min/max over chunks of 4 batches merge exactly; all 300 images' activations at once take GBs
+            extra_options={"CalibMaxIntermediateOutputs": 4},
         )
 
 
