@@ -140,8 +140,8 @@ def model_card(name: str, entry: dict, versions: dict | None = None, created: st
     about = entry.get("about") or {}
     metrics, parity = entry.get("metrics") or {}, entry.get("parity") or {}
     quantization, files = entry.get("quantization") or {}, entry.get("files") or {}
-    shape = entry["input"]["shape"]
-    output = entry["output"]
+    shape = (entry.get("input") or {}).get("shape") or [None, "?"]
+    output = entry.get("output") or {}
     lines = [
         "---",
         front_matter(name, entry),
@@ -168,7 +168,7 @@ def model_card(name: str, entry: dict, versions: dict | None = None, created: st
         "",
         f"Input `{ONNX_INPUT_NAME}`: float32, NHWC, shape `[batch, {', '.join(str(d) for d in shape[1:])}]`, "
         "pixel values 0..255; the normalisation is inside the model. "
-        f"Output `{output['name']}` ({output.get('activation', '?')}). Task: {entry['task']}.",
+        f"Output `{output.get('name', '?')}` ({output.get('activation', '?')}). Task: {entry['task']}.",
         "",
         "## Labels",
         "",
