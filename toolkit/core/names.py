@@ -7,8 +7,8 @@ Train writes these, export reads them, the demo serves them; a name changed here
 CATSDOGS = "catsdogs"
 LETTERS = "letters"
 DIGITS = "digits"
+IMAGENET = "imagenet"  # the exported 1000-class ImageNet MobileNet the cats-vs-dogs model was built on
 SWEEP = "sweep"
-IMAGENET = "imagenet"  # the exported 1000-class ImageNet MobileNet the transfer model was built on
 BENCH = "bench"
 # `convlens train letters` trains the letters CNN the digits experiment transfers from, so both
 # write into the digits run folder: there is no runs/letters/.
@@ -39,7 +39,8 @@ GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` rende
 GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
 EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
 IMAGENET_CLASSES_FILE = "imagenet_classes.json"  # exported/ and the asset cache: class index -> name
-EXPORTED_MODELS = (CATSDOGS, DIGITS)  # the project's own exported models, by name
+EXPORTED_MODELS = (CATSDOGS, DIGITS, IMAGENET)  # the project's exported models, by name
+MODEL_CARD_FILE = "README.md"  # exported/<model>/README.md: the model card beside the model files
 
 # ---- labels
 CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
@@ -58,3 +59,8 @@ PHOTOS = "photos"  # the optional asset group, and its folder in the asset cache
 PHOTOS_RECORD = "photos.json"  # in that folder: each photo's file, sha256 and how it was made
 PHOTO_LABELS = ("cat", "dog", "other")
 PHOTO_SPLITS = ("dev", "test")  # dev for choices (thresholds), test for the figures
+IMAGENET_CAT_CLASSES = range(281, 294)  # domestic and wild cats: 281 tabby .. 293 cheetah
+
+# ---- the ONNX files' output, named by task (the input is always `image`)
+ONNX_INPUT_NAME = "image"
+ONNX_OUTPUT_NAMES = {"binary": "probability", "multiclass": "probabilities"}

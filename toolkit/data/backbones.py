@@ -24,3 +24,16 @@ def imagenet_mobilenet(input_shape: tuple[int, int, int] = (128, 128, 3), includ
     weights = assets.MOBILENET_TOP_FILE if include_top else assets.MOBILENET_NOTOP_FILE
     model.load_weights(assets.cached_file(weights))
     return model
+
+
+def imagenet_classifier(size: int = 224) -> keras.Model:
+    """The 1000-class ImageNet MobileNet taking float32 pixels 0..255 named `image`: x / 127.5 - 1 inside.
+
+    224 is the size the checkpoint's weights were trained at.
+    """
+    import keras
+
+    mobilenet = imagenet_mobilenet((size, size, 3), include_top=True)
+    pixels = keras.Input((size, size, 3), name="image")
+    scaled = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="mobilenet_scaling")(pixels)
+    return keras.Model(pixels, mobilenet(scaled, training=False), name="imagenet_mobilenet")

@@ -17,8 +17,8 @@ from toolkit.data import assets
 
 CATS_DOGS_TEST_PER_CLASS = 200  # the package's own split: the last 200 of each class
 CATS_DOGS_LABELS = names.CATS_DOGS_LABELS  # label 0 = cat, 1 = dog (the sigmoid says "dog")
-IMAGENET_DOG_CLASSES = range(151, 269)
-IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)
+IMAGENET_DOG_CLASSES = names.IMAGENET_DOG_CLASSES  # defined once in toolkit.core.names
+IMAGENET_DOMESTIC_CAT_CLASSES = names.IMAGENET_DOMESTIC_CAT_CLASSES
 
 
 @dataclass(frozen=True)

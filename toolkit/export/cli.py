@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 from toolkit.core.errors import ConvlensError
-from toolkit.core.names import CATSDOGS, DIGITS, MANIFEST_NAME
+from toolkit.core.names import CATSDOGS, DIGITS, IMAGENET, MANIFEST_NAME
 from toolkit.core.paths import exported_dir
 from toolkit.export.manifest import read_manifest
 from toolkit.export.own_model import user_model_spec
 from toolkit.export.publish import export_models
-from toolkit.export.specs import catsdogs_spec, digits_spec
+from toolkit.export.specs import catsdogs_spec, digits_spec, imagenet_spec
 from toolkit.export.verify import verify_export
 
 
@@ -31,6 +31,7 @@ def export_from_cli(args) -> int:
         builders = {
             CATSDOGS: lambda: catsdogs_spec(getattr(args, "catsdogs_run", None)),
             DIGITS: lambda: digits_spec(getattr(args, "digits_run", None)),
+            IMAGENET: imagenet_spec,
         }
         specs = [builders[name]() for name in (args.only or list(builders))]
     export_models(specs, out)

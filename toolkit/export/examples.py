@@ -18,13 +18,18 @@ EXAMPLE_CATS_DOGS = 3  # of each class, the first ones of the 400-image test spl
 CHELSEA_FILE = "chelsea_cat.png"
 
 
-def chelsea_path() -> Path | None:
-    """scikit-image's chelsea.png (a real cat photo), found without importing scikit-image."""
+def skimage_photo_path(filename: str) -> Path | None:
+    """A photo shipped in scikit-image's data folder (chelsea.png, astronaut.png ...), found without importing it."""
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chelsea.png"
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / filename
     return path if path.is_file() else None
+
+
+def chelsea_path() -> Path | None:
+    """scikit-image's chelsea.png (a real cat photo), found without importing scikit-image."""
+    return skimage_photo_path("chelsea.png")
 
 
 def write_example_photos(folder: Path) -> list[Path]:

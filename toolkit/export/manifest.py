@@ -13,8 +13,12 @@ Layout (format 1):
       "preprocessing": {"kind": "photo", "crop": "center_square", "resize_steps": [[h, w, method], ...]}
                      | {"kind": "mnist_like", "size": [28, 28]} | {"kind": "resize", "resize_steps": [...]},
       "files": {"onnx": {"path": "<name>/model.onnx", "sha256": ..., "bytes": ...},
-                "onnx_int8": {...}, "saved_model": {"path": "<name>/saved_model", "sha256": ..., "bytes": ...}},
-      "metrics": {...}, "parity": {...}, "quantization": {"recommended": bool, ...}, "source": ...
+                "onnx_int8": {...}, "saved_model": {"path": "<name>/saved_model", "sha256": ..., "bytes": ...},
+                "model_card": {"path": "<name>/README.md", ...}},
+      "metrics": {...}, "parity": {...}, "quantization": {"recommended": bool, ...}, "source": ...,
+      "model_version": int,                 # this model's how-manyeth export into this folder; also the ONNX
+                                            # files' model_version (1, 2, ...)
+      "about": {"description", "license", "datasets", "data", "limitations", "command"}  # the model card's words
     }
   }
 }

@@ -4,12 +4,14 @@ real held-out images, and the manifest entry that records it."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
+from toolkit.core.names import ONNX_INPUT_NAME, ONNX_OUTPUT_NAMES
 from toolkit.export.conversions import (
     OPSET,
     annotate_onnx,
@@ -42,6 +44,13 @@ class ExportSpec:
     source: str
     test_set: str
     extra: dict = field(default_factory=dict)
+    # what the model card and the ONNX doc_string say: "description", "license", "datasets",
+    # "data", "limitations" (a list), "command" (how to make it again); all optional
+    about: dict = field(default_factory=dict)
+    # figures of the model's own beyond test accuracy, from the outputs on test_x of
+    # {"tf", "onnx_fp32", "onnx_int8"}; merged into the manifest entry's metrics
+    evaluate: Callable[[dict[str, np.ndarray]], dict] | None = None
+    parity_tolerance: float = PARITY_TOLERANCE  # max abs difference allowed between Keras and ONNX fp32 outputs
 
 
 def decisions(task: str, outputs: np.ndarray) -> np.ndarray:
@@ -59,22 +68,70 @@ def accuracy(task: str, outputs: np.ndarray, labels: np.ndarray | None) -> float
     return float((decisions(task, outputs) == np.asarray(labels)).mean())
 
 
-def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
-    """Write one model's files into `folder` and return its manifest entry (paths relative to its parent)."""
+def onnx_descriptions(spec: ExportSpec, variant: str, input_shape: tuple[int, ...]) -> tuple[str, str]:
+    """(graph doc_string: one line, model doc_string: what it is, its contract, labels, how it was made)."""
+    height, width, channels = input_shape
+    output = ONNX_OUTPUT_NAMES[spec.task]
+    short = [label.split(",")[0] for label in spec.labels]  # ImageNet names list synonyms: the first says it
+    labels = short if len(short) <= 12 else [*short[:3], "...", short[-1]]
+    what = spec.about.get("description") or f"the {spec.name} model exported by convlens"
+    made = (
+        f"int8 static QDQ (onnxruntime quantize_static: U8 activations, S8 per-channel weights, first "
+        f"convolution kept in float, calibrated on {min(len(spec.calibration_x), CALIBRATION_IMAGES)} images) "
+        f"of the fp32 file, which is"
+        if variant == "int8"
+        else "fp32,"
+    )
+    summary = f"convlens {spec.name} ({variant}): {what}"
+    description = (
+        f"{what}.\n"
+        f"Input `{ONNX_INPUT_NAME}`: float32 NHWC [batch, {height}, {width}, {channels}], pixel values 0..255 "
+        f"({'RGB' if channels == 3 else 'grayscale'}); normalisation happens inside the model.\n"
+        f"Output `{output}`: "
+        + (
+            f"p({spec.labels[1]}) (sigmoid), labels {spec.labels[0]} / {spec.labels[1]}.\n"
+            if spec.task == "binary"
+            else f"softmax over {len(spec.labels)} labels ({', '.join(labels)}).\n"
+        )
+        + f"Preprocessing before the model: metadata key convlens.preprocessing.\n"
+        f"Made: {made} converted by tf2onnx (opset {OPSET}) from {spec.source}"
+        + (f" with `{spec.about['command']}`" if spec.about.get("command") else "")
+        + "."
+    )
+    return summary, description
+
+
+def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1) -> dict:
+    """Write one model's files into `folder` and return its manifest entry (paths relative to its parent).
+
+    `model_version` goes into the ONNX files: the how-manyeth export of this model into its folder.
+    """
     folder.mkdir(parents=True)
     input_shape = tuple(int(d) for d in spec.test_x.shape[1:])
     started = time.perf_counter()
     log(f"[{spec.name}] SavedModel ...")
     export_saved_model(spec.model, folder / "saved_model")
     log(f"[{spec.name}] ONNX fp32 (opset {OPSET}) ...")
-    optimization = convert_to_onnx(spec.model, input_shape, folder / "model.onnx")
-    annotate_onnx(folder / "model.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
-    log(
-        f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} "
-        "calibration images) ..."
-    )
-    quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", spec.calibration_x[:CALIBRATION_IMAGES])
-    annotate_onnx(folder / "model.int8.onnx", spec.name, spec.task, spec.labels, spec.preprocessing)
+    optimization = convert_to_onnx(spec.model, input_shape, folder / "model.onnx", ONNX_OUTPUT_NAMES[spec.task])
+    for variant, file in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+        if variant == "int8":
+            log(
+                f"[{spec.name}] int8 ONNX (static QDQ, {min(len(spec.calibration_x), CALIBRATION_IMAGES)} "
+                f"calibration images) ..."
+            )
+            quantize_int8(folder / "model.onnx", folder / file, spec.calibration_x[:CALIBRATION_IMAGES])
+        summary, description = onnx_descriptions(spec, variant, input_shape)
+        annotate_onnx(
+            folder / file,
+            spec.name,
+            spec.task,
+            spec.labels,
+            spec.preprocessing,
+            variant=variant,
+            summary=summary,
+            description=description,
+            model_version=model_version,
+        )
 
     log(f"[{spec.name}] parity and accuracy on {len(spec.test_x)} held-out images ({spec.test_set}) ...")
     test_x = spec.test_x.astype(np.float32)
@@ -85,10 +142,10 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     saved = saved_model_outputs(folder / "saved_model", test_x[:BATCH])
     max_abs = float(np.abs(reference - fp32).max())
     same_decisions = bool((decisions(spec.task, reference) == decisions(spec.task, fp32)).all())
-    if max_abs > PARITY_TOLERANCE or not same_decisions:
+    if max_abs > spec.parity_tolerance or not same_decisions:
         raise ConvlensError(
             f"{spec.name}: the ONNX export is not faithful (max abs difference {max_abs:.2e} "
-            f"against the limit {PARITY_TOLERANCE:.0e}, identical decisions: {same_decisions}); "
+            f"against the limit {spec.parity_tolerance:.0e}, identical decisions: {same_decisions}); "
             f"the previous export was kept."
         )
     tf_accuracy = accuracy(spec.task, reference, spec.test_y)
@@ -97,6 +154,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
     int8_agreement = float((decisions(spec.task, int8) == decisions(spec.task, fp32)).mean())
     fp32_bytes = (folder / "model.onnx").stat().st_size
     int8_bytes = (folder / "model.int8.onnx").stat().st_size
+    own_metrics = spec.evaluate({"tf": reference, "onnx_fp32": fp32, "onnx_int8": int8}) if spec.evaluate else {}
     if tf_accuracy is not None and int8_accuracy is not None:  # labels known (spec.test_y)
         recommended = tf_accuracy - int8_accuracy <= INT8_MAX_ACCURACY_LOSS
         rule = f"int8 loses at most {INT8_MAX_ACCURACY_LOSS:.0%} test accuracy"
@@ -132,11 +190,12 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
             "tf_test_accuracy": tf_accuracy,
             "onnx_fp32_test_accuracy": fp32_accuracy,
             "onnx_int8_test_accuracy": int8_accuracy,
+            **own_metrics,
         },
         "parity": {
             "n_images": int(len(test_x)),
             "tf_vs_onnx_fp32_max_abs_diff": max_abs,
-            "tolerance": PARITY_TOLERANCE,
+            "tolerance": spec.parity_tolerance,
             "decisions_identical": same_decisions,
             "tf_vs_saved_model_max_abs_diff": float(
                 np.abs(reference[:BATCH] - saved.reshape(reference[:BATCH].shape)).max()
@@ -156,6 +215,8 @@ def export_one(spec: ExportSpec, folder: Path, log=print) -> dict:
         },
         "onnx_optimization": optimization,
         "source": spec.source,
+        "model_version": int(model_version),
+        "about": dict(spec.about),
         "export_seconds": round(time.perf_counter() - started, 1),
         **spec.extra,
     }

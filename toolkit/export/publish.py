@@ -19,10 +19,11 @@ from pathlib import Path
 
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
-from toolkit.core.names import MANIFEST_NAME
+from toolkit.core.names import MANIFEST_NAME, MODEL_CARD_FILE
 from toolkit.core.paths import exported_dir
 from toolkit.export.examples import stage_demo_files
-from toolkit.export.manifest import FORMAT, read_manifest, write_manifest
+from toolkit.export.manifest import FORMAT, file_entry, read_manifest, write_manifest
+from toolkit.export.model_card import model_card
 from toolkit.export.parity import ExportSpec, export_one
 
 
@@ -55,17 +56,18 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
         try:
             entries = {}
             for spec in specs:
-                entries[spec.name] = export_one(spec, staging / spec.name, log)
+                # model_version counts this model's exports into this folder (1, 2, ...)
+                version = int(((previous or {}).get("models", {}).get(spec.name) or {}).get("model_version", 0)) + 1
+                entries[spec.name] = export_one(spec, staging / spec.name, log, model_version=version)
                 if _fail_after == spec.name:
                     raise RuntimeError(f"injected failure after exporting {spec.name}")
+            created, versions = datetime.datetime.now(datetime.UTC).isoformat(), library_versions()
+            for name, entry in entries.items():  # the card is staged with the model files and hashed like them
+                (staging / name / MODEL_CARD_FILE).write_text(model_card(name, entry, versions, created))
+                entry["files"]["model_card"] = file_entry(staging, f"{name}/{MODEL_CARD_FILE}")
             models = dict(previous["models"]) if previous else {}
             models.update(entries)
-            manifest = {
-                "format": FORMAT,
-                "created": datetime.datetime.now(datetime.UTC).isoformat(),
-                "versions": library_versions(),
-                "models": models,
-            }
+            manifest = {"format": FORMAT, "created": created, "versions": versions, "models": models}
             write_manifest(staging, manifest)
             demo_files = stage_demo_files(staging, log)
             export_folder.swap_in(staging, out, list(entries) + demo_files)
