@@ -16,17 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from demo.limits import MAX_FULL_DECODE_PIXELS, MAX_MODEL_BYTES, MAX_PIXELS
 from demo.uploads import PHOTO_FORMATS
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import CATSDOGS, DIGITS, IMAGENET, MANIFEST_NAME
-from toolkit.core.preprocessing import center_square, photo_to_rgb, resize_steps
+from toolkit.core.preprocessing import DRAFT_FORMATS, decode_photo, photo_model_input
 from toolkit.export.manifest import load_verified_manifest, read_manifest
 from toolkit.export.onnx_runtime import onnx_session
 
-DRAFT_SIDE = 512  # JPEGs are decoded at the smallest 1/2, 1/4 or 1/8 scale still at least this large
 MIN_SIDE = 16  # pixels; below this there is nothing left to classify
 WIDE_ASPECT = 3.0  # beyond this, the centre square leaves most of the photo out: say so
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses twice this outright; `open_photo` refuses it with a message
@@ -36,7 +35,6 @@ MODELS = {CATSDOGS: "photo", DIGITS: "sketch"}  # the exported models the demo s
 OPTIONAL_MODELS = {IMAGENET: "photo"}  # served when the export has it (exports before it had not)
 VARIANT_FILES = {"fp32": "onnx", "int8": "onnx_int8"}
 IMAGE_KINDS = "a JPEG, PNG, WebP, GIF, BMP or TIFF photo"
-DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at a reduced scale by Pillow's draft mode
 
 
 class BadInput(ConvlensError):
@@ -191,17 +189,10 @@ def open_photo(source, name: str | None = None) -> tuple[Image.Image, list[str]]
             f"a {picture.format} image is decoded whole, so its limit is "
             f"{MAX_FULL_DECODE_PIXELS / 1e6:.0f} megapixels. Send it as a JPEG, or scale it down."
         )
-    if picture.format in DRAFT_FORMATS:  # decode big camera JPEGs at a reduced scale: 10x faster, same result at 128 px
-        picture.draft(picture.mode, (DRAFT_SIDE, DRAFT_SIDE))
     if getattr(picture, "n_frames", 1) > 1:
-        picture.seek(0)
         notes.append("This is an animated image: its first frame was classified.")
     try:
-        picture.load()
-        if picture.mode.startswith("I;16"):  # 16-bit: keep its brightness (photo_to_rgb stretches to the maximum)
-            picture = ImageOps.exif_transpose(picture)
-            picture = Image.fromarray((np.asarray(picture, np.uint32) >> 8).astype(np.uint8))
-        picture = photo_to_rgb(picture)
+        picture = decode_photo(picture)
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadInput(
             f"The image {_quoted(name)}is truncated or corrupt ({error}): upload the complete file."
@@ -259,19 +250,6 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
             array = array * 255.0
         array = np.clip(array, 0, 255).astype(np.uint8)
     return Image.fromarray(array)
-
-
-def photo_model_input(picture: Image.Image, preprocessing: dict) -> np.ndarray:
-    """The uint8 H x W x 3 image the model sees, after the preprocessing the manifest records."""
-    kind = preprocessing.get("kind")
-    if kind not in ("photo", "resize"):
-        raise ConvlensError(
-            f"the photo model's preprocessing {kind!r} is not one the demo knows: "
-            f're-export with this version ("make export").'
-        )
-    if preprocessing.get("crop") == "center_square":
-        picture = center_square(picture)
-    return resize_steps(np.asarray(picture.convert("RGB")), preprocessing.get("resize_steps", []))
 
 
 @dataclass(frozen=True)
