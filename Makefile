@@ -25,10 +25,10 @@ export: setup
 visualize: setup
 	$(BIN)/convlens visualize all
 
-## demo: the Gradio app on http://127.0.0.1:7860 (exports first when exported/ is empty)
+## demo: the Gradio app on http://127.0.0.1:7860 (exports first when exported/ is empty; a missing
+## gallery is rendered in the background while the app serves: `convlens demo --no-gallery` skips it)
 demo: setup
 	@test -f exported/manifest.json || $(BIN)/convlens export
-	@test -f exported/gallery/index.json || $(BIN)/convlens visualize all
 	$(BIN)/convlens demo
 
 ## browser: Debian's chromium for the browser tests (installed when missing; needs root and apt-get)

@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 
 from demo.classify import Models, load_models
 from demo.digit_tab import digit_tab
+from demo.gallery_render import BackgroundRender
 from demo.learned_tab import learned_tab
 from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
 from demo.models_tab import models_tab
@@ -34,9 +35,10 @@ from demo.serving import (
     public_opt_in,
     remove_when_done,
 )
-from demo.showcase import example_photos, load_gallery, run_figures
+from demo.showcase import example_photos, run_figures
 from demo.uploads import UploadGate
 from toolkit.core.errors import ConvlensError
+from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG
 from toolkit.core.paths import exported_dir, runs_dir
 
 CSS = """
@@ -45,8 +47,17 @@ CSS = """
 """
 
 
-def build_app(models: Models, runs: Path, examples: list[Path], results: ResultFiles) -> gr.Blocks:
-    """The four tabs, each wiring its own events; result images are written through `results`."""
+def build_app(
+    models: Models,
+    runs: Path,
+    examples: list[Path],
+    results: ResultFiles,
+    background: BackgroundRender | None = None,
+) -> gr.Blocks:
+    """The four tabs, each wiring its own events; result images are written through `results`.
+
+    With `background` (a gallery render under way), the gallery tab refreshes as images land.
+    """
     classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
     # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
     with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
@@ -56,20 +67,24 @@ def build_app(models: Models, runs: Path, examples: list[Path], results: ResultF
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
         photo_tab(models, examples, gate, results, classify)
         digit_tab(models, gate, results, classify)
-        learned_tab(load_gallery(models.root), models.root, results)
+        learned_tab(models.root, results, background)
         models_tab(models.manifest, runs)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
     return app
 
 
 def prepare(
-    exported: Path | None = None, runs: Path | None = None, scratch: Path | None = None
+    exported: Path | None = None,
+    runs: Path | None = None,
+    scratch: Path | None = None,
+    background: BackgroundRender | None = None,
 ) -> tuple[gr.Blocks, list[str]]:
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
-    Returns the app and the files it may serve: the gallery's and run figures' images, the
-    examples and the result images, one by one (never a whole export or run folder, which hold
-    checkpoints). A scratch folder the demo makes itself is removed when the process ends.
+    Returns the app and what it may serve: the gallery folder (PNGs and their index only, and it fills
+    while `background` renders), the run figures, the examples and the result images, one by one (never
+    a whole export or run folder, which hold checkpoints). A scratch folder the demo makes itself is
+    removed when the process ends. `background` is started here, when the gallery needs it.
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
@@ -80,9 +95,11 @@ def prepare(
     scratch = Path(scratch)
     examples = example_photos(exported)
     results = ResultFiles(scratch / "results")
-    app = build_app(models, runs, examples, results)
+    if background is not None and background.start_if_needed():
+        print(f"convlens demo: rendering the gallery in the background (log: {background.log})", flush=True)
+    app = build_app(models, runs, examples, results, background)
     served = [
-        *(item.path for item in load_gallery(exported).items),
+        exported / GALLERY_FOLDER,
         *(path for path, _ in run_figures(runs)),
         *examples,
         results.folder,
@@ -139,11 +156,20 @@ def main_from_cli(args) -> int:
     check_exposure(args.host, args.share, auth, public)  # before loading anything: a refusal comes at once
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a stopped demo still removes its scratch folder
     started = time.perf_counter()
-    app, allowed = prepare(Path(args.exported) if args.exported else None)
-    print(
-        f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
-        f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",
-        flush=True,
-    )
-    launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True, public=public)
+    exported = Path(args.exported) if args.exported else exported_dir()
+    background = None
+    if not getattr(args, "no_gallery", False):
+        background = BackgroundRender(exported, log=runs_dir() / GALLERY_RENDER_LOG)
+        atexit.register(background.stop)  # also on SIGTERM (sys.exit above runs atexit)
+    try:
+        app, allowed = prepare(exported, background=background)
+        print(
+            f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
+            f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",
+            flush=True,
+        )
+        launch(app, allowed, host=args.host, port=args.port, share=args.share, auth=auth, block=True, public=public)
+    finally:
+        if background is not None:
+            background.stop()
     return 0

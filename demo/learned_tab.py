@@ -7,30 +7,58 @@ from pathlib import Path
 
 import gradio as gr
 
-from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
+from demo.gallery_render import BackgroundRender
+from demo.limits import GALLERY_REFRESH_SECONDS, RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
 from demo.serving import ResultFiles
-from demo.showcase import Gallery, RenderQueue, imagenet_class_choices, render_class, render_summary
+from demo.showcase import (
+    Gallery,
+    RenderQueue,
+    gallery_progress_note,
+    imagenet_class_choices,
+    load_gallery,
+    render_class,
+    render_summary,
+)
 from demo.ui_errors import user_errors
 
 
-def learned_tab(gallery: Gallery, exported: Path, results: ResultFiles) -> None:
-    """Builds the tab and wires its events: the gallery's filter and details, and the render button."""
+def learned_tab(exported: Path, results: ResultFiles, background: BackgroundRender | None = None) -> None:
+    """Builds the tab and wires its events: the gallery's filter, details and refresh, and the render button."""
     with gr.Tab("What the networks learned", id="learned"):
-        gallery_panel(gallery)
+        gallery_panel(exported, background)
         live_render_panel(exported, results)
 
 
-def gallery_panel(gallery: Gallery) -> None:
-    """The images `convlens visualize` rendered, filtered by kind; a click shows one's details."""
+def gallery_panel(exported: Path, background: BackgroundRender | None = None) -> None:
+    """The images `convlens visualize` rendered, filtered by kind; a click shows one's details.
+
+    While a background render is unfinished, a timer re-reads the gallery index every few seconds
+    (progress in the note, new images in the view) and stops once it is complete or the render ended.
+    """
+    shown = {"gallery": load_gallery(exported)}  # the last read, which the filter and a click refer to
+
+    def rendering() -> bool:
+        return background is not None and background.running()
 
     def gallery_value(kind) -> list[tuple[str, str]]:
-        return [(str(item.path), item.title) for item in gallery.of_kind(kind)]
+        return [(str(item.path), item.title) for item in shown["gallery"].of_kind(kind)]
 
     def on_select(kind, event: gr.SelectData) -> str:
-        items = gallery.of_kind(kind)
+        items = shown["gallery"].of_kind(kind)
         return items[event.index].details if 0 <= event.index < len(items) else ""
 
-    gr.Markdown(gallery.note, elem_id="gallery-note")
+    def on_tick(kind) -> tuple:
+        gallery = shown["gallery"] = load_gallery(exported)
+        kinds = ["all", *gallery.kinds()]
+        return (
+            gallery_progress_note(gallery, rendering()),
+            gr.Radio(kinds, value=kind if kind in kinds else "all", visible=len(kinds) > 2),
+            gr.Gallery(gallery_value(kind if kind in kinds else "all"), visible=bool(gallery.items)),
+            gr.Timer(active=_unfinished(gallery) and rendering()),
+        )
+
+    gallery = shown["gallery"]
+    note = gr.Markdown(gallery_progress_note(gallery, rendering()), elem_id="gallery-note")
     kinds = ["all", *gallery.kinds()]
     kind = gr.Radio(kinds, value="all", label="Show", visible=len(kinds) > 2)
     view = gr.Gallery(
@@ -43,8 +71,14 @@ def gallery_panel(gallery: Gallery) -> None:
         visible=bool(gallery.items),
     )
     details = gr.Markdown(elem_id="gallery-details")
+    timer = gr.Timer(GALLERY_REFRESH_SECONDS, active=background is not None and _unfinished(gallery))
     kind.change(gallery_value, kind, view, api_visibility="private")
     view.select(on_select, kind, details, api_visibility="private")
+    timer.tick(on_tick, kind, [note, kind, view, timer], api_visibility="private", show_progress="hidden")
+
+
+def _unfinished(gallery: Gallery) -> bool:
+    return not gallery.complete or not gallery.items
 
 
 def live_render_panel(exported: Path, results: ResultFiles) -> None:

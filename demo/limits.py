@@ -36,3 +36,7 @@ RENDER_MAX_STEPS = 300
 RENDER_SIZES = (64, 96, 128, 160)
 RENDER_METHODS = ("naive", "robust")
 RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refused with a message
+
+# ---------------------------------------------------------------- the gallery
+
+GALLERY_REFRESH_SECONDS = 3.0  # how often an open page re-reads the gallery index while it is being rendered

@@ -74,6 +74,8 @@ class GalleryItem:
 class Gallery:
     items: list[GalleryItem]
     note: str  # shown above the gallery: what is there, or why nothing is
+    total: int = 0  # images the render will make (index.json's total; the items' count for a finished gallery)
+    complete: bool = True  # False while a progressive render (`convlens visualize all --progressive`) is unfinished
 
     def kinds(self) -> list[str]:
         return sorted({item.kind for item in self.items})
@@ -125,7 +127,9 @@ def load_gallery(exported: Path) -> Gallery:
         entries = json.loads(index.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         return Gallery([], f"The gallery index {index} cannot be read ({error}): {hint}")
-    if isinstance(entries, dict):
+    total, complete = None, True
+    if isinstance(entries, dict):  # {"entries", "rendered", "total", "complete"}; older galleries: a bare list
+        total, complete = entries.get("total"), bool(entries.get("complete", True))
         entries = entries.get("entries") or entries.get("images") or []
     items, missing = [], 0
     for entry in entries if isinstance(entries, list) else []:
@@ -141,12 +145,33 @@ def load_gallery(exported: Path) -> Gallery:
                 path, title, str(entry.get("caption") or ""), str(entry.get("kind") or "other"), _details(entry)
             )
         )
+    total = total if isinstance(total, int) and total >= len(items) else len(items)
+    if not complete:
+        return Gallery(items, f"{len(items)} of {total} images rendered.", total, complete=False)
     note = f"{len(items)} images rendered by `convlens visualize`; click one for its caption and probabilities."
     if missing:
         note += f" {missing} listed in {GALLERY_INDEX} are missing: {hint}"
     if not items:
         note = f"The gallery is empty: {hint}"
-    return Gallery(items, note)
+    return Gallery(items, note, total)
+
+
+def gallery_progress_note(gallery: Gallery, rendering: bool) -> str:
+    """The note above the gallery: its own note, and while unfinished, whether more images are coming."""
+    if gallery.complete and gallery.items:
+        return gallery.note
+    if rendering:
+        done = f"{len(gallery.items)} of {gallery.total} images rendered; " if gallery.total else ""
+        return (
+            f"{done}the gallery is being rendered in the background and fills in as images land "
+            "(the live render below works meanwhile)."
+        )
+    if not gallery.complete:
+        return (
+            f"{gallery.note} The gallery render is not running: run `make visualize` (`convlens visualize all`), "
+            "or restart the demo, to finish it."
+        )
+    return gallery.note
 
 
 # ---------------------------------------------------------------- live render

@@ -319,7 +319,7 @@ def test_visualize_digits_writes_a_labelled_png_and_its_index_entry(tmp_path, ca
     out = tmp_path / "gallery"
     visualize_from_cli(_args(what="digits", model=str(path), steps=3, out=str(out)))
     visualize_from_cli(_args(what="digit-filters", model=str(path), steps=3, out=str(out), method="naive"))
-    index = json.loads((out / "index.json").read_text())
+    index = gallery.read_index(out)
     assert sorted(e["file"] for e in index) == ["digit_filters_naive.png", "digits_naive.png", "digits_robust.png"]
     entry = next(e for e in index if e["file"] == "digits_robust.png")
     assert entry["kind"] == "digits" and entry["method"] == "robust" and entry["steps"] == 3
@@ -362,7 +362,7 @@ def test_the_gallery_folder_is_replaced_whole(tmp_path):
     gallery.write_index(built, [gallery.Entry("new.png", "t", "c", "class", "robust", "mobilenet", 1, 0.1)])
     gallery.replace_folder(built, target)
     assert not built.exists() and not (target / "old.png").exists()
-    assert json.loads((target / "index.json").read_text())[0]["file"] == "new.png"
+    assert json.loads((target / "index.json").read_text())["entries"][0]["file"] == "new.png"
 
 
 def test_live_render_bounds_its_steps_and_size():
@@ -427,3 +427,29 @@ def test_robust_siamese_cat_survives_transformations_better_than_naive(real_home
         rendering = rnd.render(features, [obj.class_logit(index)], method, seed=0)
         under[method.name] = rnd.target_probabilities(features, rendering.images, [index])[1][0]
     assert under["robust"] > under["naive"] + 0.3, under
+
+
+def test_a_progressive_gallery_index_grows_image_by_image(tmp_path, monkeypatch):
+    from toolkit.ascent import cli
+
+    out, seen = tmp_path / "gallery", []
+
+    def panel(name: str) -> cli.Panel:
+        def render_one(folder, progress) -> gallery.Entry:
+            seen.append(json.loads((folder / "index.json").read_text()))  # what the demo reads meanwhile
+            (folder / f"{name}.png").write_bytes(b"png")
+            return gallery.Entry(f"{name}.png", name, "c", "digits", "naive", "digits", 1, 0.1)
+
+        return render_one
+
+    monkeypatch.setattr(cli, "_panels", lambda what, args, options: [(n, panel(n)) for n in ("a", "b", "c")])
+    cli.visualize_from_cli(_args(out=str(out), progressive=True))
+    assert [(index["rendered"], index["total"], index["complete"]) for index in seen] == [
+        (0, 3, False),
+        (1, 3, False),
+        (2, 3, False),
+    ]
+    assert [entry["file"] for entry in seen[2]["entries"]] == ["a.png", "b.png"]
+    final = json.loads((out / "index.json").read_text())
+    assert (final["rendered"], final["total"], final["complete"]) == (3, 3, True)
+    assert [entry["file"] for entry in gallery.read_index(out)] == ["a.png", "b.png", "c.png"]

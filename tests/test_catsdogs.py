@@ -348,3 +348,28 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
     assert saved["split_sizes"] == {"train": 14, "validation": 2, "test": 4}
     assert metrics["test_images"] == 4 and "scratch" not in metrics
     assert not (tmp_path / "run" / "scratch.keras").exists()
+
+
+def test_the_frozen_phase_on_cached_features_trains_the_models_own_head(real_home):
+    """Features of the images and one augmented copy computed once; the head trains, the base does not move."""
+    config = catsdogs.config_for(
+        "quick", input_size=SMALL, epochs=2, batch_size=4, limit=8, cached_augmented_copies=1, verbose=0
+    )
+    data_ = catsdogs.load_data(config)
+    strategy = catsdogs.distribution_strategy()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = catsdogs.cats_dogs_transfer_model(SMALL)
+    features, labels = catsdogs.cached_features(model, data_.train, config, copies=1, seed=0)
+    assert features.shape == (2 * len(data_.train), 1024) and sorted(labels) == sorted(np.tile(data_.train.y, 2))
+    base_before = [w.copy() for w in catsdogs.mobilenet_base(model).get_weights()]
+    head_before = model.get_layer("p_dog").get_weights()
+    history, info = catsdogs._fit_head_on_cached_features(model, data_, config, strategy)
+    kernel, bias = model.get_layer("p_dog").get_weights()
+    assert kernel.shape == head_before[0].shape == (1024, 1) and bias.shape == (1,)
+    assert not np.allclose(kernel, head_before[0])  # the model's own Dense layer was trained
+    assert all(np.array_equal(a, b) for a, b in zip(base_before, catsdogs.mobilenet_base(model).get_weights()))
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 2
+    assert info["features"] == "cached" and info["augmented_copies"] == 1
+    assert info["cached_train_features"] == 2 * len(data_.train)

@@ -516,3 +516,86 @@ print("loaded", sorted({{n.split(".")[0] for n in sys.modules}} & set(BLOCKED)))
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded []" in done.stdout and "sketch " in done.stdout, done.stdout
+
+
+# ---------------------------------------------------------------- the gallery rendered in the background
+
+
+def _progressive_index(folder: Path, files: list[str], total: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = [{"file": name, "title": name, "kind": "digits"} for name in files]
+    for name in files:
+        support.solid(support.RED).save(folder / name)
+    index = {"entries": entries, "rendered": len(files), "total": total, "complete": len(files) >= total}
+    (folder / "index.json").write_text(json.dumps(index))
+
+
+def test_the_gallery_note_reads_the_progress_of_a_render_from_its_index(tmp_path):
+    from demo.gallery_render import gallery_is_complete
+
+    _progressive_index(tmp_path / "gallery", ["a.png", "b.png"], total=5)
+    gallery = showcase.load_gallery(tmp_path)
+    assert [item.title for item in gallery.items] == ["a.png", "b.png"]
+    assert not gallery.complete and gallery.total == 5 and not gallery_is_complete(tmp_path)
+    assert "2 of 5 images rendered" in showcase.gallery_progress_note(gallery, rendering=True)
+    assert "not running" in showcase.gallery_progress_note(gallery, rendering=False)
+    _progressive_index(tmp_path / "gallery", ["a.png", "b.png", "c.png"], total=3)
+    gallery = showcase.load_gallery(tmp_path)
+    assert gallery.complete and gallery_is_complete(tmp_path)
+    assert showcase.gallery_progress_note(gallery, rendering=False).startswith("3 images rendered")
+
+
+def test_the_background_render_starts_only_when_the_gallery_needs_it_and_stops(tmp_path):
+    from demo.gallery_render import BackgroundRender, render_command
+
+    assert render_command(tmp_path)[-4:] == ["all", "--progressive", "--out", str(tmp_path / "gallery")]
+    fake = [sys.executable, "-c", "import time; time.sleep(60)"]
+    _progressive_index(tmp_path / "done" / "gallery", ["a.png"], total=1)
+    finished = BackgroundRender(tmp_path / "done", command=fake)
+    assert not finished.start_if_needed() and not finished.running()
+
+    render = BackgroundRender(tmp_path / "empty", command=fake, log=tmp_path / "runs" / "render.log")
+    assert render.start_if_needed() and render.running()
+    assert not render.start_if_needed()  # one at a time
+    render.stop()
+    assert not render.running() and not render.failed() and render.process.returncode is not None
+    render.stop()  # twice is harmless
+
+
+def test_the_demo_starts_the_render_with_the_app_and_stops_it_when_it_exits(fake_export, tmp_path):
+    """`convlens demo` on an export without a gallery: the (fake) render runs while it serves, and not after."""
+    marker = tmp_path / "render-pid"
+    script = f"""
+import sys, threading
+from pathlib import Path
+import demo.app as app_module
+from demo.gallery_render import BackgroundRender
+fake = [sys.executable, "-c", "import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+original = BackgroundRender.__init__
+def with_fake(self, exported, command=None, log=None):
+    original(self, exported, fake, log)
+BackgroundRender.__init__ = with_fake
+def stop_when_started(app, *args, **kwargs):
+    import time
+    for _ in range(200):
+        if Path({str(marker)!r}).exists():
+            break
+        time.sleep(0.05)
+    raise KeyboardInterrupt  # as Ctrl+C while serving
+app_module.launch = stop_when_started
+from toolkit.cli import main
+sys.exit(main(["demo", "--exported", {str(fake_export)!r}]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CONVLENS_RUNS": str(tmp_path / "runs")},
+    )
+    assert "rendering the gallery in the background" in done.stdout, done.stdout + done.stderr[-3000:]
+    pid = int(marker.read_text())
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the render is gone with the demo

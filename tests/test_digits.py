@@ -170,3 +170,32 @@ def test_command_line_overrides_reach_every_phase(tmp_path):
 def test_options_that_do_not_apply_or_make_no_sense_are_refused(given, message):
     with pytest.raises(ConvlensError, match=message):
         digits_cli.config_from_args(_cli_args(**given))
+
+
+def test_only_full_trains_the_served_cnn_and_nothing_else(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(
+        digits_cli, "train_full", lambda config, folder: trained.append(("full", config)) or {"test_accuracy": 0.99}
+    )
+    monkeypatch.setattr(digits_cli, "train_digits", lambda *a, **k: trained.append(("all", None)))
+    monkeypatch.setattr(digits_cli, "train_letters", lambda *a, **k: trained.append(("letters", None)))
+    digits_cli.train_from_cli(_cli_args(only_full=True, epochs=1, out=str(tmp_path)), log=lambda line: None)
+    assert [name for name, _ in trained] == ["full"] and trained[0][1].epochs == 1
+    with pytest.raises(ConvlensError, match="--only-full only applies"):
+        digits_cli.train_from_cli(_cli_args(experiment="letters", only_full=True), log=lambda line: None)
+
+
+def test_the_exports_quick_training_trains_only_the_served_models(tmp_path, monkeypatch):
+    """No trained model: `convlens export` trains the catsdogs transfer model (no baseline) and the full-MNIST CNN."""
+    from toolkit.cli import build_parser
+    from toolkit.export import specs
+
+    commands = []
+    monkeypatch.setattr(
+        specs.subprocess, "run", lambda command: commands.append(command) or argparse.Namespace(returncode=0)
+    )
+    specs._train_quick("catsdogs", tmp_path / "catsdogs")
+    specs._train_quick("digits", tmp_path / "digits")
+    catsdogs_args, digits_args = (build_parser().parse_args(command[3:]) for command in commands)
+    assert catsdogs_args.experiment == "catsdogs" and catsdogs_args.skip_scratch and catsdogs_args.profile == "quick"
+    assert digits_args.experiment == "digits" and digits_args.only_full and digits_args.out == str(tmp_path / "digits")

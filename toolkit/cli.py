@@ -90,6 +90,11 @@ def _add_train(commands) -> None:
         help="catsdogs: train only the transfer model, not the from-scratch baseline",
     )
     parser.add_argument(
+        "--only-full",
+        action="store_true",
+        help="digits: train only the CNN on all of MNIST (the model the demo serves), not letters, transfer, scratch",
+    )
+    parser.add_argument(
         "--resolution-augmentation",
         action="store_true",
         help="catsdogs: also reduce each batch to a random resolution and JPEG-encode it while training",
@@ -155,6 +160,12 @@ def _add_visualize(commands) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", metavar="DIR", help="where PNGs go (default exported/gallery)")
     parser.add_argument(
+        "--progressive",
+        action="store_true",
+        help="all: write each image straight into the folder and update its index after each one "
+        "(what the demo does in the background), instead of replacing the whole folder at the end",
+    )
+    parser.add_argument(
         "--model",
         metavar="PATH",
         help="digits, digit-filters or catsdogs: your own Keras model file instead of the trained one under runs/",
@@ -191,6 +202,11 @@ def _add_demo(commands) -> None:
         help="serve beyond this machine without a password, on purpose (a public Space); or CONVLENS_DEMO_PUBLIC=1",
     )
     parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
+    parser.add_argument(
+        "--no-gallery",
+        action="store_true",
+        help="do not render a missing or unfinished gradient-ascent gallery in the background",
+    )
     parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
 
 

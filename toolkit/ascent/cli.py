@@ -86,8 +86,11 @@ def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, Panel]
     return panels
 
 
-def _run(panels: list[tuple[str, Panel]], folder: Path) -> list[gallery.Entry]:
-    entries = []
+def _run(
+    panels: list[tuple[str, Panel]], folder: Path, on_entry: Callable[[list[gallery.Entry]], object] | None = None
+) -> list[gallery.Entry]:
+    """Renders each panel into `folder`; `on_entry` is called with the entries so far after each image."""
+    entries: list[gallery.Entry] = []
     for description, panel in panels:
         bar = StepBar(description)
         try:
@@ -102,6 +105,8 @@ def _run(panels: list[tuple[str, Panel]], folder: Path) -> list[gallery.Entry]:
             )
         print(f"{description}: {entry.steps} steps, {entry.seconds:.1f} s -> {entry.file}{note}")
         entries.append(entry)
+        if on_entry is not None:
+            on_entry(entries)
     return entries
 
 
@@ -135,6 +140,11 @@ def visualize_from_cli(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         entries = _run(panels, out)
         gallery.merge_into(out, entries)
+    elif getattr(args, "progressive", False):
+        # straight into the folder, the index rewritten after each image: the demo shows them as they land
+        out.mkdir(parents=True, exist_ok=True)
+        gallery.write_index(out, [], total=len(panels))
+        entries = _run(panels, out, lambda done: gallery.write_index(out, done, total=len(panels)))
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))

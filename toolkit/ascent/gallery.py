@@ -342,24 +342,42 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
     return Path(out) if out else exported_dir() / GALLERY_FOLDER
 
 
-def write_index(folder: Path, entries: list[Entry]) -> Path:
-    """Writes index.json atomically (temporary file, then rename)."""
+def write_index(folder: Path, entries: list[Entry], total: int | None = None) -> Path:
+    """Writes index.json atomically (temporary file, then rename): the entries, and how many of `total` are done.
+
+    A gallery rendered image by image (`--progressive`) rewrites it after each image; the demo reads
+    `rendered` of `total` and `complete` from it.
+    """
     path = folder / GALLERY_INDEX
-    write_json(path, [entry.as_json() for entry in entries])
+    total = len(entries) if total is None else total
+    write_json(
+        path,
+        {
+            "entries": [entry.as_json() for entry in entries],
+            "rendered": len(entries),
+            "total": total,
+            "complete": len(entries) >= total,
+        },
+    )
     return path
 
 
 def read_index(folder: Path) -> list[dict]:
+    """The entries of the folder's index.json (older galleries wrote a bare list); none when it is absent."""
     path = folder / GALLERY_INDEX
-    return json.loads(path.read_text()) if path.exists() else []
+    index = json.loads(path.read_text()) if path.exists() else []
+    return index.get("entries", []) if isinstance(index, dict) else index
 
 
 def merge_into(folder: Path, entries: list[Entry]) -> Path:
-    """Adds or replaces `entries` (by file) in the folder's index."""
+    """Adds or replaces `entries` (by file) in the folder's index; an unfinished gallery stays unfinished."""
     folder.mkdir(parents=True, exist_ok=True)
     new_files = {entry.file for entry in entries}
     kept = [Entry(**entry) for entry in read_index(folder) if entry["file"] not in new_files]
-    return write_index(folder, kept + entries)
+    path = folder / GALLERY_INDEX
+    index = json.loads(path.read_text()) if path.exists() else []
+    total = index.get("total", 0) if isinstance(index, dict) and not index.get("complete", True) else 0
+    return write_index(folder, kept + entries, total=max(total, len(kept) + len(entries)))
 
 
 def replace_folder(built: Path, target: Path) -> None:

@@ -37,6 +37,7 @@ PREPROCESSING = "preprocessing"
 MANIFEST_NAME = "manifest.json"
 GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
 GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
+GALLERY_RENDER_LOG = "gallery_render.log"  # runs/gallery_render.log: the demo's background gallery render
 EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
 IMAGENET_CLASSES_FILE = "imagenet_classes.json"  # exported/ and the asset cache: class index -> name
 EXPORTED_MODELS = (CATSDOGS, DIGITS, IMAGENET)  # the project's exported models, by name

@@ -55,6 +55,22 @@ def cats_dogs_scratch_model(input_size: int = 128, dropout: float = 0.2) -> kera
     return _classifier_on(base, input_size, dropout, "cats_dogs_scratch")
 
 
+def pooled_features_model(model) -> keras.Model:
+    """pixels -> the pooled output of the frozen base (what the head sees), sharing the model's layers."""
+    import keras
+
+    return keras.Model(model.input, model.get_layer("pool").output, name="pooled_features")
+
+
+def head_on_features(model) -> keras.Model:
+    """pooled features -> the model's own Dropout and Dense layers: training it trains the model's head."""
+    import keras
+
+    features = keras.Input(model.get_layer("pool").output.shape[1:], name="pooled_features")
+    outputs = model.get_layer("p_dog")(model.get_layer("dropout")(features))
+    return keras.Model(features, outputs, name="head")
+
+
 def mobilenet_base(model) -> keras.Model:
     """The MobileNet inside a cats-vs-dogs model."""
     import keras

@@ -5,7 +5,14 @@ from __future__ import annotations
 from toolkit.core import names
 from toolkit.core.errors import ConvlensError
 from toolkit.experiments.common import Log
-from toolkit.experiments.digits import DigitsProfile, config_for, letters_model_for, train_digits, train_letters
+from toolkit.experiments.digits import (
+    DigitsProfile,
+    config_for,
+    letters_model_for,
+    train_digits,
+    train_full,
+    train_letters,
+)
 from toolkit.experiments.digits_sweep import run_sweep, sweep_table
 from toolkit.experiments.runs import run_folder
 
@@ -22,6 +29,8 @@ def config_from_args(args) -> DigitsProfile:
     ignored = [flag for flag, attribute in CATSDOGS_ONLY_OPTIONS if getattr(args, attribute, None)]
     if ignored:
         raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
+    if getattr(args, "only_full", False) and args.experiment != names.DIGITS:
+        raise ConvlensError("--only-full only applies to `convlens train digits`.")
     return config_for(
         args.profile,
         epochs=args.epochs,
@@ -39,6 +48,10 @@ def train_from_cli(args, log: Log = print) -> int:
         folder = run_folder(args.experiment, args.out)
         metrics = train_letters(profile.letters, folder, log=log)
         log(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
+    elif args.experiment == names.DIGITS and getattr(args, "only_full", False):
+        folder = run_folder(args.experiment, args.out)
+        metrics = train_full(profile.full, folder)
+        log(f"full.test_accuracy = {metrics['test_accuracy']:.4f}; the demo's model is {folder / names.FULL_MODEL}")
     elif args.experiment == names.DIGITS:
         folder = run_folder(args.experiment, args.out)
         train_digits(profile, folder, log=log)
