@@ -199,7 +199,7 @@ def test_preprocessing_follows_the_manifest():
     assert seen.shape == (64, 64, 3)
     stretched = logic.photo_model_input(photo, {"kind": "resize", "resize_steps": [[50, 40, "bilinear"]]})
     assert stretched.shape == (50, 40, 3)
-    with pytest.raises(ConvlensError, match="not one the demo knows"):
+    with pytest.raises(ConvlensError, match="not one this version knows"):
         logic.photo_model_input(photo, {"kind": "spectrogram"})
 
 
