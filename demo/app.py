@@ -20,7 +20,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from demo.classify import Models, load_models
-from demo.digit_tab import digit_tab
+from demo.digit_tab import SELECT_BRUSH_JS, digit_tab
+from demo.example_digits import EXAMPLE_DIGITS_FOLDER, write_example_digits
 from demo.learned_tab import learned_tab
 from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
 from demo.models_tab import models_tab
@@ -44,17 +45,25 @@ CSS = """
 """
 
 
-def build_app(models: Models, runs: Path, examples: list[Path], results: ResultFiles) -> gr.Blocks:
-    """The four tabs, each wiring its own events; result images are written through `results`."""
+def build_app(
+    models: Models, runs: Path, examples: list[Path], results: ResultFiles, digit_examples: list[Path]
+) -> gr.Blocks:
+    """The four tabs, each wiring its own events; result images are written through `results`.
+
+    `examples` are the export's example photos, `digit_examples` the example drawings: the only
+    files besides uploads that a request may name.
+    """
     classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
     # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
     with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gate = UploadGate(
-            app.upload_file_set, lambda: [path for files in app.temp_file_sets for path in list(files)], examples
+            app.upload_file_set,
+            lambda: [path for files in app.temp_file_sets for path in list(files)],
+            [*examples, *digit_examples],
         )
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
         photo_tab(models, examples, gate, results, classify)
-        digit_tab(models, gate, results, classify)
+        digit_tab(models, gate, results, classify, digit_examples)
         learned_tab(load_gallery(models.root), models.root, results)
         models_tab(models.manifest, runs)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
@@ -68,7 +77,8 @@ def prepare(
 
     Returns the app and the files it may serve: the gallery's and run figures' images, the
     examples and the result images, one by one (never a whole export or run folder, which hold
-    checkpoints). A scratch folder the demo makes itself is removed when the process ends.
+    checkpoints). The example drawings are drawn into the scratch folder; a scratch folder the demo
+    makes itself is removed when the process ends.
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
@@ -78,12 +88,14 @@ def prepare(
         atexit.register(remove_when_done(scratch))
     scratch = Path(scratch)
     examples = example_photos(exported)
+    digit_examples = write_example_digits(scratch / EXAMPLE_DIGITS_FOLDER)
     results = ResultFiles(scratch / "results")
-    app = build_app(models, runs, examples, results)
+    app = build_app(models, runs, examples, results, digit_examples)
     served = [
         *(item.path for item in load_gallery(exported).items),
         *(path for path, _ in run_figures(runs)),
         *examples,
+        *digit_examples,
         results.folder,
     ]
     return app, [str(path) for path in served]
@@ -120,6 +132,7 @@ def launch(
             footer_links=["api"],
             theme=gr.themes.Default(),
             css=CSS,
+            js=SELECT_BRUSH_JS,
             app_kwargs={"middleware": [Middleware(RequestBodyLimit)]},
         )
     except OSError as error:
