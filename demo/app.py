@@ -20,7 +20,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from demo.classify import Models, load_models
-from demo.digit_tab import digit_tab
+from demo.digit_tab import SELECT_BRUSH_JS, digit_tab
+from demo.example_digits import EXAMPLE_DIGITS_FOLDER, write_example_digits
 from demo.gallery_render import BackgroundRender
 from demo.learned_tab import learned_tab
 from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
@@ -52,21 +53,26 @@ def build_app(
     runs: Path,
     examples: list[Path],
     results: ResultFiles,
+    digit_examples: list[Path],
     background: BackgroundRender | None = None,
 ) -> gr.Blocks:
     """The four tabs, each wiring its own events; result images are written through `results`.
 
-    With `background` (a gallery render under way), the gallery tab refreshes as images land.
+    `examples` are the export's example photos, `digit_examples` the example drawings: the only
+    files besides uploads that a request may name. With `background` (a gallery render under way),
+    the gallery tab refreshes as images land.
     """
     classify = dict(concurrency_id="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
     # Gradio keeps every result file it serves; let it drop those older than an hour, hourly.
     with gr.Blocks(title="convlens", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gate = UploadGate(
-            app.upload_file_set, lambda: [path for files in app.temp_file_sets for path in list(files)], examples
+            app.upload_file_set,
+            lambda: [path for files in app.temp_file_sets for path in list(files)],
+            [*examples, *digit_examples],
         )
         gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
         photo_tab(models, examples, gate, results, classify)
-        digit_tab(models, gate, results, classify)
+        digit_tab(models, gate, results, classify, digit_examples)
         learned_tab(models.root, results, background)
         models_tab(models.manifest, runs)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
@@ -82,9 +88,10 @@ def prepare(
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
     Returns the app and what it may serve: the gallery folder (PNGs and their index only, and it fills
-    while `background` renders), the run figures, the examples and the result images, one by one (never
-    a whole export or run folder, which hold checkpoints). A scratch folder the demo makes itself is
-    removed when the process ends. `background` is started here, when the gallery needs it.
+    while `background` renders), the run figures, the examples, the example drawings and the result
+    images, one by one (never a whole export or run folder, which hold checkpoints). The example
+    drawings are drawn into the scratch folder; a scratch folder the demo makes itself is removed when
+    the process ends. `background` is started here, when the gallery needs it.
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
@@ -94,14 +101,16 @@ def prepare(
         atexit.register(remove_when_done(scratch))
     scratch = Path(scratch)
     examples = example_photos(exported)
+    digit_examples = write_example_digits(scratch / EXAMPLE_DIGITS_FOLDER)
     results = ResultFiles(scratch / "results")
     if background is not None and background.start_if_needed():
         print(f"convlens demo: rendering the gallery in the background (log: {background.log})", flush=True)
-    app = build_app(models, runs, examples, results, background)
+    app = build_app(models, runs, examples, results, digit_examples, background)
     served = [
         exported / GALLERY_FOLDER,
         *(path for path, _ in run_figures(runs)),
         *examples,
+        *digit_examples,
         results.folder,
     ]
     return app, [str(path) for path in served]
@@ -139,6 +148,7 @@ def launch(
             footer_links=["api"],
             theme=gr.themes.Default(),
             css=CSS,
+            js=SELECT_BRUSH_JS,
             app_kwargs={"middleware": [Middleware(RequestBodyLimit)]},
         )
     except OSError as error:

@@ -1,6 +1,9 @@
-"""The "Draw a digit" tab: a guarded Sketchpad, read live as the stroke ends and with a button."""
+"""The "Draw a digit" tab: a guarded Sketchpad that draws at once, read live as the stroke ends and with a
+button, and example drawings to start from."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import gradio as gr
 
@@ -11,14 +14,35 @@ from demo.sketches import EmptySketch, classify_sketch
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
 
+# gradio's Sketchpad starts, and starts again after "Clear canvas", with no tool chosen: it shows "select the
+# draw tool to start" and a stroke draws nothing. This page script chooses the brush whenever the canvas is
+# in that state. It watches the page rather than waiting for an event, so it also works when the tab mounts
+# the canvas only once shown, and it clicks the brush's own button, so the editor's state stays gradio's.
+# The brush is the first tool of the toolbar (found by place, not by its translated label): the Sketchpad
+# below has no upload source and no transforms, so gradio shows no image tool before it.
+SELECT_BRUSH_JS = """
+() => {
+  const chooseBrush = () => {
+    for (const pad of document.querySelectorAll("#sketch")) {
+      const brush = pad.querySelector(".toolbar-wrap .half-container button");
+      if (brush && !pad.querySelector("button.highlight")) brush.click();
+    }
+  };
+  new MutationObserver(chooseBrush).observe(document.body, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["class"],
+  });
+  chooseBrush();
+}
+"""
+
 
 def percent_table(pairs) -> str:
     """Markdown list of (label, probability) pairs as percentages."""
     return "\n".join(f"- {label}: {p:.1%}" for label, p in pairs)
 
 
-def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: dict) -> None:
-    """Builds the tab and wires its events (`classify`: the shared concurrency settings)."""
+def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: dict, examples: list[Path]) -> None:
+    """Builds the tab and wires its events (`classify`: the shared concurrency settings; `examples`: drawings)."""
     variants = models.digits.variants()
 
     def read_sketch(sketch, variant) -> tuple[dict[str, float], str, str]:
@@ -48,6 +72,7 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
                         fixed_canvas=True,
                         format="png",
                         layers=False,
+                        transforms=(),  # no crop: the canvas is the digit's frame (and no image tool, see above)
                         elem_id="sketch",
                         brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
                     ),
@@ -57,6 +82,13 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
                     variants, value="fp32", label="ONNX model", visible=len(variants) > 1, elem_id="digit-variant"
                 )
                 button = gr.Button("Read digit", variant="primary", elem_id="digit-button")
+                example_table = gr.Examples(
+                    [[str(path)] for path in examples],
+                    inputs=[sketch],
+                    label="Example digits: click one, or draw over it",
+                    elem_id="digit-examples",
+                    api_visibility="private",
+                )
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Top 3", elem_id="digit-label")
                 summary = gr.Markdown(elem_id="digit-summary")
@@ -86,3 +118,4 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
         show_progress="hidden",
         **classify,
     )
+    example_table.load_input_event.then(on_sketch, [sketch, variant], outputs, api_visibility="private", **classify)

@@ -1,8 +1,8 @@
 """What a stranger's request may make the demo open, and how much of it.
 
 Every HTTP request is a stranger's. A file reference in a request is honoured only when Gradio
-received that file as an upload, or when it is Gradio's copy of one of the demo's own example
-photos; every other reference gets the same message, whatever lies at that path, so the answer
+received that file as an upload, or when it is Gradio's copy of one of the demo's own examples
+(photos and digit drawings); every other reference gets the same message, whatever lies at that path, so the answer
 says nothing about the server's files. Image sizes are read from the header before anything is
 decoded, and the Sketchpad's blob store is bounded in blobs, bytes, layers and age.
 """
@@ -61,7 +61,7 @@ class UploadGate:
 
     `uploaded` is Gradio's live set of files received through its upload route; `cached` yields
     the files Gradio copied into its cache for the app (examples among them), of which only the
-    ones with an example photo's content are honoured.
+    ones with the content of an example (a photo or a digit drawing) are honoured.
     """
 
     def __init__(self, uploaded: set[str], cached: Callable[[], Iterable[str]], examples: Iterable[Path]) -> None:

@@ -1,5 +1,6 @@
 """The demo in a real browser (Debian's chromium driven by Playwright): upload a photo, draw a
-digit with the mouse, open the gallery and the Models tab; screenshots go to tests/artifacts/.
+digit with the mouse (no tool chosen first), load an example digit, open the gallery and the Models
+tab; screenshots go to tests/artifacts/.
 
 With CI=true a missing chromium fails these tests (`make browser` installs it); elsewhere they skip.
 """
@@ -16,6 +17,7 @@ import pytest
 from demo_support import chelsea_path
 
 from demo.app import launch, prepare
+from demo.example_digits import EXAMPLE_STROKES
 from demo.limits import CANVAS
 
 pytestmark = pytest.mark.browser
@@ -173,21 +175,48 @@ def _drawing_area(page) -> dict:
     }
 
 
-def test_draw_a_digit_with_the_mouse(page):
+def test_draw_a_digit_with_the_mouse_at_once_and_again_after_clearing(page):
+    """A first-time user's strokes draw with no tool chosen first, on a tab hidden when the page loaded."""
     page.get_by_role("tab", name="Draw a digit").click()
-    page.locator("#sketch button[aria-label='Brush']").first.click()
     page.locator("#sketch canvas").first.wait_for()
     box = _drawing_area(page)
     _stroke(page, box, [(0.25, 0.15), (0.75, 0.15), (0.42, 0.88)])  # a 7, read live as the stroke ends
     _wait_for_label(page, "#digit-label", "^7$")
     _screenshot(page, "digit_live_7")
     page.locator("#sketch button[aria-label='Clear canvas']").first.click()
-    page.locator("#sketch button[aria-label='Brush']").first.click()
-    _stroke(page, box, [(0.42, 0.22), (0.52, 0.12), (0.52, 0.88)])  # a 1, read with the button
+    _stroke(page, box, [(0.42, 0.22), (0.52, 0.12), (0.52, 0.88)])  # a 1 on the cleared canvas, read with the button
     page.locator("#digit-button").click()
     _wait_for_label(page, "#digit-label", "^1$")
     page.locator("#digit-seen img").wait_for()
     _screenshot(page, "digit")
+
+
+def test_the_first_stroke_draws_in_another_language(chromium, served):
+    """The brush is chosen by its place in the toolbar, not by its label, which gradio translates."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, locale="es-ES")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(served)
+        page.locator("[role=tab]").nth(1).click()  # the digit tab, whatever its translated name
+        page.locator("#sketch canvas").first.wait_for()
+        assert page.locator("#sketch button[aria-label='Pincel']").count() == 1  # the page speaks Spanish
+        _stroke(page, _drawing_area(page), [(0.42, 0.22), (0.52, 0.12), (0.52, 0.88)])
+        _wait_for_label(page, "#digit-label", "^1$")
+    finally:
+        context.close()
+
+
+def test_click_an_example_digit_and_read_it_even_after_drawing(page):
+    page.get_by_role("tab", name="Draw a digit").click()
+    page.locator("#sketch canvas").first.wait_for()
+    _stroke(page, _drawing_area(page), [(0.42, 0.22), (0.52, 0.12), (0.52, 0.88)])
+    _wait_for_label(page, "#digit-label", "^1$")
+    examples = page.locator("#digit-examples button")
+    assert examples.count() == len(EXAMPLE_STROKES)
+    examples.nth(sorted(EXAMPLE_STROKES).index("3")).click()  # the examples are listed in digit order
+    _wait_for_label(page, "#digit-label", "^3$")
+    _screenshot(page, "digit_example_3")
 
 
 def test_open_the_gallery(page):

@@ -18,6 +18,8 @@ from PIL import Image
 from demo import classify as logic
 from demo import showcase, sketches
 from demo.classify import BadInput
+from demo.example_digits import EXAMPLE_STROKES, rounded, write_example_digits
+from demo.limits import CANVAS
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import REPO_ROOT
 from toolkit.data.datasets import load_mnist
@@ -289,6 +291,25 @@ print("ready", round(ready, 2), "loaded", loaded)
 
 
 # ---------------------------------------------------------------- examples, gallery, render, models report
+
+
+def test_the_example_digits_are_canvas_sized_drawings_the_sketch_reader_takes(tmp_path):
+    paths = write_example_digits(tmp_path / "examples")
+    assert [path.stem for path in paths] == sorted(EXAMPLE_STROKES) and 3 <= len(paths) <= 5
+    for path in paths:
+        with Image.open(path) as picture:
+            assert picture.format == "PNG" and picture.size == CANVAS
+            drawing = np.asarray(picture.convert("RGB"))
+        assert set(np.unique(drawing)) - {0, 255}  # anti-aliased edges, as a canvas draws them
+        digit = sketches.sketch_to_digit(drawing)
+        assert digit.shape == (28, 28) and digit.max() == 255
+    assert write_example_digits(tmp_path / "again")[0].read_bytes() == paths[0].read_bytes()  # same bytes each start
+
+
+def test_rounding_a_stroke_keeps_its_ends_and_cuts_its_corners():
+    corner = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
+    curve = rounded(corner)
+    assert curve[0] == corner[0] and curve[-1] == corner[-1] and (1.0, 0.0) not in curve and len(curve) > 3
 
 
 def test_example_photos_are_the_exports_own_pngs(fake_export):

@@ -85,6 +85,31 @@ def test_a_sketch_reference_to_a_server_path_gets_one_answer_and_no_file(browser
     assert "text file" not in answers.pop()
 
 
+def _example_digits(url: str) -> list[dict]:
+    """The example drawings as the page sends them: sketch values naming Gradio's cached copies."""
+    config = httpx.get(f"{url}/config").raise_for_status().json()
+    dataset = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "digit-examples")
+    return [sample[0] for sample in dataset["props"]["samples"]]
+
+
+def test_the_example_digits_cached_copies_are_read_and_the_same_picture_elsewhere_is_refused(
+    demo_server, browser, tmp_path
+):
+    def reference(path: Path | str) -> dict:
+        return {"background": None, "layers": [], "composite": {"path": str(path)}}
+
+    missing = _refusal(browser, reference("/no/such/file.png"), "fp32", api_name="/classify_sketch")
+    examples = _example_digits(demo_server[1])
+    assert len(examples) >= 3
+    for example in examples:
+        cached = Path(example["composite"]["path"])
+        label, seen_png, _ = browser.predict(example, "fp32", api_name="/classify_sketch")
+        assert label["label"] == cached.stem and seen_png.startswith(b"\x89PNG")  # named after their digit
+        elsewhere = tmp_path / cached.name  # the same bytes, but not a file Gradio received or cached
+        elsewhere.write_bytes(cached.read_bytes())
+        assert _refusal(browser, reference(elsewhere), "fp32", api_name="/classify_sketch") == missing
+
+
 def test_an_uploaded_photo_is_still_classified(browser, tmp_path):
     label, seen_png, summary, *_ = browser.predict(_private_photo(tmp_path), "fp32", api_name="/classify_photo")
     assert label["label"] in ("cat", "dog") and seen_png.startswith(b"\x89PNG")
