@@ -315,7 +315,7 @@ def test_the_demo_removes_its_scratch_folder_when_stopped(small_export, tmp_path
     scratch_parent.mkdir()
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(small_export)],
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(small_export), "--no-gallery"],
         env={**os.environ, "TMPDIR": str(scratch_parent)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -40,15 +40,21 @@ def tree_rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
 
 
-def start_demo(exported: Path, port: int, timeout: float = 90.0) -> tuple[subprocess.Popen[str], Client, float]:
-    """Start `convlens demo` in a subprocess; returns (process, client, the perf_counter() time it was started at)."""
+def start_demo(
+    exported: Path, port: int, timeout: float = 90.0, gallery: bool = False
+) -> tuple[subprocess.Popen[str], Client, float]:
+    """Start `convlens demo` in a subprocess; returns (process, client, the perf_counter() time it was started at).
+
+    Without `gallery`, no gallery render runs beside it (`--no-gallery`), so what is measured is the server alone.
+    """
     from gradio_client import Client
 
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty demo never blocks on it
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(exported)],
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(port), "--exported", str(exported)]
+        + ([] if gallery else ["--no-gallery"]),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
