@@ -348,3 +348,22 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
     assert saved["split_sizes"] == {"train": 14, "validation": 2, "test": 4}
     assert metrics["test_images"] == 4 and "scratch" not in metrics
     assert not (tmp_path / "run" / "scratch.keras").exists()
+
+
+def test_the_same_seed_gives_the_same_transfer_run_twice(real_home):
+    config = catsdogs.config_for(
+        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, limit=8, seed=3, verbose=0
+    )
+    data_ = catsdogs.load_data(config)
+    strategy = catsdogs.distribution_strategy()
+
+    def tiny_run():
+        model, history, info = catsdogs.train_transfer(data_, config, strategy, log=lambda line: None)
+        figures = catsdogs.evaluate_test_accuracy(model, data_.test, config.batch_size)
+        p_dog = np.asarray(model(data_.test.x.astype(np.float32)))
+        return history, info["frozen_phase_test_accuracy"], figures, p_dog
+
+    history, frozen, figures, p_dog = tiny_run()
+    history_again, frozen_again, figures_again, p_dog_again = tiny_run()
+    assert history == history_again and frozen == frozen_again and figures == figures_again
+    np.testing.assert_array_equal(p_dog, p_dog_again)  # bit for bit, with TensorFlow's op determinism on
