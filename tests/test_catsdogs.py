@@ -373,3 +373,22 @@ def test_the_frozen_phase_on_cached_features_trains_the_models_own_head(real_hom
     assert len(history["loss"]) == len(history["val_accuracy"]) == 2
     assert info["features"] == "cached" and info["augmented_copies"] == 1
     assert info["cached_train_features"] == 2 * len(data_.train)
+
+
+def test_the_same_seed_gives_the_same_transfer_run_twice(real_home):
+    config = catsdogs.config_for(
+        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, limit=8, seed=3, verbose=0
+    )
+    data_ = catsdogs.load_data(config)
+    strategy = catsdogs.distribution_strategy()
+
+    def tiny_run():
+        model, history, info = catsdogs.train_transfer(data_, config, strategy, log=lambda line: None)
+        figures = catsdogs.evaluate_test_accuracy(model, data_.test, config.batch_size)
+        p_dog = np.asarray(model(data_.test.x.astype(np.float32)))
+        return history, info["frozen_phase_test_accuracy"], figures, p_dog
+
+    history, frozen, figures, p_dog = tiny_run()
+    history_again, frozen_again, figures_again, p_dog_again = tiny_run()
+    assert history == history_again and frozen == frozen_again and figures == figures_again
+    np.testing.assert_array_equal(p_dog, p_dog_again)  # bit for bit, with TensorFlow's op determinism on

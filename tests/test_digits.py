@@ -199,3 +199,24 @@ def test_the_exports_quick_training_trains_only_the_served_models(tmp_path, monk
     catsdogs_args, digits_args = (build_parser().parse_args(command[3:]) for command in commands)
     assert catsdogs_args.experiment == "catsdogs" and catsdogs_args.skip_scratch and catsdogs_args.profile == "quick"
     assert digits_args.experiment == "digits" and digits_args.only_full and digits_args.out == str(tmp_path / "digits")
+
+
+def test_the_same_seed_trains_the_same_model_twice_and_another_seed_does_not():
+    train, validation, test = _pattern_digits(6, seed=1), _pattern_digits(3, seed=2), _pattern_digits(3, seed=3)
+    letters_model = digits.small_cnn(26)
+
+    def tiny_run(seed: int):
+        config = digits.FewDigitsConfig(
+            samples=len(train), epochs=2, batches_per_epoch=8, batch_size=16, learning_rate=1e-2, seed=seed
+        )
+        model, history, metrics = digits.run_few("scratch", letters_model, config, 0, (train, validation, test))
+        metrics.pop("seconds")
+        return model.get_weights(), history, metrics
+
+    (weights, history, metrics), (weights_again, history_again, metrics_again) = tiny_run(5), tiny_run(5)
+    assert history == history_again and metrics == metrics_again  # to the last bit, losses included
+    for ours, again in zip(weights, weights_again, strict=True):
+        np.testing.assert_array_equal(ours, again)
+    other_weights, other_history, _ = tiny_run(6)
+    assert other_history["loss"] != history["loss"]
+    assert not np.array_equal(other_weights[0], weights[0])

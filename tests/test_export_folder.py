@@ -37,7 +37,21 @@ def _write_model(root, name: str, text: str) -> dict:
 
 def _spec(name: str) -> ExportSpec:
     images = np.zeros((1, 2, 2, 1), np.float32)
-    return ExportSpec(name, None, "binary", ["a", "b"], {}, images, None, images, "test", "test")
+    return ExportSpec(
+        name,
+        None,
+        "binary",
+        ["a", "b"],
+        {},
+        images,
+        None,
+        images,
+        "test",
+        "test",
+        validation_x=images,
+        validation_y=None,
+        validation_set="test",
+    )
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ from toolkit.experiments.catsdogs_models import (  # noqa: F401
     pooled_features_model,
     unfreeze_for_fine_tuning,
 )
-from toolkit.experiments.common import save_model_atomically
+from toolkit.experiments.common import save_model_atomically, seed_training
 from toolkit.experiments.runs import run_folder
 
 if TYPE_CHECKING:
@@ -136,9 +136,7 @@ def train_transfer(
     data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print
 ) -> tuple[keras.Model, dict[str, list[float]], dict]:
     """Phase 1 (base frozen) then phase 2 (fine-tuning); returns the model, its history and figures."""
-    import keras
-
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     with strategy.scope():
         model = cats_dogs_transfer_model(config.input_size, config.dropout)
         compile_for_training(model, config.learning_rate)
@@ -193,9 +191,7 @@ def train_scratch(
     data_: CatsDogsData, config: CatsDogsConfig, strategy, log=print
 ) -> tuple[keras.Model, dict[str, list[float]], dict]:
     """The same network from random weights, same augmentation, `baseline_epochs` epochs."""
-    import keras
-
-    keras.utils.set_random_seed(config.seed)
+    seed_training(config.seed)
     with strategy.scope():
         model = cats_dogs_scratch_model(config.input_size, config.dropout)
         compile_for_training(model, config.scratch_learning_rate)

@@ -1,5 +1,5 @@
-"""What both experiments do the same way: a model saved so a crash never leaves half a file, and the
-output sink (`log=`, default print) every training function takes."""
+"""What both experiments do the same way: seeded, deterministic training, a model saved so a crash never
+leaves half a file, and the output sink (`log=`, default print) every training function takes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,19 @@ from pathlib import Path
 from toolkit.core.names import LOGS_FOLDER, TRAINING_LOG_CSV
 
 Log = Callable[[str], None]
+
+
+def seed_training(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and switch on TensorFlow's op determinism, so one seed gives one result.
+
+    Without op determinism, equal seeds agree only as long as no op picks a nondeterministic kernel or
+    summation order; with it such ops either run deterministically or raise. It stays on for the process.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
 
 
 def save_model_atomically(model, path: Path) -> None:

