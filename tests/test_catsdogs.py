@@ -348,6 +348,9 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
     assert saved["split_sizes"] == {"train": 14, "validation": 2, "test": 4}
     assert metrics["test_images"] == 4 and "scratch" not in metrics
     assert not (tmp_path / "run" / "scratch.keras").exists()
+    for phase in ("transfer_frozen",):  # Keras' CSV and TensorBoard logs, per phase (no fine-tuning epochs here)
+        log = tmp_path / "run" / "logs" / phase
+        assert (log / "training.csv").read_text().startswith("epoch,") and list(log.rglob("events.out.tfevents*"))
 
 
 def test_the_frozen_phase_on_cached_features_trains_the_models_own_head(real_home):

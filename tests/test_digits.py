@@ -220,3 +220,13 @@ def test_the_same_seed_trains_the_same_model_twice_and_another_seed_does_not():
     other_weights, other_history, _ = tiny_run(6)
     assert other_history["loss"] != history["loss"]
     assert not np.array_equal(other_weights[0], weights[0])
+
+
+def test_training_logs_are_written_only_inside_a_run(tmp_path):
+    from toolkit.experiments.common import phase_logs, run_logs
+
+    assert phase_logs("full") == []
+    with run_logs(tmp_path):
+        callbacks = phase_logs("full")
+    assert [type(c).__name__ for c in callbacks] == ["CSVLogger", "TensorBoard"]
+    assert (tmp_path / "logs" / "full").is_dir() and phase_logs("full") == []

@@ -52,7 +52,7 @@ from toolkit.experiments.catsdogs_models import (  # noqa: F401
     pooled_features_model,
     unfreeze_for_fine_tuning,
 )
-from toolkit.experiments.common import save_model_atomically, seed_training
+from toolkit.experiments.common import phase_logs, run_logs, save_model_atomically, seed_training
 from toolkit.experiments.runs import run_folder
 
 if TYPE_CHECKING:
@@ -69,7 +69,9 @@ def _merge_histories(*histories: dict) -> dict[str, list[float]]:
     return merged
 
 
-def _fit(model, data_: CatsDogsData, config: CatsDogsConfig, first_epoch: int, epochs: int, seed: int) -> dict:
+def _fit(
+    model, data_: CatsDogsData, config: CatsDogsConfig, first_epoch: int, epochs: int, seed: int, phase: str
+) -> dict:
     if epochs == 0:
         return {}
     history = model.fit(
@@ -78,6 +80,7 @@ def _fit(model, data_: CatsDogsData, config: CatsDogsConfig, first_epoch: int, e
         initial_epoch=first_epoch,
         epochs=first_epoch + epochs,
         verbose=config.verbose,
+        callbacks=phase_logs(phase),
     )
     return history.history
 
@@ -121,6 +124,7 @@ def _fit_head_on_cached_features(model, data_: CatsDogsData, config: CatsDogsCon
         shuffle=True,
         validation_data=(validation_x, validation_y),
         verbose=config.verbose,
+        callbacks=phase_logs("transfer_frozen"),
     ).history
     info = {
         "features": "cached",
@@ -155,7 +159,10 @@ def train_transfer(
     if cached:
         frozen, frozen_phase = _fit_head_on_cached_features(model, data_, config, strategy)
     else:
-        frozen, frozen_phase = _fit(model, data_, config, 0, config.epochs, config.seed), {"features": "per epoch"}
+        frozen, frozen_phase = (
+            _fit(model, data_, config, 0, config.epochs, config.seed, "transfer_frozen"),
+            {"features": "per epoch"},
+        )
     frozen_seconds = time.perf_counter() - started
     after_frozen = evaluate_test_accuracy(model, data_.test, config.batch_size)
     with strategy.scope():
@@ -174,7 +181,7 @@ def train_transfer(
         "BatchNorm frozen)"
     )
     started = time.perf_counter()
-    fine = _fit(model, data_, config, config.epochs, config.fine_tune_epochs, config.seed + 1)
+    fine = _fit(model, data_, config, config.epochs, config.fine_tune_epochs, config.seed + 1, "transfer_fine_tuning")
     fine_seconds = time.perf_counter() - started
     info = {
         "parameters_frozen_phase": frozen_counts,
@@ -197,7 +204,7 @@ def train_scratch(
         compile_for_training(model, config.scratch_learning_rate)
     log(f"scratch baseline: {config.baseline_epochs} epochs from random weights")
     started = time.perf_counter()
-    history = _fit(model, data_, config, 0, config.baseline_epochs, config.seed)
+    history = _fit(model, data_, config, 0, config.baseline_epochs, config.seed, "scratch")
     return model, _merge_histories(history), {"seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -321,11 +328,17 @@ def _summary_table(metrics: dict, config: CatsDogsConfig) -> str:
 def train_catsdogs(config: CatsDogsConfig, out: str | os.PathLike | None = None, log=print) -> dict:
     """Train the transfer model and the scratch baseline, measure the zero-shot reference, write the run.
 
-    Writes `config.json`, `history.json`, `metrics.json`, `transfer.keras`, `scratch.keras` and the
-    curves under `runs/catsdogs/` (or `out`); the models are written only once everything succeeded.
+    Writes `config.json`, `history.json`, `metrics.json`, `transfer.keras`, `scratch.keras`, the
+    curves and Keras' CSV and TensorBoard logs (`logs/`) under `runs/catsdogs/` (or `out`); the
+    models are written only once everything succeeded.
     """
-    started = time.perf_counter()
     folder = run_folder(EXPERIMENT, out)
+    with run_logs(folder):
+        return _train_catsdogs(config, folder, log)
+
+
+def _train_catsdogs(config: CatsDogsConfig, folder: Path, log) -> dict:
+    started = time.perf_counter()
     data_ = load_data(config)
     log(
         f"data: {data_.source}; train {len(data_.train)}, validation {len(data_.validation)}, "

@@ -4,7 +4,9 @@ leaves half a file, and the output sink (`log=`, default print) every training f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from toolkit.core.names import LOGS_FOLDER, TRAINING_LOG_CSV
@@ -33,14 +35,29 @@ def save_model_atomically(model, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def training_logs(run: Path, phase: str) -> list:
-    """Keras' CSVLogger and TensorBoard callbacks for one training phase, writing under `<run>/logs/<phase>`.
+_RUN_LOGS: ContextVar[Path | None] = ContextVar("run_logs", default=None)
 
-    Open them with `tensorboard --logdir runs/<experiment>/logs` (`pip install tensorboard`), or read the CSV.
+
+@contextmanager
+def run_logs(run: Path) -> Iterator[None]:
+    """Within this block, every `phase_logs(...)` writes under `<run>/logs/`."""
+    token = _RUN_LOGS.set(Path(run))
+    try:
+        yield
+    finally:
+        _RUN_LOGS.reset(token)
+
+
+def phase_logs(phase: str) -> list:
+    """Keras' CSVLogger and TensorBoard callbacks for one training phase, writing under `<run>/logs/<phase>`
+    (none outside `run_logs`). Open them with `tensorboard --logdir runs/<experiment>/logs`, or read the CSV.
     """
+    run = _RUN_LOGS.get()
+    if run is None:
+        return []
     import keras
 
-    folder = Path(run) / LOGS_FOLDER / phase
+    folder = run / LOGS_FOLDER / phase
     folder.mkdir(parents=True, exist_ok=True)
     return [
         keras.callbacks.CSVLogger(str(folder / TRAINING_LOG_CSV)),

@@ -28,7 +28,7 @@ from toolkit.core.plots import plot_curves
 from toolkit.core.warp import random_warp
 from toolkit.data.datasets import Split
 from toolkit.data.letters import GeneratedLetters
-from toolkit.experiments.common import Log, save_model_atomically, seed_training
+from toolkit.experiments.common import Log, phase_logs, save_model_atomically, seed_training
 
 if TYPE_CHECKING:
     import keras
@@ -254,7 +254,7 @@ def letters_data(config: LettersConfig) -> tuple[Split, Split, str]:
 
 
 def train_few(
-    model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto"
+    model, train: Split, config: FewDigitsConfig, validation: Split | None = None, verbose="auto", phase: str = "few"
 ) -> dict[str, list[float]]:
     """Train on a few digits: `epochs` x `batches_per_epoch` batches of freshly augmented images."""
     import tensorflow as tf
@@ -272,6 +272,7 @@ def train_few(
         shuffle=False,
         verbose=verbose,
         validation_data=None if validation is None else (_as_input(validation.x), validation.y),
+        callbacks=phase_logs(phase),
     )
     return history.history
 
@@ -294,6 +295,7 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log 
         epochs=config.epochs,
         validation_data=(_as_input(validation.x), validation.y),
         verbose=verbose,
+        callbacks=phase_logs(names.LETTERS),
     ).history
     metrics = {
         "val_accuracy": _accuracy(model, validation),
@@ -321,7 +323,7 @@ def run_few(
     seed_training(config.seed)
     model = transfer_cnn(letters_model) if method == "transfer" else small_cnn(10)
     started = time.perf_counter()
-    history = train_few(model, train, config, validation if validate else None, verbose)
+    history = train_few(model, train, config, validation if validate else None, verbose, phase=method)
     metrics = {
         "test_accuracy": _accuracy(model, test),
         "samples": len(train),
@@ -350,6 +352,7 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
         epochs=config.epochs,
         validation_data=(_as_input(validation.x), validation.y),
         verbose=verbose,
+        callbacks=phase_logs("full"),
     ).history
     metrics = {
         "test_accuracy": _accuracy(model, test),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from toolkit.core import names
 from toolkit.core.errors import ConvlensError
-from toolkit.experiments.common import Log
+from toolkit.experiments.common import Log, run_logs
 from toolkit.experiments.digits import (
     DigitsProfile,
     config_for,
@@ -46,15 +46,18 @@ def train_from_cli(args, log: Log = print) -> int:
     profile = config_from_args(args)
     if args.experiment == names.LETTERS:
         folder = run_folder(args.experiment, args.out)
-        metrics = train_letters(profile.letters, folder, log=log)
+        with run_logs(folder):
+            metrics = train_letters(profile.letters, folder, log=log)
         log(f"letters.val_accuracy = {metrics['val_accuracy']:.4f}; written to {folder}")
     elif args.experiment == names.DIGITS and getattr(args, "only_full", False):
         folder = run_folder(args.experiment, args.out)
-        metrics = train_full(profile.full, folder)
+        with run_logs(folder):
+            metrics = train_full(profile.full, folder)
         log(f"full.test_accuracy = {metrics['test_accuracy']:.4f}; the demo's model is {folder / names.FULL_MODEL}")
     elif args.experiment == names.DIGITS:
         folder = run_folder(args.experiment, args.out)
-        train_digits(profile, folder, log=log)
+        with run_logs(folder):
+            train_digits(profile, folder, log=log)
         log(f"written to {folder}; the demo's model is {folder / names.FULL_MODEL}")
     elif args.experiment == names.SWEEP:
         folder = run_folder(names.SWEEP, args.out)
