@@ -25,6 +25,7 @@ from demo.example_digits import EXAMPLE_DIGITS_FOLDER, write_example_digits
 from demo.gallery_render import BackgroundRender
 from demo.learned_tab import learned_tab
 from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
+from demo.models_report import run_figures
 from demo.models_tab import models_tab
 from demo.photo_tab import photo_tab
 from demo.serving import (
@@ -36,7 +37,7 @@ from demo.serving import (
     public_opt_in,
     remove_when_done,
 )
-from demo.showcase import example_photos, run_figures
+from demo.showcase import example_photos
 from demo.uploads import UploadGate
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG

