@@ -33,6 +33,12 @@ VAL_ACCURACY = "val_accuracy"
 INPUT_SIZE = "input_size"
 PREPROCESSING = "preprocessing"
 
+# ---- the asset cache ($CONVLENS_HOME): converted files
+MNIST_FILE = "mnist.npz"
+CATS_DOGS_FILE = "cats_dogs_32x32.npz"
+MOBILENET_TOP_FILE = "mobilenet_v1_1.0_imagenet.weights.h5"
+MOBILENET_NOTOP_FILE = "mobilenet_v1_1.0_imagenet_notop.weights.h5"
+
 # ---- the export folder (exported/)
 MANIFEST_NAME = "manifest.json"
 GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders

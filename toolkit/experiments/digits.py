@@ -14,9 +14,8 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,8 +26,17 @@ from toolkit.core.model_files import load_keras_model
 from toolkit.core.plots import plot_curves
 from toolkit.core.warp import random_warp
 from toolkit.data.datasets import Split
-from toolkit.data.letters import GeneratedLetters
 from toolkit.experiments.common import Log, phase_logs, save_model_atomically, seed_training
+from toolkit.experiments.digits_config import (  # noqa: F401  # the experiment's names, as before
+    PROFILES,
+    DigitAugmentation,
+    DigitsProfile,
+    FewDigitsConfig,
+    FullConfig,
+    LettersConfig,
+    SweepConfig,
+    config_for,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -36,86 +44,6 @@ if TYPE_CHECKING:
 DIGIT_LABELS = names.DIGIT_LABELS
 CONV_LAYERS = ("conv1", "conv2")  # what transfer keeps (frozen)
 VALIDATION_POOL = 5000  # the last MNIST training digits: never sampled, used for validation curves
-
-
-# ------------------------------------------------------------------------------------ configs
-
-
-@dataclass(frozen=True)
-class DigitAugmentation:
-    """Random affine applied to every training digit of the few-sample runs (28x28 pixels)."""
-
-    rotation_deg: float = 10.0
-    shear: float = 0.2
-    scale: tuple[float, float] = (0.9, 1.1)
-    shift_px: float = 2.0
-
-
-@dataclass(frozen=True)
-class LettersConfig:
-    """The CNN on letters: generated (default) or the EMNIST files in `emnist_dir`."""
-
-    epochs: int = 5
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    seed: int = 0
-    generated: GeneratedLetters = GeneratedLetters()
-    emnist_dir: str | None = None
-
-
-@dataclass(frozen=True)
-class FewDigitsConfig:
-    """Transfer and scratch on n digits. An epoch is `batches_per_epoch` augmented batches whatever n,
-    so every n gets the same number of updates."""
-
-    samples: int = 1000
-    epochs: int = 12
-    batches_per_epoch: int = 100
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    seed: int = 0
-    augmentation: DigitAugmentation | None = DigitAugmentation()
-
-
-@dataclass(frozen=True)
-class FullConfig:
-    """The CNN from scratch on all 60,000 MNIST training digits."""
-
-    epochs: int = 2
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """Transfer vs scratch for every n in `sizes`, once per seed."""
-
-    sizes: tuple[int, ...] = (100, 300, 1000, 3000)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    few: FewDigitsConfig = FewDigitsConfig(epochs=8)  # 24 runs: 800 updates each keeps it near 15 minutes
-
-
-@dataclass(frozen=True)
-class DigitsProfile:
-    letters: LettersConfig = LettersConfig()
-    few: FewDigitsConfig = FewDigitsConfig()
-    full: FullConfig = FullConfig()
-    sweep: SweepConfig = SweepConfig()
-
-
-PROFILES = {
-    # minutes on 2 cores: 31k generated letters, 1200 updates per few-sample run (800 in the
-    # sweep), 2 epochs of MNIST
-    "quick": DigitsProfile(),
-    # EMNIST-letters-sized source (124,800 letters), longer training everywhere
-    "paper": DigitsProfile(
-        letters=LettersConfig(epochs=10, generated=GeneratedLetters(per_class=4800, test_per_class=800)),
-        few=FewDigitsConfig(epochs=30),
-        full=FullConfig(epochs=10),
-        sweep=SweepConfig(few=FewDigitsConfig(epochs=30)),
-    ),
-}
 
 
 # ------------------------------------------------------------------------------------ models
@@ -421,42 +349,3 @@ def train_digits(profile: DigitsProfile, folder: Path, verbose="auto", log: Log 
         key = "val_accuracy" if name == "letters" else "test_accuracy"
         log(f"{name}.{key} = {metrics[name][key]:.4f}")
     return metrics
-
-
-# ------------------------------------------------------------------------------------ config
-
-
-def config_for(
-    profile: str = "quick",
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    seed: int | None = None,
-    samples: int | None = None,
-    data: str | None = None,
-) -> DigitsProfile:
-    """The config of a profile, with the given fields replaced (None values are ignored), as catsdogs' config_for."""
-    if profile not in PROFILES:
-        raise ConvlensError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
-    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--samples", samples)):
-        if value is not None and value < 1:
-            raise ConvlensError(f"{flag} must be at least 1, not {value}.")
-    chosen = PROFILES[profile]
-    overrides: dict[str, Any] = {  # Any: replace() checks each field's type, not a dict's values
-        key: value
-        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
-        if value is not None
-    }
-    letters = dataclasses.replace(chosen.letters, **overrides)
-    few = dataclasses.replace(chosen.few, **overrides)
-    full = dataclasses.replace(chosen.full, **overrides)
-    if samples is not None:
-        few = dataclasses.replace(few, samples=samples)
-    sweep_few = dataclasses.replace(chosen.sweep.few, **{k: v for k, v in overrides.items() if k != "seed"})
-    sweep = dataclasses.replace(chosen.sweep, few=sweep_few)
-    if data:
-        if not Path(data).expanduser().is_dir():
-            raise ConvlensError(
-                f"--data {data} is not a folder; name the folder holding the emnist-letters-*-ubyte.gz files."
-            )
-        letters = dataclasses.replace(letters, emnist_dir=str(Path(data).expanduser().resolve()))
-    return DigitsProfile(letters=letters, few=few, full=full, sweep=sweep)
