@@ -23,8 +23,7 @@ from toolkit.core import names
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.core.plots import plot_curves
-from toolkit.data import backbones
-from toolkit.data.datasets import CATS_DOGS_LABELS, IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
+from toolkit.data.datasets import CATS_DOGS_LABELS, Split
 from toolkit.experiments.catsdogs_config import (  # noqa: F401
     EXPERIMENT,
     PROFILES,
@@ -40,6 +39,12 @@ from toolkit.experiments.catsdogs_data import (  # noqa: F401
     load_data,
     stratified_holdout,
     training_dataset,
+)
+from toolkit.experiments.catsdogs_evaluation import (  # noqa: F401  # the experiment's names, as before
+    confusion_matrix,
+    evaluate_test_accuracy,
+    imagenet_zero_shot,
+    measure_training_throughput,
 )
 from toolkit.experiments.catsdogs_models import (  # noqa: F401
     cats_dogs_scratch_model,
@@ -206,75 +211,6 @@ def train_scratch(
     started = time.perf_counter()
     history = _fit(model, data_, config, 0, config.baseline_epochs, config.seed, "scratch")
     return model, _merge_histories(history), {"seconds": round(time.perf_counter() - started, 1)}
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> list[list[int]]:
-    """2x2 counts, rows = true class (cat, dog), columns = predicted class."""
-    matrix = np.zeros((2, 2), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(labels, int), np.asarray(predicted, int)), 1)
-    return matrix.tolist()
-
-
-def evaluate_test_accuracy(model, test: Split, batch_size: int = 64) -> dict:
-    """Accuracy and confusion matrix of a p(dog) model on uint8 images (threshold 0.5)."""
-    p_dog = model.predict(evaluation_dataset(test, batch_size), verbose=0).reshape(-1)
-    predicted = (p_dog > 0.5).astype(np.int64)
-    return {
-        "test_accuracy": float(np.mean(predicted == test.y)),
-        "test_images": int(len(test)),
-        "confusion_matrix": confusion_matrix(test.y, predicted),
-    }
-
-
-def imagenet_zero_shot(images: np.ndarray, labels: np.ndarray, batch_size: int = 64) -> dict:
-    """The ImageNet 1000-class MobileNet, untrained on our data: dog classes vs domestic-cat classes.
-
-    Predicts dog when the softmax mass on classes 151-268 exceeds that on 281-285.
-    """
-    size = images.shape[1]
-    model = backbones.imagenet_mobilenet((size, size, 3), include_top=True)
-    probabilities = model.predict(images.astype(np.float32) / 127.5 - 1.0, batch_size=batch_size, verbose=0)
-    dog_mass = probabilities[:, list(IMAGENET_DOG_CLASSES)].sum(axis=1)
-    cat_mass = probabilities[:, list(IMAGENET_DOMESTIC_CAT_CLASSES)].sum(axis=1)
-    predicted = (dog_mass > cat_mass).astype(np.int64)
-    return {
-        "test_accuracy": float(np.mean(predicted == labels)),
-        "input_size": int(size),
-        "confusion_matrix": confusion_matrix(labels, predicted),
-        "mean_mass_on_cats_and_dogs": float(np.mean(dog_mass + cat_mass)),
-    }
-
-
-def measure_training_throughput(
-    phase: str = "frozen", steps: int = 5, batch_size: int = 32, input_size: int = 128
-) -> float:
-    """Training images per second of one phase ("frozen", "fine_tune" or "scratch") on random batches.
-
-    One warm-up step (tracing) is excluded; the caller takes medians over repeated calls.
-    """
-
-    if phase not in ("frozen", "fine_tune", "scratch"):
-        raise ConvlensError(f"unknown phase {phase!r}: choose frozen, fine_tune or scratch.")
-    strategy = distribution_strategy()
-    with strategy.scope():
-        if phase == "scratch":
-            model = cats_dogs_scratch_model(input_size)
-        else:
-            model = cats_dogs_transfer_model(input_size)
-            if phase == "fine_tune":
-                unfreeze_for_fine_tuning(model)
-        compile_for_training(model, 1e-4)
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (batch_size, input_size, input_size, 3)).astype(np.float32)
-    labels = rng.integers(0, 2, (batch_size, 1)).astype(np.float32)
-    model.train_on_batch(images, labels)
-    started = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(images, labels)
-    return steps * batch_size / (time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------- the run
