@@ -204,7 +204,10 @@ def load_renderer() -> Callable:
                 "Live rendering is not available in this version (toolkit.ascent is missing); "
                 "the gallery above shows renders made with `convlens visualize`."
             ) from None
-        raise BadInput(f'Live rendering needs {error.name}, which is not installed: run "make setup".') from None
+        raise BadInput(
+            f"Live rendering needs {error.name}, which this serving install does not have: install the training "
+            f"stack (pip install '.[train]', or \"make setup\"). The gallery above shows renders made beforehand."
+        ) from None
     render = getattr(ascent, "render_imagenet_class", None)
     if render is None:
         raise BadInput(
