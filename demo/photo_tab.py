@@ -15,7 +15,7 @@ from demo.uploads import UploadGate
 VERDICT_NOTE = (
     "Three answers. The ImageNet network (1000 classes, 224 px) says whether the photo shows a domestic cat or a "
     "dog at all: too little of its belief on cats and dogs, and the answer is *neither*, with what it looks like "
-    "instead. Otherwise its cat-or-dog odds and the cats-vs-dogs model's are added. The map greys out 16 regions "
+    "instead. Otherwise its cat-or-dog odds and the cats-vs-dogs model's are added. The map greys out 9 regions "
     "one at a time and shows how each moved the cats-vs-dogs model's answer. The thresholds were chosen on dev "
     "photos (`convlens eval photos`); the Models tab shows the figures."
 )

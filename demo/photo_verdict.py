@@ -1,7 +1,7 @@
 """A photo's verdict (cat, dog or neither), what the ImageNet network sees, and why: plain functions.
 
 Both networks run in onnxruntime: the ImageNet MobileNet once at 224 px; the cats-vs-dogs transfer
-model once on the photo and on 16 copies with one region greyed out, in one batch, which gives
+model once on the photo and on 9 copies with one region greyed out, in one batch, which gives
 the occlusion map. The rule that turns their outputs into the verdict lives in
 `toolkit.core.verdict`, shared with `convlens eval photos`, and its thresholds are the ones the
 manifest records (chosen on dev data), so the demo and the evaluation cannot disagree.

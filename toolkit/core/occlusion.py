@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-GRID = 4  # patches per side
-PATCH_FRACTION = 0.375  # of the image side: a patch is 1.5 strides, so neighbours overlap
+GRID = 3  # patches per side: 9 masked copies in one batch (4 per side made a photo verdict 57 ms, 3 make it 44)
+PATCH_FRACTION = 0.45  # of the image side: with 3 per side, neighbours overlap by a sixth of the side
 FILL = 127.5  # mid-grey: what the MobileNet input scaling maps to zero
 OVERLAY_ALPHA = 0.55
 
