@@ -7,29 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import classify as logic
 from demo.photo_verdict import MAP_SIDE, judge_photo
 from toolkit.core.occlusion import GRID
 from toolkit.core.verdict import DecisionRule
 from toolkit.evaluation.photo_choice import choose_rule, scores, verdicts
 from toolkit.evaluation.photo_features import load_photo_models, photo_features
-
-
-@pytest.fixture(scope="module")
-def fake_export(tmp_path_factory, mnist_test):
-    return support.build_fake_export(tmp_path_factory.mktemp("export"), mnist_test)
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    from toolkit.data.datasets import load_mnist
-
-    return load_mnist()[1]
-
-
-@pytest.fixture(scope="module")
-def models(fake_export):
-    return logic.load_models(fake_export)
 
 
 @pytest.mark.parametrize(
