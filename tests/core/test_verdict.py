@@ -10,6 +10,9 @@ from toolkit.core.occlusion import masked_copies, occlusion_map, overlay
 from toolkit.core.verdict import DecisionRule, decide, imagenet_evidence, transfer_preprocessing
 
 LABELS = [f"class {i}" for i in range(1000)]
+RULE = DecisionRule(
+    animal_threshold=0.05, thumbnail_threshold=0.002, transfer_weight=1.0, thumbnail_transfer_weight=1.0
+)
 LABELS[386] = "African elephant"
 
 
@@ -33,7 +36,7 @@ def _probabilities(cat: float, dog: float, other_class: int = 386) -> np.ndarray
     ],
 )
 def test_the_three_answers(cat, dog, transfer, side, expected):
-    verdict = decide(imagenet_evidence(_probabilities(cat, dog), LABELS), transfer, side, DecisionRule())
+    verdict = decide(imagenet_evidence(_probabilities(cat, dog), LABELS), transfer, side, RULE)
     assert verdict.label == expected
     assert set(verdict.probabilities) == {"cat", "dog", "neither"}
     assert max(verdict.probabilities, key=verdict.probabilities.__getitem__) == expected
@@ -44,11 +47,11 @@ def test_neither_says_what_the_photo_looks_like_and_the_top5_is_ranked():
     evidence = imagenet_evidence(_probabilities(0.001, 0.002), LABELS)
     assert evidence.top5[0] == ("African elephant", pytest.approx(0.997))
     assert [p for _, p in evidence.top5] == sorted((p for _, p in evidence.top5), reverse=True)
-    assert decide(evidence, 0.9, 400, DecisionRule()).looks_like == "African elephant"
+    assert decide(evidence, 0.9, 400, RULE).looks_like == "African elephant"
 
 
 def test_the_threshold_is_where_the_answer_turns():
-    rule = DecisionRule(animal_threshold=0.1)
+    rule = DecisionRule(animal_threshold=0.1, transfer_weight=1.0)
     below = decide(imagenet_evidence(_probabilities(0.0, 0.099), LABELS), 0.5, 400, rule)
     above = decide(imagenet_evidence(_probabilities(0.0, 0.101), LABELS), 0.5, 400, rule)
     assert (below.label, above.label) == ("neither", "dog")

@@ -31,14 +31,18 @@ EPSILON = 1e-6  # keeps log-odds finite when a network is certain
 
 @dataclass(frozen=True)
 class DecisionRule:
-    """The parameters of the verdict; the manifest records the ones chosen on dev data."""
+    """The parameters of the verdict; the manifest records the ones chosen on dev data.
 
-    animal_threshold: float = 0.05  # domestic cat + dog mass below this: "neither" (full-size photos)
-    thumbnail_threshold: float = 0.002  # the same below `thumbnail_side` pixels
+    The defaults, used by an export that `convlens eval photos` has not measured yet, are what it chose
+    on dev data for the quick-profile models (README, "Photos people upload").
+    """
+
+    animal_threshold: float = 0.3633  # domestic cat + dog mass below this: "neither" (full-size photos)
+    thumbnail_threshold: float = 0.01035  # the same below `thumbnail_side` pixels
     thumbnail_side: int = 64  # the shorter side, in the uploaded photo's pixels
-    transfer_weight: float = 1.0  # weight of the transfer model's logit against the ImageNet log-odds (photos)
-    thumbnail_transfer_weight: float = 1.0  # the same below `thumbnail_side` pixels
-    flip_average: bool = False  # average both networks over the photo and its mirror image
+    transfer_weight: float = 4.0  # weight of the transfer model's logit against the ImageNet log-odds (photos)
+    thumbnail_transfer_weight: float = 4.0  # the same below `thumbnail_side` pixels
+    flip_average: bool = True  # average both networks over the photo and its mirror image
     transfer_input: str = "as_trained"  # or "full_resolution": the photo resized straight to the model's input
 
     @classmethod
