@@ -123,6 +123,26 @@ def add_examples_and_classes(root: Path) -> list[Path]:
     return sorted(folder.glob("*.png"))
 
 
+def add_colour_imagenet(root: Path) -> None:
+    """Add the colour-reading "ImageNet" model to an existing export (its manifest entry included)."""
+    root = Path(root)
+    colour_imagenet_model(root / "imagenet" / "model.onnx")
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["models"]["imagenet"] = {
+        "task": "multiclass",
+        "labels": FAKE_CLASS_NAMES,
+        "input": {"name": "image", "shape": [None, 64, 64, 3], "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
+        "output": {"name": "probabilities", "activation": "softmax"},
+        "preprocessing": {"kind": "photo", "crop": "center_square", "resize_steps": [[64, 64, "bilinear"]]},
+        "files": {"onnx": file_entry(root, "imagenet/model.onnx")},
+        "metrics": {"test_set": "none", "n_test": 0},
+        "parity": {},
+        "quantization": {"recommended": False},
+        "source": "tests",
+    }
+    write_manifest(root, manifest)
+
+
 def build_fake_export(root: Path, mnist_test) -> Path:
     """A complete export folder (manifest, fp32 and "int8" ONNX of both models, example photos and the
     ImageNet class names) in `root`."""

@@ -56,6 +56,7 @@ def export_with_gallery(small_export, tmp_path_factory) -> Path:
     export = tmp_path_factory.mktemp("browser") / "exported"
     shutil.copytree(small_export, export)
     support.add_examples_and_classes(export)
+    support.add_colour_imagenet(export)  # the real small models, with an "ImageNet" network that reads colours
     gallery = export / "gallery"
     gallery.mkdir()
     support.half_red_half_blue(128, 128).save(gallery / "class_284_robust.png")
@@ -134,11 +135,25 @@ def _wait_for_label(page, selector: str, pattern: str) -> None:
 
 def test_upload_a_photo_and_read_the_label(page):
     page.set_input_files("#photo-input input[type=file]", str(chelsea_path()))
-    _wait_for_label(page, "#photo-label", "^(cat|dog)$")
+    _wait_for_label(page, "#photo-label", "^(cat|dog|neither)$")
     page.locator("#photo-seen img").wait_for()
-    assert _label_text(page, "#photo-label") in ("cat", "dog")
-    assert "probability" in page.locator("#photo-summary").inner_text()
+    verdict = _label_text(page, "#photo-label")
+    assert verdict in ("cat", "dog", "neither")
+    assert "The cats-vs-dogs model alone says" in page.locator("#photo-summary").inner_text()
+    page.locator("#photo-map img").wait_for()
     _screenshot(page, "photo")
+
+
+def test_a_photo_of_neither_shows_the_verdict_the_imagenet_top5_and_the_map(page, tmp_path):
+    green = tmp_path / "lawn.jpg"
+    support.solid(support.GREEN, (400, 300)).save(green)  # the colour "ImageNet" network sees an elephant
+    page.set_input_files("#photo-input input[type=file]", str(green))
+    _wait_for_label(page, "#photo-label", "^neither$")
+    _wait_for_label(page, "#photo-imagenet", "^African elephant")
+    page.locator("#photo-map img").wait_for()
+    page.locator("#photo-seen img").wait_for()
+    assert "African elephant" in page.locator("#photo-summary").inner_text()
+    _screenshot(page, "photo_neither")
 
 
 def test_a_bad_upload_shows_its_message_and_the_next_photo_works(page, tmp_path):
@@ -149,7 +164,7 @@ def test_a_bad_upload_shows_its_message_and_the_next_photo_works(page, tmp_path)
     _screenshot(page, "bad_upload", full_page=False)  # the toast is fixed to the viewport
     page.locator("#photo-input button[aria-label='Remove Image']").first.click()
     page.set_input_files("#photo-input input[type=file]", str(chelsea_path()))
-    _wait_for_label(page, "#photo-label", "^(cat|dog)$")
+    _wait_for_label(page, "#photo-label", "^(cat|dog|neither)$")
 
 
 def _stroke(page, box, points, steps=15) -> None:
