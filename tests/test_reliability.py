@@ -159,7 +159,17 @@ def test_a_render_in_flight_keeps_photo_p95_within_3x_idle(running_demo, tmp_pat
 
 def _demo_refusal(exported: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), "--exported", str(exported)],
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "demo",
+            "--port",
+            str(free_port()),
+            "--exported",
+            str(exported),
+            "--no-gallery",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -249,7 +249,7 @@ def test_the_command_serves_on_localhost_without_tensorflow(small_export, tmp_pa
     port = _free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "demo", "--exported", str(small_export), "--port", str(port)],
+        [sys.executable, "-m", "toolkit", "demo", "--exported", str(small_export), "--port", str(port), "--no-gallery"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -54,7 +54,7 @@ def export_with_gallery(small_export, tmp_path_factory) -> Path:
     """The small export plus example photos, the class list and a two-image gallery, as the export and
     `convlens visualize` write them."""
     export = tmp_path_factory.mktemp("browser") / "exported"
-    shutil.copytree(small_export, export)
+    shutil.copytree(small_export, export, ignore=shutil.ignore_patterns("gallery"))  # the browser's own gallery
     support.add_examples_and_classes(export)
     support.add_colour_imagenet(export)  # the real small models, with an "ImageNet" network that reads colours
     gallery = export / "gallery"

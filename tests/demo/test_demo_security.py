@@ -276,7 +276,7 @@ def _convlens_demo(*args: str, env: dict | None = None, timeout: float = 90) -> 
 
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), *args],
+        [sys.executable, "-m", "toolkit", "demo", "--port", str(free_port()), "--no-gallery", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
