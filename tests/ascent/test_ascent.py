@@ -12,6 +12,8 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 # After the importorskip calls: without TensorFlow the module is skipped before these import it.
+from ascent_models import digits_like_model  # noqa: E402
+
 from toolkit.ascent import models  # noqa: E402
 from toolkit.ascent import objectives as obj  # noqa: E402
 from toolkit.ascent import render as rnd  # noqa: E402
@@ -32,22 +34,6 @@ def tiny_conv_model(size: int = 24, channels: int = 3, seed: int = 0):
     x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="c2")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(image, keras.layers.Dense(4, activation="softmax", name="out")(x))
-
-
-def digits_like_model(separate_softmax: bool = True):
-    """The practical's CNN shape, scaled down: 28x28x1 -> conv -> pool -> conv -> flatten -> Dense(10)."""
-    keras.utils.set_random_seed(1)
-    image = keras.Input((28, 28, 1))
-    x = keras.layers.Rescaling(1 / 255)(image)
-    x = keras.layers.Conv2D(3, 5, padding="same", activation="relu", name="conv1")(x)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.Flatten()(x)
-    if separate_softmax:
-        out = keras.layers.Activation("softmax")(keras.layers.Dense(10, name="logits")(x))
-    else:
-        out = keras.layers.Dense(10, activation="softmax", name="logits")(x)
-    return keras.Model(image, out)
 
 
 def binary_model(size: int = 32):

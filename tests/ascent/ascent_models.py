@@ -1,0 +1,19 @@
+"""Small Keras models the ascent and gallery tests build (TensorFlow is imported by the tests that use them)."""
+
+import keras
+
+
+def digits_like_model(separate_softmax: bool = True):
+    """The practical's CNN shape, scaled down: 28x28x1 -> conv -> pool -> conv -> flatten -> Dense(10)."""
+    keras.utils.set_random_seed(1)
+    image = keras.Input((28, 28, 1))
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(3, 5, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    if separate_softmax:
+        out = keras.layers.Activation("softmax")(keras.layers.Dense(10, name="logits")(x))
+    else:
+        out = keras.layers.Dense(10, activation="softmax", name="logits")(x)
+    return keras.Model(image, out)
