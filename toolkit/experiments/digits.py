@@ -205,6 +205,22 @@ def train_few(
     return history.history
 
 
+def _fit_all(
+    model, train: Split, validation: Split, config: LettersConfig | FullConfig, verbose, phase: str
+) -> dict[str, list[float]]:
+    """Compile, then train on every image of `train` for `config.epochs` epochs: letters and the full-MNIST CNN."""
+    _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
+    return model.fit(
+        _as_input(train.x),
+        train.y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(_as_input(validation.x), validation.y),
+        verbose=verbose,
+        callbacks=phase_logs(phase),
+    ).history
+
+
 def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log = print) -> dict:
     """The CNN on 26 letter classes; writes letters.keras, curves and the sample grid."""
     from toolkit.data.letters import save_letter_grid
@@ -214,17 +230,8 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log 
     save_letter_grid(train, folder / "letters_samples.png", title=source)
     seed_training(config.seed)
     model = small_cnn(26)
-    _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
     started = time.perf_counter()
-    history = model.fit(
-        _as_input(train.x),
-        train.y,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_data=(_as_input(validation.x), validation.y),
-        verbose=verbose,
-        callbacks=phase_logs(names.LETTERS),
-    ).history
+    history = _fit_all(model, train, validation, config, verbose, names.LETTERS)
     metrics = {
         "val_accuracy": _accuracy(model, validation),
         "train_images": len(train),
@@ -271,17 +278,8 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
     validation = Split(mnist_train.x[-VALIDATION_POOL:], mnist_train.y[-VALIDATION_POOL:])
     seed_training(config.seed)
     model = small_cnn(10)
-    _compile(model, config.learning_rate, config.epochs * math.ceil(len(train) / config.batch_size))
     started = time.perf_counter()
-    history = model.fit(
-        _as_input(train.x),
-        train.y,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_data=(_as_input(validation.x), validation.y),
-        verbose=verbose,
-        callbacks=phase_logs("full"),
-    ).history
+    history = _fit_all(model, train, validation, config, verbose, "full")
     metrics = {
         "test_accuracy": _accuracy(model, test),
         "train_images": len(train),
