@@ -1,6 +1,7 @@
 """The ImageNet model's 1000 probabilities read as cat-or-dog evidence (numpy only; export and demo share it).
 
-The class ranges are in toolkit.core.names: dogs 151-268, cats 281-293 (domestic and wild).
+The class ranges are in toolkit.core.names: dogs 151-268, cats 281-293 (domestic and wild) or 281-285
+(domestic only, as the photo verdict and the zero-shot reference count them).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import numpy as np
 from toolkit.core.names import IMAGENET_CAT_CLASSES, IMAGENET_DOG_CLASSES
 
 
-def cat_and_dog_mass(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image, the softmax mass on ImageNet's cat classes and on its dog classes."""
+def cat_and_dog_mass(probabilities: np.ndarray, cats: range = IMAGENET_CAT_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the softmax mass on ImageNet's cat classes (`cats`: all, or the domestic ones) and on its dogs."""
     probabilities = np.asarray(probabilities).reshape(len(probabilities), -1)
-    cats = probabilities[:, IMAGENET_CAT_CLASSES.start : IMAGENET_CAT_CLASSES.stop].sum(axis=1)
-    dogs = probabilities[:, IMAGENET_DOG_CLASSES.start : IMAGENET_DOG_CLASSES.stop].sum(axis=1)
-    return cats, dogs
+    cat_mass = probabilities[:, cats.start : cats.stop].sum(axis=1)
+    dog_mass = probabilities[:, IMAGENET_DOG_CLASSES.start : IMAGENET_DOG_CLASSES.stop].sum(axis=1)
+    return cat_mass, dog_mass
 
 
-def cat_vs_dog_decisions(probabilities: np.ndarray) -> np.ndarray:
+def cat_vs_dog_decisions(probabilities: np.ndarray, cats: range = IMAGENET_CAT_CLASSES) -> np.ndarray:
     """1 (dog) where the dog mass exceeds the cat mass, else 0 (cat): the cats-vs-dogs labels' order."""
-    cats, dogs = cat_and_dog_mass(probabilities)
-    return (dogs > cats).astype(np.int64)
+    cat_mass, dog_mass = cat_and_dog_mass(probabilities, cats)
+    return (dog_mass > cat_mass).astype(np.int64)

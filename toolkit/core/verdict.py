@@ -20,11 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from toolkit.core.names import (
-    IMAGENET_DOG_CLASSES,
-    IMAGENET_DOMESTIC_CAT_CLASSES,
-    PHOTO_VERDICTS,
-)
+from toolkit.core.imagenet_groups import cat_and_dog_mass
+from toolkit.core.names import IMAGENET_DOMESTIC_CAT_CLASSES, PHOTO_VERDICTS
 
 EPSILON = 1e-6  # keeps log-odds finite when a network is certain
 
@@ -75,10 +72,9 @@ class ImagenetEvidence:
 def imagenet_evidence(probabilities: np.ndarray, labels: list[str]) -> ImagenetEvidence:
     """Cat and dog mass and the top 5 of one 1000-class probability vector."""
     p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    cat = float(p[list(IMAGENET_DOMESTIC_CAT_CLASSES)].sum())
-    dog = float(p[list(IMAGENET_DOG_CLASSES)].sum())
+    cat, dog = cat_and_dog_mass(p[None], IMAGENET_DOMESTIC_CAT_CLASSES)
     top = np.argsort(p)[::-1][:5]
-    return ImagenetEvidence(cat, dog, [(labels[i], float(p[i])) for i in top])
+    return ImagenetEvidence(float(cat[0]), float(dog[0]), [(labels[i], float(p[i])) for i in top])
 
 
 def transfer_preprocessing(rule: DecisionRule, trained: dict, side: int) -> dict:

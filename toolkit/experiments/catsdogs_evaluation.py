@@ -8,8 +8,10 @@ import time
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
+from toolkit.core.imagenet_groups import cat_and_dog_mass, cat_vs_dog_decisions
+from toolkit.core.names import IMAGENET_DOMESTIC_CAT_CLASSES
 from toolkit.data import backbones
-from toolkit.data.datasets import IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES, Split
+from toolkit.data.datasets import Split
 from toolkit.experiments.catsdogs_data import evaluation_dataset
 from toolkit.experiments.catsdogs_models import (
     cats_dogs_scratch_model,
@@ -46,9 +48,8 @@ def imagenet_zero_shot(images: np.ndarray, labels: np.ndarray, batch_size: int =
     size = images.shape[1]
     model = backbones.imagenet_mobilenet((size, size, 3), include_top=True)
     probabilities = model.predict(images.astype(np.float32) / 127.5 - 1.0, batch_size=batch_size, verbose=0)
-    dog_mass = probabilities[:, list(IMAGENET_DOG_CLASSES)].sum(axis=1)
-    cat_mass = probabilities[:, list(IMAGENET_DOMESTIC_CAT_CLASSES)].sum(axis=1)
-    predicted = (dog_mass > cat_mass).astype(np.int64)
+    cat_mass, dog_mass = cat_and_dog_mass(probabilities, IMAGENET_DOMESTIC_CAT_CLASSES)
+    predicted = cat_vs_dog_decisions(probabilities, IMAGENET_DOMESTIC_CAT_CLASSES)
     return {
         "test_accuracy": float(np.mean(predicted == labels)),
         "input_size": int(size),
