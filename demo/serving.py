@@ -122,7 +122,7 @@ class ResultFiles:
                 os.utime(path)
             else:
                 write_atomically(path, data, durable=False)  # a result image need not survive a crash
-            self._prune()
+                self._prune()  # only a new file can take the folder over `keep`
         return str(path)
 
     def _prune(self) -> None:
