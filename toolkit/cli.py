@@ -99,6 +99,11 @@ def _add_train(commands) -> None:
         action="store_true",
         help="catsdogs: also reduce each batch to a random resolution and JPEG-encode it while training",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="sweep: processes training at once, one thread each (default 1; 2 is about 1.4x faster on 2 cores)",
+    )
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(
         run=lambda args: (

@@ -364,6 +364,8 @@ def train_from_cli(args) -> int:
     """`convlens train catsdogs [--profile paper|quick] [--data DIR] [...]`."""
     if getattr(args, "only_full", False):
         raise ConvlensError("--only-full only applies to `convlens train digits`.")
+    if getattr(args, "workers", None) is not None:
+        raise ConvlensError("--workers only applies to `convlens train sweep`.")
     config = config_for(
         getattr(args, "profile", None) or "quick",
         epochs=getattr(args, "epochs", None),

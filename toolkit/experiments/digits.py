@@ -91,7 +91,7 @@ def _as_input(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, np.float32)[..., None]
 
 
-def _accuracy(model, split: Split) -> float:
+def accuracy(model, split: Split) -> float:
     probabilities = model.predict(_as_input(split.x), batch_size=1000, verbose=0)
     return float((probabilities.argmax(axis=1) == split.y).mean())
 
@@ -233,7 +233,7 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log 
     started = time.perf_counter()
     history = _fit_all(model, train, validation, config, verbose, names.LETTERS)
     metrics = {
-        "val_accuracy": _accuracy(model, validation),
+        "val_accuracy": accuracy(model, validation),
         "train_images": len(train),
         "val_images": len(validation),
         "source": source,
@@ -260,7 +260,7 @@ def run_few(
     started = time.perf_counter()
     history = train_few(model, train, config, validation if validate else None, verbose, phase=method)
     metrics = {
-        "test_accuracy": _accuracy(model, test),
+        "test_accuracy": accuracy(model, test),
         "samples": len(train),
         "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "seconds": round(time.perf_counter() - started, 1),
@@ -281,7 +281,7 @@ def train_full(config: FullConfig, folder: Path, verbose="auto") -> dict:
     started = time.perf_counter()
     history = _fit_all(model, train, validation, config, verbose, "full")
     metrics = {
-        "test_accuracy": _accuracy(model, test),
+        "test_accuracy": accuracy(model, test),
         "train_images": len(train),
         "val_images": len(validation),
         "seconds": round(time.perf_counter() - started, 1),

@@ -8,7 +8,6 @@ from toolkit.experiments.common import Log, run_logs
 from toolkit.experiments.digits import (
     DigitsProfile,
     config_for,
-    letters_model_for,
     train_digits,
     train_full,
     train_letters,
@@ -31,6 +30,10 @@ def config_from_args(args) -> DigitsProfile:
         raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
     if getattr(args, "only_full", False) and args.experiment != names.DIGITS:
         raise ConvlensError("--only-full only applies to `convlens train digits`.")
+    if getattr(args, "workers", None) is not None and args.experiment != names.SWEEP:
+        raise ConvlensError("--workers only applies to `convlens train sweep`.")
+    if getattr(args, "workers", None) is not None and not 1 <= args.workers <= 64:
+        raise ConvlensError(f"--workers must be between 1 and 64, not {args.workers}.")
     return config_for(
         args.profile,
         epochs=args.epochs,
@@ -61,10 +64,9 @@ def train_from_cli(args, log: Log = print) -> int:
         log(f"written to {folder}; the demo's model is {folder / names.FULL_MODEL}")
     elif args.experiment == names.SWEEP:
         folder = run_folder(names.SWEEP, args.out)
-        letters_model = letters_model_for(profile.letters, run_folder(names.DIGITS), log=log)
-        summary = run_sweep(profile.sweep, letters_model, folder, log)
+        summary = run_sweep(profile.sweep, folder, workers=getattr(args, "workers", None) or 1, log=log)
         log(sweep_table(summary).rstrip("\n"))
-        log(f"written to {folder}")
+        log(f"written to {folder} (and nothing else)")
     else:
         raise ConvlensError(f"unknown digits experiment {args.experiment!r}: use letters, digits or sweep.")
     return 0

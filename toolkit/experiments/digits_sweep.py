@@ -1,93 +1,230 @@
-"""The practical's open question: transfer against scratch for several numbers of digits and seeds (`runs/sweep/`)."""
+"""The practical's open question, answered with paired statistics: transfer against scratch for several
+numbers of digits, seeds and augmentation arms (`convlens train sweep`, into `--out`, `runs/sweep/` by default).
+
+Three stages, each a set of independent units that run in `workers` processes (one thread each):
+1. the letters model, retrained for every seed (and the selection seed);
+2. learning-rate selection: per n, arm and method, every candidate trained with the selection seed and
+   judged on the validation pool;
+3. the paired runs: per seed, n and arm, transfer and scratch on the same digits, the same letters model
+   and the same augmented batches, each with its chosen learning rate, scored once on the test digits.
+Each unit's result is a JSON file under `<out>/units/`, so an interrupted sweep resumes where it stopped.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
-
-import numpy as np
 
 from toolkit.core import names
 from toolkit.core.json_files import write_json
 from toolkit.experiments.common import Log
-from toolkit.experiments.digits import SweepConfig, mnist_few_and_validation, run_few
+from toolkit.experiments.digits_config import SweepConfig
+from toolkit.experiments.sweep_statistics import METHODS, arm_name, plot_sweep, selection_key, summarise, sweep_table
+
+UNITS = "units"
+CONFIG = "sweep_config.json"
 
 
-def run_sweep(config: SweepConfig, letters_model, folder: Path, log: Log = print) -> list[dict]:
-    """Transfer vs scratch for every n and seed: results.json, results.md and sweep.png."""
-    runs = []
-    for n in config.sizes:
-        for seed in config.seeds:
-            few = dataclasses.replace(config.few, samples=n, seed=seed)
-            data = mnist_few_and_validation(n, seed)
-            for method in ("transfer", "scratch"):
-                _, _, metrics = run_few(method, letters_model, few, verbose=0, data=data, validate=False)
-                runs.append({"method": method, "samples": n, "seed": seed, **metrics})
-                log(
-                    f"sweep: n={n:5d} seed={seed} {method:8s} test accuracy {metrics['test_accuracy']:.4f} "
-                    f"({metrics['seconds']:.0f} s)"
-                )
-    summary = summarise(runs)
-    write_json(folder / names.RESULTS_FILE, {"config": config, "runs": runs, "summary": summary})
+def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = print) -> list[dict]:
+    """All three stages, then results.json, results.md and sweep.png in `folder`; returns the summary rows."""
+    started = time.perf_counter()
+    units = _prepare(config, Path(folder), log)
+    seeds = (config.selection_seed, *config.seeds)
+    _run_stage("letters", [(_letters_unit, config, seed, units) for seed in seeds], workers, log)
+    selection = [
+        (_selection_unit, config, (augmented, n, method, rate), units)
+        for augmented in config.augmentation
+        for n in config.sizes
+        for method in METHODS
+        for rate in config.learning_rates
+    ]
+    chosen = choose_learning_rates(_run_stage("learning-rate selection", selection, workers, log))
+    paired = [
+        (_paired_unit, config, (seed, augmented, n, chosen), units)
+        for seed in config.seeds
+        for augmented in config.augmentation
+        for n in config.sizes
+    ]
+    runs = [run for pair in _run_stage("paired runs", paired, workers, log) for run in pair["runs"]]
+    letters = [json.loads((units / f"letters-{seed}.json").read_text()) for seed in seeds]
+    summary = summarise(runs, chosen)
+    write_json(
+        folder / names.RESULTS_FILE,
+        {
+            "config": config,
+            "seconds": round(time.perf_counter() - started, 1),
+            "workers": workers,
+            "letters": letters,
+            "learning_rates": chosen,
+            "runs": runs,
+            "summary": summary,
+        },
+    )
     (folder / "results.md").write_text(sweep_table(summary))
     plot_sweep(summary, folder / "sweep.png")
     return summary
 
 
-def summarise(runs: list[dict]) -> list[dict]:
-    """Mean and standard deviation (over seeds) of test accuracy per method and n."""
-    rows = []
-    for n in sorted({run["samples"] for run in runs}):
-        row = {"samples": n}
-        for method in ("transfer", "scratch"):
-            values = np.array([run["test_accuracy"] for run in runs if run["samples"] == n and run["method"] == method])
-            row[method] = {
-                "mean": float(values.mean()),
-                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                "runs": len(values),
+def choose_learning_rates(selection: list[dict]) -> dict[str, float]:
+    """The candidate with the best validation accuracy per arm, n and method (the smaller rate on a tie)."""
+    best: dict[str, dict] = {}
+    for run in sorted(selection, key=lambda run: run["learning_rate"]):
+        key = selection_key(run["augmented"], run["samples"], run["method"])
+        if key not in best or run["val_accuracy"] > best[key]["val_accuracy"]:
+            best[key] = run
+    return {key: run["learning_rate"] for key, run in best.items()}
+
+
+# ------------------------------------------------------------------------------------ stages
+
+
+def _prepare(config: SweepConfig, folder: Path, log: Log) -> Path:
+    """`<folder>/units/`, emptied if it holds the units of a different configuration."""
+    units = folder / UNITS
+    wanted = json.loads(json.dumps(dataclasses.asdict(config)))
+    recorded = folder / CONFIG
+    if units.exists() and (not recorded.exists() or json.loads(recorded.read_text()) != wanted):
+        log(f"sweep: {units} holds a different configuration's runs; starting afresh")
+        shutil.rmtree(units)
+    units.mkdir(parents=True, exist_ok=True)
+    write_json(recorded, wanted)
+    return units
+
+
+def _run_stage(stage: str, units: list[tuple], workers: int, log: Log) -> list[dict]:
+    """Run the units not done yet (in `workers` processes when more than one), then every unit's result."""
+    started = time.perf_counter()
+    todo = [unit for unit in units if not _unit_path(*unit[1:]).exists()]
+    log(f"sweep: {stage}: {len(units) - len(todo)} of {len(units)} units already done")
+    if workers > 1 and len(todo) > 1:
+        context = get_context("spawn")  # TensorFlow in a forked child of a process that used it can hang
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_one_thread) as pool:
+            for result in pool.map(_call, todo):
+                log(result)
+    else:
+        for unit in todo:
+            log(_call(unit))
+    log(f"sweep: {stage} done in {time.perf_counter() - started:.0f} s")
+    return [json.loads(_unit_path(*unit[1:]).read_text()) for unit in units]
+
+
+def _one_thread() -> None:
+    """A worker's TensorFlow uses one thread: on small batches, processes scale better than threads."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _call(unit: tuple) -> str:
+    function, config, key, units = unit
+    started = time.perf_counter()
+    result = function(config, key, units)
+    write_json(_unit_path(config, key, units), result)
+    return f"sweep: {_unit_name(key)} done in {time.perf_counter() - started:.0f} s: {_describe(result)}"
+
+
+def _unit_name(key) -> str:
+    if isinstance(key, int):
+        return f"letters-{key}"
+    if len(key) == 4 and isinstance(key[2], str):  # selection: (augmented, n, method, rate)
+        augmented, n, method, rate = key
+        return f"select-{arm_name(augmented)}-{n}-{method}-{rate:g}"
+    seed, augmented, n, _ = key
+    return f"paired-{seed}-{arm_name(augmented)}-{n}"
+
+
+def _unit_path(config: SweepConfig, key, units: Path) -> Path:
+    return units / f"{_unit_name(key)}.json"
+
+
+def _describe(result: dict) -> str:
+    if "runs" in result:
+        return ", ".join(f"{run['method']} {run['test_accuracy']:.4f}" for run in result["runs"])
+    return f"validation accuracy {result['val_accuracy']:.4f}"
+
+
+# ------------------------------------------------------------------------------------ units
+
+
+def _letters_unit(config: SweepConfig, seed: int, units: Path) -> dict:
+    """The letters model with this seed, saved as `<units>/letters-<seed>/letters.keras`."""
+    from toolkit.experiments.digits import train_letters
+
+    folder = units / f"letters-{seed}"
+    folder.mkdir(exist_ok=True)
+    metrics = train_letters(dataclasses.replace(config.letters, seed=seed), folder, verbose=0, log=lambda _: None)
+    return {"seed": seed, **metrics}
+
+
+def _letters_model(units: Path, seed: int):  # -> keras.Model
+    from toolkit.core.model_files import load_keras_model
+
+    return load_keras_model(units / f"letters-{seed}" / names.LETTERS_MODEL, compile=True)
+
+
+def _train_one(config: SweepConfig, method: str, rate: float, augmented: bool, seed: int, data, units: Path):
+    """One method on one sample of digits: the trained model."""
+    from toolkit.experiments.digits import small_cnn, train_few, transfer_cnn
+    from toolkit.experiments.digits_config import DigitAugmentation
+    from toolkit.experiments.common import seed_training
+
+    few = dataclasses.replace(
+        config.few,
+        samples=len(data[0]),
+        seed=seed,
+        learning_rate=rate,
+        augmentation=DigitAugmentation() if augmented else None,
+    )
+    seed_training(seed)
+    model = transfer_cnn(_letters_model(units, seed)) if method == "transfer" else small_cnn(10)
+    train_few(model, data[0], few, verbose=0, phase=method)
+    return model
+
+
+def _selection_unit(config: SweepConfig, key: tuple, units: Path) -> dict:
+    from toolkit.experiments.digits import accuracy, mnist_few_and_validation
+
+    augmented, n, method, rate = key
+    seed = config.selection_seed
+    data = mnist_few_and_validation(n, seed)
+    model = _train_one(config, method, rate, augmented, seed, data, units)
+    return {
+        "augmented": augmented,
+        "samples": n,
+        "method": method,
+        "learning_rate": rate,
+        "seed": seed,
+        "val_accuracy": accuracy(model, data[1]),
+    }
+
+
+def _paired_unit(config: SweepConfig, key: tuple, units: Path) -> dict:
+    """Transfer and scratch on the same digits, letters model and augmented batches: the test figure of each."""
+    from toolkit.experiments.digits import accuracy, mnist_few_and_validation
+
+    seed, augmented, n, chosen = key
+    data = mnist_few_and_validation(n, seed)
+    runs = []
+    for method in METHODS:
+        rate = chosen[selection_key(augmented, n, method)]
+        started = time.perf_counter()
+        model = _train_one(config, method, rate, augmented, seed, data, units)
+        runs.append(
+            {
+                "method": method,
+                "samples": n,
+                "seed": seed,
+                "augmented": augmented,
+                "learning_rate": rate,
+                "val_accuracy": accuracy(model, data[1]),
+                "test_accuracy": accuracy(model, data[2]),
+                "seconds": round(time.perf_counter() - started, 1),
             }
-        row["transfer_minus_scratch"] = row["transfer"]["mean"] - row["scratch"]["mean"]
-        rows.append(row)
-    return rows
-
-
-def sweep_table(summary: list[dict]) -> str:
-    """The sweep as a markdown table (mean ± sample std over seeds)."""
-    lines = ["| n digits | transfer (frozen letter convs) | scratch | transfer - scratch |", "|---:|---:|---:|---:|"]
-    for row in summary:
-        t, s = row["transfer"], row["scratch"]
-        lines.append(
-            f"| {row['samples']} | {t['mean']:.4f} ± {t['std']:.4f} | {s['mean']:.4f} ± {s['std']:.4f} "
-            f"| {row['transfer_minus_scratch']:+.4f} |"
         )
-    return "\n".join(lines) + "\n"
-
-
-def plot_sweep(summary: list[dict], path: Path) -> None:
-    """Test accuracy against n (log scale), mean with std error bars, for both methods."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = [row["samples"] for row in summary]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for method, label in (("transfer", "transfer (frozen letter convs)"), ("scratch", "from scratch")):
-        axis.errorbar(
-            sizes,
-            [row[method]["mean"] for row in summary],
-            yerr=[row[method]["std"] for row in summary],
-            marker="o",
-            capsize=4,
-            label=label,
-        )
-    axis.set_xscale("log")
-    axis.set_xticks(sizes, [str(n) for n in sizes])
-    axis.set_xlabel("MNIST training digits (n)")
-    axis.set_ylabel("test accuracy (10,000 digits)")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    axis.set_title(f"Transfer vs scratch, mean ± std over {summary[0]['transfer']['runs']} seeds")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return {"runs": runs}

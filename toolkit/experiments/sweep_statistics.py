@@ -1,0 +1,152 @@
+"""The sweep's statistics: paired differences (transfer - scratch, same seed) with t intervals, a sign test,
+one sentence per regime no stronger than its interval, the markdown table and the plot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+CONFIDENCE = 0.95
+METHODS = ("transfer", "scratch")
+
+
+def arm_name(augmented: bool) -> str:
+    return "augmented" if augmented else "plain"
+
+
+def selection_key(augmented: bool, samples: int, method: str) -> str:
+    """How results.json names the learning rate chosen for one arm, n and method."""
+    return f"{arm_name(augmented)}/{samples}/{method}"
+
+
+def paired_interval(differences, confidence: float = CONFIDENCE) -> dict:
+    """Mean of paired differences with its two-sided t interval, the count of positive ones and a sign test."""
+    from scipy import stats
+
+    values = np.asarray(differences, float)
+    count = len(values)
+    mean = float(values.mean())
+    if count > 1:
+        spread = float(values.std(ddof=1))
+        half = float(stats.t.ppf((1 + confidence) / 2, count - 1)) * spread / math.sqrt(count)
+    else:
+        spread, half = 0.0, math.inf
+    wins, losses = int((values > 0).sum()), int((values < 0).sum())
+    sign_p = float(stats.binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0
+    return {
+        "mean": mean,
+        "low": mean - half,
+        "high": mean + half,
+        "std": spread,
+        "seeds": count,
+        "transfer_wins": wins,
+        "scratch_wins": losses,
+        "sign_test_p": sign_p,
+        "confidence": confidence,
+    }
+
+
+def summarise(runs: list[dict], learning_rates: dict[str, float]) -> list[dict]:
+    """One row per arm and n: each method's mean and std over seeds, and the paired difference's interval."""
+    rows = []
+    for augmented in sorted({run["augmented"] for run in runs}, reverse=True):
+        for n in sorted({run["samples"] for run in runs}):
+            cell = [run for run in runs if run["augmented"] == augmented and run["samples"] == n]
+            by_method = {m: {r["seed"]: r["test_accuracy"] for r in cell if r["method"] == m} for m in METHODS}
+            seeds = sorted(set(by_method["transfer"]) & set(by_method["scratch"]))
+            row: dict = {"augmented": augmented, "samples": n}
+            for method in METHODS:
+                values = np.array([by_method[method][s] for s in seeds])
+                row[method] = {
+                    "mean": float(values.mean()),
+                    "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                    "learning_rate": learning_rates.get(selection_key(augmented, n, method)),
+                }
+            row["difference"] = paired_interval([by_method["transfer"][s] - by_method["scratch"][s] for s in seeds])
+            row["conclusion"] = conclusion(row)
+            rows.append(row)
+    return rows
+
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def conclusion(row: dict) -> str:
+    """One sentence, as strong as the interval allows: a winner only when the interval excludes zero."""
+    d = row["difference"]
+    where = f"With {row['samples']} digits ({'augmented' if row['augmented'] else 'no augmentation'})"
+    interval = f"{_points(d['mean'])} points, {d['confidence']:.0%} CI {_points(d['low'])} to {_points(d['high'])}"
+    if d["low"] > 0:
+        return f"{where}, transfer is better: {interval}; transfer won {d['transfer_wins']} of {d['seeds']} seeds."
+    if d["high"] < 0:
+        return f"{where}, scratch is better: {interval}; scratch won {d['scratch_wins']} of {d['seeds']} seeds."
+    bound = max(abs(d["low"]), abs(d["high"]))
+    return (
+        f"{where}, no difference is shown: {interval} ({d['transfer_wins']} of {d['seeds']} seeds favour "
+        f"transfer); any real difference is under {100 * bound:.2f} points either way."
+    )
+
+
+def sweep_table(summary: list[dict]) -> str:
+    """The sweep as markdown: accuracies (mean ± std over seeds), the paired difference and its interval,
+    then the conclusions."""
+    lines = [
+        "| arm | n digits | transfer (lr) | scratch (lr) | transfer - scratch, points | 95% CI | "
+        "seeds transfer won | sign test p |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in summary:
+        t, s, d = row["transfer"], row["scratch"], row["difference"]
+        lines.append(
+            f"| {arm_name(row['augmented'])} | {row['samples']} "
+            f"| {t['mean']:.4f} ± {t['std']:.4f} ({t['learning_rate']:g}) "
+            f"| {s['mean']:.4f} ± {s['std']:.4f} ({s['learning_rate']:g}) "
+            f"| {_points(d['mean'])} | {_points(d['low'])} to {_points(d['high'])} "
+            f"| {d['transfer_wins']} of {d['seeds']} | {d['sign_test_p']:.3g} |"
+        )
+    return "\n".join([*lines, "", *(f"- {row['conclusion']}" for row in summary)]) + "\n"
+
+
+def plot_sweep(summary: list[dict], path: Path) -> None:
+    """Left: test accuracy against n per method and arm. Right: transfer - scratch with its 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    arms = sorted({row["augmented"] for row in summary}, reverse=True)
+    for offset, augmented in zip((0.97, 1.03), arms):
+        rows = [row for row in summary if row["augmented"] == augmented]
+        sizes = np.array([row["samples"] for row in rows])
+        arm = arm_name(augmented)
+        for method, style in (("transfer", "-o"), ("scratch", "--s")):
+            left.errorbar(
+                sizes,
+                [row[method]["mean"] for row in rows],
+                yerr=[row[method]["std"] for row in rows],
+                fmt=style,
+                capsize=3,
+                label=f"{method}, {arm}",
+            )
+        means = np.array([row["difference"]["mean"] for row in rows]) * 100
+        errors = np.array([[m - 100 * r["difference"]["low"], 100 * r["difference"]["high"] - m] for m, r in zip(means, rows)])
+        right.errorbar(sizes * offset, means, yerr=errors.T, fmt="o", capsize=4, label=arm)
+    right.axhline(0, color="black", linewidth=0.8)
+    seeds = summary[0]["difference"]["seeds"] if summary else 0
+    for axis in (left, right):
+        axis.set_xscale("log")
+        axis.set_xlabel("MNIST training digits (n)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    left.set_ylabel("test accuracy (10,000 digits)")
+    left.set_title(f"Mean ± std over {seeds} seeds")
+    right.set_ylabel("transfer - scratch, points")
+    right.set_title(f"Paired difference, {CONFIDENCE:.0%} t interval over {seeds} seeds")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
