@@ -136,14 +136,27 @@ def _add_verify(commands) -> None:
 
 
 def _add_eval(commands) -> None:
-    parser = commands.add_parser("eval", help="measure the served photo verdict on real photos (cat, dog, neither)")
-    parser.add_argument("what", choices=["photos"], help="photos: the real-photo set (convlens assets --only photos)")
+    parser = commands.add_parser(
+        "eval", help="measure the served photo verdict on real photos, or the ImageNet zero-shot reference"
+    )
+    parser.add_argument(
+        "what",
+        choices=["photos", "zero-shot"],
+        help="photos: the served verdict on the real-photo set (convlens assets --only photos); zero-shot: the "
+        "ImageNet model on the cats-vs-dogs images, two rules (runs/zero_shot/)",
+    )
     parser.add_argument("--export", metavar="DIR", help="the export folder (default exported/)")
     parser.add_argument(
         "--compare", nargs="*", metavar="DIR", help="other exports whose cats-vs-dogs model joins the comparison"
     )
-    parser.add_argument("--out", metavar="DIR", help="where the page and results go (default runs/eval_photos)")
-    parser.set_defaults(run=_lazy("toolkit.evaluation.photos:eval_from_cli"))
+    parser.add_argument("--out", metavar="DIR", help="where the results go (default runs/eval_photos, runs/zero_shot)")
+    parser.set_defaults(
+        run=lambda args: (
+            _lazy("toolkit.experiments.zero_shot:zero_shot_from_cli")(args)
+            if args.what == "zero-shot"
+            else _lazy("toolkit.evaluation.photos:eval_from_cli")(args)
+        )
+    )
 
 
 def _add_visualize(commands) -> None:
@@ -259,6 +272,8 @@ def _set_loudness(args: argparse.Namespace) -> contextlib.AbstractContextManager
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows at once in a log file too (long runs)
     try:
         with _set_loudness(args):
             result = args.run(args)

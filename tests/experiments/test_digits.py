@@ -1,4 +1,4 @@
-"""Letters to digits: the CNN's architecture, transfer that keeps the letter convs, data helpers, sweep summary."""
+"""Letters to digits: the CNN's architecture, transfer that keeps the letter convs, data helpers, the CLI."""
 
 import argparse
 
@@ -7,7 +7,7 @@ import pytest
 
 from toolkit.core.errors import ConvlensError
 from toolkit.data.datasets import Split
-from toolkit.experiments import digits, digits_cli, digits_sweep
+from toolkit.experiments import digits, digits_cli
 
 
 def _trainable(model) -> int:
@@ -107,31 +107,6 @@ def test_augmented_stream_cycles_through_the_split_with_fresh_augmentation():
     assert warped.x.dtype == np.uint8 and not np.array_equal(warped.x, plain.x)
     again = digits.augmented_stream(train, 50, np.random.default_rng(0), digits.DigitAugmentation())
     np.testing.assert_array_equal(warped.x, again.x)
-
-
-def test_sweep_summary_reports_mean_and_sample_std_per_method_and_n(tmp_path):
-    runs = [
-        {"method": m, "samples": n, "seed": s, "test_accuracy": acc}
-        for (m, n, s, acc) in [
-            ("transfer", 100, 0, 0.80),
-            ("transfer", 100, 1, 0.84),
-            ("scratch", 100, 0, 0.70),
-            ("scratch", 100, 1, 0.74),
-            ("transfer", 300, 0, 0.90),
-            ("transfer", 300, 1, 0.90),
-            ("scratch", 300, 0, 0.91),
-            ("scratch", 300, 1, 0.93),
-        ]
-    ]
-    summary = digits_sweep.summarise(runs)
-    assert [row["samples"] for row in summary] == [100, 300]
-    assert summary[0]["transfer"]["mean"] == pytest.approx(0.82)
-    assert summary[0]["transfer"]["std"] == pytest.approx(np.std([0.80, 0.84], ddof=1))
-    assert summary[1]["transfer_minus_scratch"] == pytest.approx(-0.02)
-    table = digits_sweep.sweep_table(summary)
-    assert "| 100 | 0.8200 ± 0.0283 | 0.7200 ± 0.0283 | +0.1000 |" in table
-    digits_sweep.plot_sweep(summary, tmp_path / "sweep.png")
-    assert (tmp_path / "sweep.png").stat().st_size > 1000
 
 
 def _cli_args(**given) -> argparse.Namespace:

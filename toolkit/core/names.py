@@ -9,10 +9,11 @@ LETTERS = "letters"
 DIGITS = "digits"
 IMAGENET = "imagenet"  # the exported 1000-class ImageNet MobileNet the cats-vs-dogs model was built on
 SWEEP = "sweep"
+ZERO_SHOT = "zero_shot"  # the ImageNet zero-shot reference (`convlens eval zero-shot`)
 BENCH = "bench"
 # `convlens train letters` trains the letters CNN the digits experiment transfers from, so both
 # write into the digits run folder: there is no runs/letters/.
-RUN_FOLDER = {CATSDOGS: CATSDOGS, LETTERS: DIGITS, DIGITS: DIGITS, SWEEP: SWEEP, BENCH: BENCH}
+RUN_FOLDER = {CATSDOGS: CATSDOGS, LETTERS: DIGITS, DIGITS: DIGITS, SWEEP: SWEEP, BENCH: BENCH, ZERO_SHOT: ZERO_SHOT}
 TRAINING_RUN_FOLDERS = (CATSDOGS, DIGITS, SWEEP)  # the folders holding training curves (*.png)
 
 # ---- files of a run folder

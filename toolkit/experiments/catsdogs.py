@@ -43,7 +43,6 @@ from toolkit.experiments.catsdogs_data import (  # noqa: F401
 from toolkit.experiments.catsdogs_evaluation import (  # noqa: F401  # the experiment's names, as before
     confusion_matrix,
     evaluate_test_accuracy,
-    imagenet_zero_shot,
     measure_training_throughput,
 )
 from toolkit.experiments.catsdogs_models import (  # noqa: F401
@@ -59,6 +58,7 @@ from toolkit.experiments.catsdogs_models import (  # noqa: F401
 )
 from toolkit.experiments.common import phase_logs, run_logs, save_model_atomically, seed_training
 from toolkit.experiments.runs import run_folder
+from toolkit.experiments.zero_shot import zero_shot_reference
 
 if TYPE_CHECKING:
     import keras
@@ -302,8 +302,9 @@ def _train_catsdogs(config: CatsDogsConfig, folder: Path, log) -> dict:
     )
     by_size = {}
     for size in sorted({*config.zero_shot_sizes, config.input_size}):
-        images = data_.test.x if size == config.input_size else data_.test_at_size(size)
-        by_size[str(size)] = imagenet_zero_shot(images, data_.test.y, config.batch_size)
+        test = data_.test if size == config.input_size else Split(data_.test_at_size(size), data_.test.y)
+        validation = Split(data_.validation_at_size(size), data_.validation.y)
+        by_size[str(size)] = zero_shot_reference(validation, test, config.batch_size)
     metrics["imagenet_zero_shot"] = {**by_size[str(config.input_size)], "by_input_size": by_size}
     metrics["wall_seconds"] = round(time.perf_counter() - started, 1)
 

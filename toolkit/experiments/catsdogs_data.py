@@ -31,6 +31,7 @@ class CatsDogsData:
     source: str
     preprocessing: dict  # what the server must do to a photo before the model, recorded in config.json
     test_at_size: Callable[[int], np.ndarray]  # the test images at another size (for the zero-shot reference)
+    validation_at_size: Callable[[int], np.ndarray]  # the validation images likewise (its threshold)
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +82,7 @@ def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
         "validation), 400 test",
         preprocessing=package_preprocessing(size),
         test_at_size=lambda side: at(test.x[test_idx], side),
+        validation_at_size=lambda side: at(train_part.x[val_idx], side),
     )
 
 
@@ -119,6 +121,7 @@ def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
             "resize_steps": photo_folders.photo_resize_steps(size),
         },
         test_at_size=lambda side: load(test_idx, side).x,
+        validation_at_size=lambda side: load(val_idx, side).x,
     )
 
 

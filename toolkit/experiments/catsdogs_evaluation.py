@@ -1,5 +1,5 @@
-"""Cats vs dogs: how a trained model is judged (test accuracy and confusion, the ImageNet zero-shot
-reference) and how fast it trains."""
+"""Cats vs dogs: how a trained model is judged (test accuracy and confusion) and how fast it trains; the
+ImageNet zero-shot reference is in `zero_shot`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import time
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
-from toolkit.core.imagenet_groups import cat_and_dog_mass, cat_vs_dog_decisions
-from toolkit.core.names import IMAGENET_DOMESTIC_CAT_CLASSES
-from toolkit.data import backbones
 from toolkit.data.datasets import Split
 from toolkit.experiments.catsdogs_data import evaluation_dataset
 from toolkit.experiments.catsdogs_models import (
@@ -37,24 +34,6 @@ def evaluate_test_accuracy(model, test: Split, batch_size: int = 64) -> dict:
         "test_accuracy": float(np.mean(predicted == test.y)),
         "test_images": int(len(test)),
         "confusion_matrix": confusion_matrix(test.y, predicted),
-    }
-
-
-def imagenet_zero_shot(images: np.ndarray, labels: np.ndarray, batch_size: int = 64) -> dict:
-    """The ImageNet 1000-class MobileNet, untrained on our data: dog classes vs domestic-cat classes.
-
-    Predicts dog when the softmax mass on classes 151-268 exceeds that on 281-285.
-    """
-    size = images.shape[1]
-    model = backbones.imagenet_mobilenet((size, size, 3), include_top=True)
-    probabilities = model.predict(images.astype(np.float32) / 127.5 - 1.0, batch_size=batch_size, verbose=0)
-    cat_mass, dog_mass = cat_and_dog_mass(probabilities, IMAGENET_DOMESTIC_CAT_CLASSES)
-    predicted = cat_vs_dog_decisions(probabilities, IMAGENET_DOMESTIC_CAT_CLASSES)
-    return {
-        "test_accuracy": float(np.mean(predicted == labels)),
-        "input_size": int(size),
-        "confusion_matrix": confusion_matrix(labels, predicted),
-        "mean_mass_on_cats_and_dogs": float(np.mean(dog_mass + cat_mass)),
     }
 
 

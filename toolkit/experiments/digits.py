@@ -221,13 +221,14 @@ def _fit_all(
     ).history
 
 
-def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log = print) -> dict:
-    """The CNN on 26 letter classes; writes letters.keras, curves and the sample grid."""
+def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log = print, figures: bool = True) -> dict:
+    """The CNN on 26 letter classes; writes letters.keras, and with `figures` the curves and the sample grid."""
     from toolkit.data.letters import save_letter_grid
 
     train, validation, source = letters_data(config)
     log(f"letters: {len(train)} training and {len(validation)} validation images, {source}")
-    save_letter_grid(train, folder / "letters_samples.png", title=source)
+    if figures:
+        save_letter_grid(train, folder / "letters_samples.png", title=source)
     seed_training(config.seed)
     model = small_cnn(26)
     started = time.perf_counter()
@@ -240,7 +241,8 @@ def train_letters(config: LettersConfig, folder: Path, verbose="auto", log: Log 
         "seconds": round(time.perf_counter() - started, 1),
     }
     save_model_atomically(model, folder / names.LETTERS_MODEL)
-    plot_curves({"letters": history}, folder / "letters_curves.png", "CNN on letters")
+    if figures:
+        plot_curves({"letters": history}, folder / "letters_curves.png", "CNN on letters")
     _record(folder, "letters", config, history, metrics)
     return metrics
 

@@ -19,12 +19,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.core import names
+from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.experiments.common import Log
 from toolkit.experiments.digits_config import SweepConfig
 from toolkit.experiments.sweep_statistics import METHODS, arm_name, plot_sweep, selection_key, summarise, sweep_table
+
+if TYPE_CHECKING:
+    import keras
 
 UNITS = "units"
 CONFIG = "sweep_config.json"
@@ -32,6 +37,8 @@ CONFIG = "sweep_config.json"
 
 def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = print) -> list[dict]:
     """All three stages, then results.json, results.md and sweep.png in `folder`; returns the summary rows."""
+    if len(set(config.seeds)) < 2:
+        raise ConvlensError("a sweep needs at least 2 seeds for its confidence intervals.")
     started = time.perf_counter()
     units = _prepare(config, Path(folder), log)
     seeds = (config.selection_seed, *config.seeds)
@@ -158,21 +165,24 @@ def _letters_unit(config: SweepConfig, seed: int, units: Path) -> dict:
 
     folder = units / f"letters-{seed}"
     folder.mkdir(exist_ok=True)
-    metrics = train_letters(dataclasses.replace(config.letters, seed=seed), folder, verbose=0, log=lambda _: None)
+    letters = dataclasses.replace(config.letters, seed=seed)
+    metrics = train_letters(letters, folder, verbose=0, log=lambda _: None, figures=False)
     return {"seed": seed, **metrics}
 
 
-def _letters_model(units: Path, seed: int):  # -> keras.Model
+def _letters_model(units: Path, seed: int) -> keras.Model:
     from toolkit.core.model_files import load_keras_model
 
     return load_keras_model(units / f"letters-{seed}" / names.LETTERS_MODEL, compile=True)
 
 
-def _train_one(config: SweepConfig, method: str, rate: float, augmented: bool, seed: int, data, units: Path):
+def _train_one(
+    config: SweepConfig, method: str, rate: float, augmented: bool, seed: int, data: tuple, units: Path
+) -> keras.Model:
     """One method on one sample of digits: the trained model."""
+    from toolkit.experiments.common import seed_training
     from toolkit.experiments.digits import small_cnn, train_few, transfer_cnn
     from toolkit.experiments.digits_config import DigitAugmentation
-    from toolkit.experiments.common import seed_training
 
     few = dataclasses.replace(
         config.few,

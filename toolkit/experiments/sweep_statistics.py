@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.core.errors import ConvlensError
+
 CONFIDENCE = 0.95
 METHODS = ("transfer", "scratch")
 
@@ -28,11 +30,10 @@ def paired_interval(differences, confidence: float = CONFIDENCE) -> dict:
     values = np.asarray(differences, float)
     count = len(values)
     mean = float(values.mean())
-    if count > 1:
-        spread = float(values.std(ddof=1))
-        half = float(stats.t.ppf((1 + confidence) / 2, count - 1)) * spread / math.sqrt(count)
-    else:
-        spread, half = 0.0, math.inf
+    if count < 2:
+        raise ConvlensError(f"a confidence interval needs at least 2 seeds, not {count}.")
+    spread = float(values.std(ddof=1))
+    half = float(stats.t.ppf((1 + confidence) / 2, count - 1)) * spread / math.sqrt(count)
     wins, losses = int((values > 0).sum()), int((values < 0).sum())
     sign_p = float(stats.binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0
     return {
@@ -68,7 +69,6 @@ def summarise(runs: list[dict], learning_rates: dict[str, float]) -> list[dict]:
             row["conclusion"] = conclusion(row)
             rows.append(row)
     return rows
-
 
 
 def _points(value: float) -> str:
@@ -134,8 +134,9 @@ def plot_sweep(summary: list[dict], path: Path) -> None:
                 label=f"{method}, {arm}",
             )
         means = np.array([row["difference"]["mean"] for row in rows]) * 100
-        errors = np.array([[m - 100 * r["difference"]["low"], 100 * r["difference"]["high"] - m] for m, r in zip(means, rows)])
-        right.errorbar(sizes * offset, means, yerr=errors.T, fmt="o", capsize=4, label=arm)
+        lows = np.array([row["difference"]["low"] for row in rows]) * 100
+        highs = np.array([row["difference"]["high"] for row in rows]) * 100
+        right.errorbar(sizes * offset, means, yerr=[means - lows, highs - means], fmt="o", capsize=4, label=arm)
     right.axhline(0, color="black", linewidth=0.8)
     seeds = summary[0]["difference"]["seeds"] if summary else 0
     for axis in (left, right):

@@ -1,0 +1,120 @@
+"""The sweep: paired t intervals and conclusions no stronger than them, learning rates chosen on validation,
+and a tiny real sweep that writes only into its folder and resumes without retraining."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.core.errors import ConvlensError
+from toolkit.data.letters import GeneratedLetters
+from toolkit.experiments import digits_sweep, sweep_statistics
+from toolkit.experiments.digits_config import FewDigitsConfig, LettersConfig, SweepConfig, config_for
+
+
+def test_the_paired_interval_is_the_t_interval_of_the_differences():
+    result = sweep_statistics.paired_interval([0.01, 0.02, 0.03])
+    half = 4.302653 * 0.01 / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert result["mean"] == pytest.approx(0.02)
+    assert (result["low"], result["high"]) == (pytest.approx(0.02 - half), pytest.approx(0.02 + half))
+    assert result["transfer_wins"] == 3 and result["sign_test_p"] == pytest.approx(0.25)
+    ten = sweep_statistics.paired_interval([0.01] * 9 + [-0.01])
+    assert ten["sign_test_p"] == pytest.approx(22 / 1024)  # 9 of 10: two-sided binomial
+    with pytest.raises(ConvlensError, match="at least 2 seeds"):
+        sweep_statistics.paired_interval([0.01])
+    with pytest.raises(ConvlensError, match="at least 2 seeds"):
+        digits_sweep.run_sweep(dataclasses.replace(TINY, seeds=(3,)), Path("never-written"))
+    assert not Path("never-written").exists()
+
+
+def _row(differences, samples=100, augmented=True) -> dict:
+    return {"samples": samples, "augmented": augmented, "difference": sweep_statistics.paired_interval(differences)}
+
+
+def test_a_conclusion_names_a_winner_only_when_the_interval_excludes_zero():
+    better = sweep_statistics.conclusion(_row([0.02, 0.03, 0.025, 0.021]))
+    assert "transfer is better" in better and "won 4 of 4 seeds" in better
+    worse = sweep_statistics.conclusion(_row([-0.01, -0.012, -0.011], augmented=False))
+    assert "scratch is better" in worse and "no augmentation" in worse
+    unclear = sweep_statistics.conclusion(_row([0.02, -0.01, 0.015, -0.005]))
+    assert "no difference is shown" in unclear and "better" not in unclear and "2 of 4 seeds favour" in unclear
+
+
+def test_summary_pairs_runs_by_seed_and_the_table_quotes_interval_and_rates():
+    runs = [
+        {"method": m, "samples": 30, "seed": s, "augmented": True, "test_accuracy": a}
+        for m, s, a in [("transfer", 0, 0.80), ("scratch", 0, 0.70), ("transfer", 1, 0.60), ("scratch", 1, 0.55)]
+    ]
+    rates = {"augmented/30/transfer": 0.003, "augmented/30/scratch": 0.01}
+    (row,) = sweep_statistics.summarise(runs, rates)
+    assert row["difference"]["mean"] == pytest.approx(0.075)  # paired: (0.10 + 0.05) / 2
+    assert row["transfer"]["mean"] == pytest.approx(0.70) and row["scratch"]["learning_rate"] == 0.01
+    table = sweep_statistics.sweep_table([row])
+    assert "| augmented | 30 | 0.7000 ± 0.1414 (0.003) | 0.6250 ± 0.1061 (0.01) | +7.50 |" in table
+    assert row["conclusion"] in table
+
+
+def test_each_learning_rate_is_the_best_on_validation_the_smaller_on_a_tie():
+    selection = [
+        {"augmented": True, "samples": 30, "method": "transfer", "learning_rate": r, "val_accuracy": a}
+        for r, a in [(0.01, 0.7), (0.001, 0.6), (0.003, 0.7)]
+    ] + [{"augmented": False, "samples": 30, "method": "scratch", "learning_rate": 0.01, "val_accuracy": 0.5}]
+    chosen = digits_sweep.choose_learning_rates(selection)
+    assert chosen == {"augmented/30/transfer": 0.003, "plain/30/scratch": 0.01}
+
+
+def test_the_paper_profile_sweeps_ten_seeds_over_five_sizes_both_arms_and_three_rates():
+    sweep = config_for("paper").sweep
+    assert sweep.sizes == (30, 100, 300, 1000, 3000) and len(sweep.seeds) >= 10
+    assert sweep.augmentation == (True, False) and len(sweep.learning_rates) == 3
+    assert sweep.selection_seed not in sweep.seeds
+
+
+TINY = SweepConfig(
+    sizes=(10,),
+    seeds=(0, 1),
+    learning_rates=(1e-3, 1e-2),
+    augmentation=(True,),
+    letters=LettersConfig(epochs=1, generated=GeneratedLetters(per_class=4, test_per_class=2)),
+    few=FewDigitsConfig(epochs=1, batches_per_epoch=3, batch_size=8),
+)
+
+
+def test_a_tiny_sweep_writes_only_into_its_folder_and_resumes_without_training(real_home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    summary = digits_sweep.run_sweep(TINY, out, log=lambda line: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    written = json.loads((out / "results.json").read_text())
+    assert len(written["runs"]) == 4 and {r["seed"] for r in written["runs"]} == {0, 1}
+    assert [letters["seed"] for letters in written["letters"]] == [1000, 0, 1]  # retrained per seed
+    assert set(written["learning_rates"]) == {"augmented/10/transfer", "augmented/10/scratch"}
+    (row,) = written["summary"]
+    assert row["difference"]["seeds"] == 2 and np.isfinite(row["difference"]["low"])
+    assert row == json.loads(json.dumps(summary[0]))
+    assert (out / "sweep.png").stat().st_size > 1000 and row["conclusion"] in (out / "results.md").read_text()
+
+    lines: list[str] = []
+    digits_sweep.run_sweep(TINY, out, log=lines.append)
+    assert [line for line in lines if "units already done" in line] == [
+        "sweep: letters: 3 of 3 units already done",
+        "sweep: learning-rate selection: 4 of 4 units already done",
+        "sweep: paired runs: 2 of 2 units already done",
+    ]
+    assert json.loads((out / "results.json").read_text())["runs"] == written["runs"]
+
+
+def test_units_of_another_configuration_are_cleared_before_a_sweep_starts(tmp_path):
+    lines: list[str] = []
+    units = digits_sweep._prepare(TINY, tmp_path, lines.append)
+    (units / "paired-0-augmented-10.json").write_text("{}")
+    assert (
+        digits_sweep._prepare(TINY, tmp_path, lines.append) == units and (units / "paired-0-augmented-10.json").exists()
+    )
+    other = dataclasses.replace(TINY, seeds=(0,))
+    digits_sweep._prepare(other, tmp_path, lines.append)
+    assert list(units.iterdir()) == [] and any("different configuration" in line for line in lines)

@@ -1,0 +1,89 @@
+"""The ImageNet zero-shot reference: every cat class counted, the threshold set on validation, the old rule beside."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from toolkit.data.datasets import Split
+from toolkit.experiments import zero_shot
+
+
+def _probabilities(dog: float, domestic: float, wild: float) -> np.ndarray:
+    """1000 probabilities with the given mass on a dog breed, a domestic cat and a wild cat, the rest spread."""
+    row = np.full(1000, (1.0 - dog - domestic - wild) / 997)
+    row[200], row[282], row[290] = dog, domestic, wild
+    return row
+
+
+def test_the_log_ratio_counts_wild_cats_and_the_old_rule_does_not():
+    lion = _probabilities(dog=0.05, domestic=0.01, wild=0.8)[None]
+    assert zero_shot.dog_log_ratio(lion) < 0  # every cat class: more cat than dog
+    assert zero_shot.dog_log_ratio(lion, range(281, 286)) > 0  # domestic only: the lion reads as a dog
+    nothing = np.zeros((1, 1000))
+    assert np.isfinite(zero_shot.dog_log_ratio(nothing)).all()
+
+
+def test_the_threshold_is_the_best_on_the_labels_given_and_nearest_zero_among_equals():
+    scores = np.array([-3.0, -1.0, 2.0, 4.0, 6.0])
+    labels = np.array([0, 0, 0, 1, 1])
+    assert zero_shot.best_threshold(scores, labels) == 3.0  # between 2 (a cat) and 4 (a dog)
+    separated = np.array([-2.0, -1.0, 1.0, 2.0])
+    assert zero_shot.best_threshold(separated, np.array([0, 0, 1, 1])) == 0.0  # anything in (-1, 1) is perfect
+    assert zero_shot.best_threshold(np.array([5.0, 6.0]), np.array([0, 0])) == 7.0  # all cats: above both
+
+
+def test_the_reference_sets_its_threshold_on_validation_and_only_then_reads_test(monkeypatch):
+    # validation: every image leans to dogs, cats less so (threshold near log(40/1) ~ 3.7 fits);
+    # test: two lions (wild cats) and two images the validation threshold decides
+    validation = [_probabilities(0.5, 0.05, 0.0), _probabilities(0.6, 0.03, 0.0), _probabilities(0.8, 0.01, 0.0)]
+    test = [_probabilities(0.05, 0.01, 0.8), _probabilities(0.5, 0.05, 0.0), _probabilities(0.9, 0.005, 0.0)]
+    answers = {3: np.array(validation), 4: np.array([*test, test[0]])}
+    monkeypatch.setattr(zero_shot, "imagenet_probabilities", lambda images, batch_size=64: answers[len(images)])
+    images = np.zeros((1, 8, 8, 3), np.uint8)
+    validation_split = Split(np.repeat(images, 3, axis=0), np.array([0, 0, 1]))
+    test_split = Split(np.repeat(images, 4, axis=0), np.array([0, 0, 1, 0]))
+    result = zero_shot.zero_shot_reference(validation_split, test_split)
+    new, old = result["rules"][zero_shot.NEW_RULE], result["rules"][zero_shot.OLD_RULE]
+    assert new["threshold_chosen_on"] == "validation" and new["validation"]["accuracy"] == 1.0
+    ratios = zero_shot.dog_log_ratio(np.array(validation))
+    assert ratios[1] < new["log_ratio_threshold"] < ratios[2]  # between the last cat and the dog of validation
+    assert new["test"]["accuracy"] == result["test_accuracy"] == 1.0  # the lions are cats, the 0.5 dog too
+    assert old["log_ratio_threshold"] == 0.0 and old["test"]["accuracy"] == 0.25  # only the real dog is right
+    assert result["confusion_matrix"] == [[3, 0], [0, 1]] and result["test_images"] == 4
+
+
+def test_the_real_imagenet_model_calls_chelsea_a_cat_under_both_rules(real_home):
+    from skimage import data as skdata
+
+    from toolkit.core.preprocessing import center_square
+
+    cat = np.asarray(center_square(Image.fromarray(skdata.chelsea())).resize((128, 128), Image.Resampling.BILINEAR))
+    result = zero_shot.zero_shot_reference(Split(cat[None], np.array([0])), Split(cat[None], np.array([0])))
+    for rule in (zero_shot.NEW_RULE, zero_shot.OLD_RULE):
+        assert result["rules"][rule]["test"]["confusion_matrix"] == [[1, 0], [0, 0]]
+    assert result["rules"][zero_shot.NEW_RULE]["cat_classes"] == [281, 293]
+    assert result["mean_mass_on_cats_and_dogs"] > 0.5
+
+
+def test_the_command_writes_both_rules_at_both_sizes(real_home, tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    from toolkit.experiments import catsdogs_data
+
+    real_loader = catsdogs_data.load_package_data
+    monkeypatch.setattr(
+        catsdogs_data,
+        "load_package_data",
+        lambda config: real_loader(__import__("dataclasses").replace(config, limit=6)),
+    )
+    lines: list[str] = []
+    assert zero_shot.zero_shot_from_cli(Namespace(out=str(tmp_path)), log=lines.append) == 0
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert set(written["by_input_size"]) == {"128", "224"}
+    for result in written["by_input_size"].values():
+        assert result["validation_images"] == result["test_images"] == 6
+        assert set(result["rules"]) == {zero_shot.NEW_RULE, zero_shot.OLD_RULE}
+    assert "all_cats_validated" in (tmp_path / "results.md").read_text() and "written to" in lines[-1]
