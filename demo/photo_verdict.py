@@ -18,7 +18,15 @@ from demo.classify import Models, PhotoResult, open_photo
 from toolkit.core.names import PHOTO_DECISION
 from toolkit.core.occlusion import occlusion_map, overlay
 from toolkit.core.preprocessing import photo_model_input
-from toolkit.core.verdict import DecisionRule, Verdict, decide, imagenet_evidence, logit, transfer_preprocessing
+from toolkit.core.verdict import (
+    DecisionRule,
+    Verdict,
+    decide,
+    imagenet_evidence,
+    logit,
+    sigmoid,
+    transfer_preprocessing,
+)
 
 MAP_SIDE = 224  # pixels of the map shown (and returned by the API)
 MAP_PREPROCESSING = {"kind": "photo", "crop": "center_square", "resize_steps": [[MAP_SIDE, MAP_SIDE, "bilinear"]]}
@@ -63,11 +71,18 @@ def judge_photo(models: Models, source, variant: str = "fp32", name: str | None 
     evidence = imagenet_evidence(models.imagenet.predict(seen_imagenet, "fp32").mean(axis=0), models.imagenet.labels)
     transfer_steps = transfer_preprocessing(rule, models.catsdogs.spec["preprocessing"], models.catsdogs.input_shape[0])
     seen = photo_model_input(picture, transfer_steps)
-    sensitivity, log_odds = occlusion_map(seen, lambda batch: _transfer_log_odds(models, batch, variant))
-    p_dog = float(1 / (1 + np.exp(-log_odds)))
-    if rule.flip_average:
-        mirrored = photo_model_input(pictures[1], transfer_steps)
-        p_dog = (p_dog + float(models.catsdogs.predict(mirrored[None], variant).reshape(-1)[0])) / 2
+    mirrored = [photo_model_input(pictures[1], transfer_steps)] if rule.flip_average else []
+    answers: list[np.ndarray] = []
+
+    def masked_then_mirrored(batch: np.ndarray) -> np.ndarray:  # one onnxruntime call for the map and the mirror
+        scores = _transfer_log_odds(models, np.concatenate([batch, *(m[None] for m in mirrored)]), variant)
+        answers.append(scores[len(batch) :])
+        return scores[: len(batch)]
+
+    sensitivity, log_odds = occlusion_map(seen, masked_then_mirrored)
+    p_dog = sigmoid(log_odds)
+    if mirrored:
+        p_dog = (p_dog + sigmoid(answers[0][0])) / 2
     cat_label, dog_label = models.catsdogs.labels
     transfer_probabilities = {cat_label: 1 - p_dog, dog_label: p_dog}
     transfer_label = max(transfer_probabilities, key=transfer_probabilities.__getitem__)
