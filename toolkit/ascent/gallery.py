@@ -22,7 +22,7 @@ from toolkit.ascent.render import Rendering, method_named, render, target_check,
 from toolkit.ascent.subjects import IMAGENET_SIZE, Options
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
-from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
+from toolkit.core.names import FAIR_ROBUSTNESS, GALLERY_FOLDER, GALLERY_INDEX
 from toolkit.core.paths import exported_dir
 
 BACKBONE_LAYERS = {
@@ -289,14 +289,29 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
     return Path(out) if out else exported_dir() / GALLERY_FOLDER
 
 
+PROGRESS_KEYS = ("entries", "rendered", "total", "complete")  # what write_index owns; other records it keeps
+
+
+def _index(folder: Path) -> dict:
+    """The folder's index.json as a dict (an older bare list as its entries); empty when absent or unreadable."""
+    try:
+        index = json.loads((folder / GALLERY_INDEX).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    if isinstance(index, list):
+        return {"entries": index, "rendered": len(index), "total": len(index), "complete": True}
+    return index if isinstance(index, dict) else {}
+
+
 def write_index(folder: Path, entries: list[Entry], total: int | None = None) -> Path:
     """Writes index.json atomically (temporary file, then rename): the entries, and how many of `total` are done.
 
     A gallery rendered image by image (`--progressive`) rewrites it after each image; the demo reads
-    `rendered` of `total` and `complete` from it.
+    `rendered` of `total` and `complete` from it. Other records already in it (the fair robustness check's) stay.
     """
     path = folder / GALLERY_INDEX
     total = len(entries) if total is None else total
+    kept = {key: value for key, value in _index(folder).items() if key not in PROGRESS_KEYS}
     write_json(
         path,
         {
@@ -304,6 +319,7 @@ def write_index(folder: Path, entries: list[Entry], total: int | None = None) ->
             "rendered": len(entries),
             "total": total,
             "complete": len(entries) >= total,
+            **kept,
         },
     )
     return path
@@ -314,6 +330,18 @@ def read_index(folder: Path) -> list[dict]:
     path = folder / GALLERY_INDEX
     index = json.loads(path.read_text()) if path.exists() else []
     return index.get("entries", []) if isinstance(index, dict) else index
+
+
+def merge_fair_robustness(folder: Path, records: dict[str, dict]) -> Path:
+    """Adds or replaces the fair robustness check's record of each panel kind (`class`, `digits`, `catsdogs`) in
+    the folder's index.json under FAIR_ROBUSTNESS, leaving its entries and progress as they are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # no index yet: no images either, and not complete, so that the demo still renders the gallery
+    index = _index(folder) or {"entries": [], "rendered": 0, "total": 0, "complete": False}
+    index[FAIR_ROBUSTNESS] = {**index.get(FAIR_ROBUSTNESS, {}), **records}
+    path = folder / GALLERY_INDEX
+    write_json(path, index)
+    return path
 
 
 def merge_into(folder: Path, entries: list[Entry]) -> Path:
