@@ -165,7 +165,8 @@ def _add_visualize(commands) -> None:
         "what",
         nargs="?",
         default="all",
-        help="all, filters, filter, class, digits, digit-filters, catsdogs (default all)",
+        help="all, filters, filter, class, digits, digit-filters, catsdogs, robustness (default all); robustness: "
+        "both methods at both step budgets under transformations neither optimised against, into index.json",
     )
     parser.add_argument("--backbone", default="mobilenet", choices=["mobilenet", "resnet50v2"])
     parser.add_argument("--weights", metavar="PATH|imagenet", help="resnet50v2 weights file, or 'imagenet'")
@@ -182,6 +183,19 @@ def _add_visualize(commands) -> None:
         action="store_true",
         help="all: write each image straight into the folder and update its index after each one "
         "(what the demo does in the background), instead of replacing the whole folder at the end",
+    )
+    parser.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="robustness: the step budgets each method is rendered with (default 30 256, the methods' own)",
+    )
+    parser.add_argument("--draws", type=int, help="robustness: random draws per transformation family (default 16)")
+    parser.add_argument(
+        "--skip-robustness",
+        action="store_true",
+        help="all: leave out the robustness check (both methods at both budgets for the three class subjects)",
     )
     parser.add_argument(
         "--model",

@@ -17,3 +17,13 @@ def digits_like_model(separate_softmax: bool = True):
     else:
         out = keras.layers.Dense(10, activation="softmax", name="logits")(x)
     return keras.Model(image, out)
+
+
+def binary_model(size: int = 32):
+    """0..255 RGB -> conv -> GAP -> Dense(1, sigmoid): the cats-vs-dogs head's shape."""
+    keras.utils.set_random_seed(2)
+    image = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(image)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(image, keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x))

@@ -12,7 +12,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 # After the importorskip calls: without TensorFlow the module is skipped before these import it.
-from ascent_models import digits_like_model  # noqa: E402
+from ascent_models import binary_model, digits_like_model  # noqa: E402
 
 from toolkit.ascent import models  # noqa: E402
 from toolkit.ascent import objectives as obj  # noqa: E402
@@ -34,16 +34,6 @@ def tiny_conv_model(size: int = 24, channels: int = 3, seed: int = 0):
     x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="c2")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(image, keras.layers.Dense(4, activation="softmax", name="out")(x))
-
-
-def binary_model(size: int = 32):
-    """0..255 RGB -> conv -> GAP -> Dense(1, sigmoid): the cats-vs-dogs head's shape."""
-    keras.utils.set_random_seed(2)
-    image = keras.Input((size, size, 3))
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(image)
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(image, keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x))
 
 
 # ------------------------------------------------------------------------------------ objectives

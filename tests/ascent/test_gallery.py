@@ -117,7 +117,7 @@ def test_a_progressive_gallery_index_grows_image_by_image(tmp_path, monkeypatch)
         return render_one
 
     monkeypatch.setattr(cli, "_panels", lambda what, args, options: [(n, panel(n)) for n in ("a", "b", "c")])
-    cli.visualize_from_cli(_args(out=str(out), progressive=True))
+    cli.visualize_from_cli(_args(out=str(out), progressive=True, skip_robustness=True))
     assert [(index["rendered"], index["total"], index["complete"]) for index in seen] == [
         (0, 3, False),
         (1, 3, False),

@@ -4,6 +4,8 @@
 - `objectives`: what is optimised (a channel's mean activation, a class logit; combine with + - *)
 - `transforms`: random pad/jitter/scale/rotate that make the result robust
 - `render`: one batched `tf.function` loop tying them, and the two methods `naive` and `robust`
+- `subjects`: the class visualisations the gallery checks (model, targets, each method's recipe)
+- `unseen_transforms`, `fair_check`: both methods at equal budgets under transformations neither optimised against
 - `gallery`, `cli`: what `convlens visualize` writes; `live`: a bounded render for the demo; `timing`: for `bench`
 
 The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it

@@ -6,17 +6,18 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit.ascent import gallery
+from toolkit.ascent import fair_check, gallery, subjects
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_INDEX
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdogs")
+KINDS = ("all", "filters", "filter", "class", "digits", "digit-filters", "catsdogs", "robustness")
 # (folder, progress) -> the entry it wrote; "..." as the lambdas bind their loop variables as defaults
 Panel = Callable[..., gallery.Entry]
 
@@ -86,6 +87,70 @@ def _panels(what: str, args, options: gallery.Options) -> list[tuple[str, Panel]
     return panels
 
 
+def _fair_subjects(what: str, args, options: gallery.Options) -> list[Callable[[], subjects.ClassSubject]]:
+    """The class subjects the fair robustness check renders: the ImageNet class, and the digits and cats vs dogs
+    where their trained models are (`all` has already said which are skipped)."""
+    found: list[Callable[[], subjects.ClassSubject]] = [partial(subjects.imagenet_class, options, args.class_name)]
+    for kind, path, subject in (
+        ("digits", options.digits_path(), subjects.mnist_digits),
+        ("catsdogs", options.catsdogs_path(), subjects.cats_dogs),
+    ):
+        if path.is_file():
+            found.append(partial(subject, options))
+        elif what == "robustness":
+            print(f"skipping {kind}: no trained model at {path} (run `convlens train {kind}` first)")
+    return found
+
+
+class StepBars:
+    """One StepBar per render of the fair check, each closed when the next one starts."""
+
+    def __init__(self) -> None:
+        self.bar: StepBar | None = None
+
+    def __call__(self, description: str) -> StepBar:
+        self.close()
+        self.bar = StepBar(description)
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_fair_record(kind: str, record: dict) -> None:
+    print(f"robustness {kind} ({record['title']}): mean log-odds (mean p) of the target")
+    for method, budgets in record["results"].items():
+        for steps, result in budgets.items():
+            figures = ", ".join(
+                f"{name} {f['mean_log_odds']:.1f} ({f['mean_p']:.2f})" for name, f in result["families"].items()
+            )
+            print(f"  {method} {steps} steps ({result['seconds']:.1f} s): {figures}")
+
+
+def _robustness(
+    found: list[Callable[[], subjects.ClassSubject]], folder: Path, options: gallery.Options, args
+) -> dict[str, dict]:
+    """Runs the fair robustness check on each subject and merges its records into the folder's index.json."""
+    if not found:
+        return {}
+    budgets = tuple(getattr(args, "budgets", None) or fair_check.BUDGETS)
+    draws = getattr(args, "draws", None) or fair_check.DRAWS
+    records, bars = {}, StepBars()
+    try:
+        for make_subject in found:
+            subject = make_subject()
+            started = time.perf_counter()
+            records[subject.kind] = fair_check.fair_check(subject, budgets, options.seed, draws, progress=bars)
+            records[subject.kind]["check_seconds"] = round(time.perf_counter() - started, 1)
+            bars.close()
+            _print_fair_record(subject.kind, records[subject.kind])
+    finally:
+        bars.close()
+    gallery.merge_fair_robustness(folder, records)
+    return records
+
+
 def _run(
     panels: list[tuple[str, Panel]], folder: Path, on_entry: Callable[[list[gallery.Entry]], object] | None = None
 ) -> list[gallery.Entry]:
@@ -121,6 +186,11 @@ def visualize_from_cli(args) -> int:
         )
     if args.steps is not None and args.steps < 1:
         raise ConvlensError(f"--steps must be at least 1, not {args.steps}.")
+    if what == "robustness" and args.steps is not None:
+        raise ConvlensError("robustness compares step budgets: give them with --budgets N [N ...], not --steps.")
+    budgets, draws = getattr(args, "budgets", None) or (), getattr(args, "draws", None)
+    if any(b < 1 for b in budgets) or (draws is not None and draws < 1):
+        raise ConvlensError(f"--budgets and --draws must be at least 1, not {list(budgets)} and {draws}.")
     if args.size is not None and not 32 <= args.size <= 512:
         raise ConvlensError(f"--size must be between 32 and 512 pixels, not {args.size}.")
     own_model = getattr(args, "model", None)
@@ -135,7 +205,13 @@ def visualize_from_cli(args) -> int:
     )
     out = gallery.gallery_dir(args.out)
     panels = _panels(what, args, options)
+    with_robustness = what == "robustness" or (what == "all" and not getattr(args, "skip_robustness", False))
+    fair = _fair_subjects(what, args, options) if with_robustness else []
     started = time.perf_counter()
+    if what == "robustness":
+        _robustness(fair, out, options, args)
+        print(f"fair robustness check written into {out / GALLERY_INDEX} in {time.perf_counter() - started:.0f} s")
+        return 0
     if what != "all":
         out.mkdir(parents=True, exist_ok=True)
         entries = _run(panels, out)
@@ -145,6 +221,7 @@ def visualize_from_cli(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         gallery.write_index(out, [], total=len(panels))
         entries = _run(panels, out, lambda done: gallery.write_index(out, done, total=len(panels)))
+        _robustness(fair, out, options, args)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -152,6 +229,7 @@ def visualize_from_cli(args) -> int:
         try:
             entries = _run(panels, building)
             gallery.write_index(building, entries)
+            _robustness(fair, building, options, args)
             gallery.replace_folder(building, out)
         finally:
             shutil.rmtree(building, ignore_errors=True)

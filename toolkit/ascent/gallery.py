@@ -10,27 +10,26 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from toolkit.ascent import models
+from toolkit.ascent import models, subjects
 from toolkit.ascent.grid import labelled_grid, save_png
-from toolkit.ascent.objectives import brightness, channel, class_logit, total_variation
+from toolkit.ascent.objectives import channel
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
-from toolkit.core import names
+from toolkit.ascent.subjects import IMAGENET_SIZE, Options
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
-from toolkit.core.names import GALLERY_FOLDER, GALLERY_INDEX
-from toolkit.core.paths import exported_dir, runs_dir
+from toolkit.core.names import FAIR_ROBUSTNESS, GALLERY_FOLDER, GALLERY_INDEX
+from toolkit.core.paths import exported_dir
 
 BACKBONE_LAYERS = {
     "mobilenet": ("conv_pw_5_relu", "conv_pw_13_relu"),
     "resnet50v2": ("conv3_block4_out", "conv5_block3_out"),
 }
 BACKBONE_TITLES = {"mobilenet": "MobileNet v1 (ImageNet)", "resnet50v2": "ResNet50V2 (ImageNet)"}
-IMAGENET_SIZE = 128
 GRID_FILTERS = 64
 # A 64-image batch through MobileNet costs ~30x one image per step: the robust filter grids default to fewer steps.
 GRID_STEPS = {"naive": None, "robust": 128}
@@ -39,10 +38,6 @@ METHOD_CAPTIONS = {
     "robust": "robust: decorrelated Fourier image, Adam, random pad/jitter/scale/rotation every step "
     "(Feature Visualization's recipe)",
 }
-# The robust digits also pay for ink (MNIST is mostly black) and for ragged edges, per unit of mean pixel
-# value / mean neighbour difference in [0, 1]; weighed against logits of ~20, found by looking at the renders.
-DIGIT_INK_WEIGHT = 10.0
-DIGIT_SMOOTHNESS_WEIGHT = 20.0
 
 Progress = Callable[[int, int], None]
 
@@ -65,33 +60,6 @@ class Entry:
 
     def as_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line chose: backbone, steps (None: the method's), size, seed, where models are."""
-
-    backbone: str = "mobilenet"
-    weights: str | None = None
-    steps: int | None = None
-    size: int | None = None
-    seed: int = 0
-    digits_model: Path | None = None
-    catsdogs_model: Path | None = None
-
-    def digits_path(self) -> Path:
-        return (
-            Path(self.digits_model)
-            if self.digits_model
-            else runs_dir() / names.RUN_FOLDER[names.DIGITS] / names.FULL_MODEL
-        )
-
-    def catsdogs_path(self) -> Path:
-        return (
-            Path(self.catsdogs_model)
-            if self.catsdogs_model
-            else runs_dir() / names.RUN_FOLDER[names.CATSDOGS] / names.TRANSFER_MODEL
-        )
 
 
 def _caption(method: str, rendering: Rendering, extra: str = "") -> str:
@@ -183,23 +151,15 @@ def filter_panel(
     )
 
 
-def imagenet_class_features(backbone: str, size: int, weights: str | None = None) -> models.FeatureModel:
-    return models.imagenet_features(backbone, size, logits=True, weights=weights)
-
-
 def class_panel(
     folder: Path, class_name: str | int, method: str, options: Options, progress: Progress | None = None
 ) -> Entry:
     """An ImageNet class logit maximised; the probability as rendered and under 16 random transformations."""
-    from toolkit.data.datasets import imagenet_class_index, imagenet_class_names
-
-    index = imagenet_class_index(class_name)
-    name = imagenet_class_names()[index].split(",")[0]
-    features = imagenet_class_features(options.backbone, options.size or IMAGENET_SIZE, options.weights)
-    rendering = render(
-        features, [class_logit(index)], method_named(method), options.steps, options.seed, progress=progress
-    )
-    probabilities, log_odds = _robustness(features, rendering, [index], [name])
+    subject = subjects.imagenet_class(options, class_name)
+    index, name = subject.targets[0], subject.labels[0]
+    recipe, objectives = subject.recipe(method)
+    rendering = render(subject.features, objectives, recipe, options.steps, options.seed, progress=progress)
+    probabilities, log_odds = _robustness(subject.features, rendering, [index], [name])
     p, q = probabilities["as_rendered"][name], probabilities["under_transforms"][name]
     title = f'ImageNet class {index} "{name}" ({method})'
     file = f"class_{options.backbone}_{index}_{_slug(name)}_{method}.png"
@@ -228,17 +188,11 @@ def class_panel(
 
 def digits_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
     """The ten digits: each output logit of the MNIST CNN maximised (grayscale, 28x28)."""
-    model = models.load_trained(options.digits_path(), "digits")
-    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
-    recipe, objectives = method_named(method), [class_logit(d) for d in range(10)]
-    if recipe.parameterisation == "fourier":  # the robust recipe, with MNIST's priors
-        recipe = replace(recipe, parameterisation="digits")
-        objectives = [
-            o - DIGIT_INK_WEIGHT * brightness() - DIGIT_SMOOTHNESS_WEIGHT * total_variation() for o in objectives
-        ]
-    rendering = render(features, objectives, recipe, options.steps, options.seed, progress=progress)
-    labels = list(names.DIGIT_LABELS)
-    probabilities, log_odds = _robustness(features, rendering, list(range(10)), labels)
+    subject = subjects.mnist_digits(options)
+    recipe, objectives = subject.recipe(method)
+    rendering = render(subject.features, objectives, recipe, options.steps, options.seed, progress=progress)
+    labels = list(subject.labels)
+    probabilities, log_odds = _robustness(subject.features, rendering, list(subject.targets), labels)
     title = f"MNIST CNN: the ten digits ({method})"
     file = f"digits_{method}.png"
     shown = [f"{d}: p={probabilities['as_rendered'][d]:.2f}" for d in labels]
@@ -292,17 +246,10 @@ def digit_filters_panel(folder: Path, method: str, options: Options, progress: P
 
 def catsdogs_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
     """The cats-vs-dogs output maximised (dog) and minimised (cat), side by side."""
-    model = models.load_trained(options.catsdogs_path(), "cats-vs-dogs")
-    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
-    rendering = render(
-        features,
-        [class_logit(0), -class_logit(0)],
-        method_named(method),
-        options.steps,
-        options.seed,
-        progress=progress,
-    )
-    probabilities, log_odds = _robustness(features, rendering, [1, 0], ["dog", "cat"])
+    subject = subjects.cats_dogs(options)
+    recipe, objectives = subject.recipe(method)
+    rendering = render(subject.features, objectives, recipe, options.steps, options.seed, progress=progress)
+    probabilities, log_odds = _robustness(subject.features, rendering, list(subject.targets), list(subject.labels))
     title = f"Cats vs dogs: the output maximised (dog) and minimised (cat) ({method})"
     file = f"catsdogs_{method}.png"
     shown = [
@@ -342,14 +289,29 @@ def gallery_dir(out: str | os.PathLike | None = None) -> Path:
     return Path(out) if out else exported_dir() / GALLERY_FOLDER
 
 
+PROGRESS_KEYS = ("entries", "rendered", "total", "complete")  # what write_index owns; other records it keeps
+
+
+def _index(folder: Path) -> dict:
+    """The folder's index.json as a dict (an older bare list as its entries); empty when absent or unreadable."""
+    try:
+        index = json.loads((folder / GALLERY_INDEX).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    if isinstance(index, list):
+        return {"entries": index, "rendered": len(index), "total": len(index), "complete": True}
+    return index if isinstance(index, dict) else {}
+
+
 def write_index(folder: Path, entries: list[Entry], total: int | None = None) -> Path:
     """Writes index.json atomically (temporary file, then rename): the entries, and how many of `total` are done.
 
     A gallery rendered image by image (`--progressive`) rewrites it after each image; the demo reads
-    `rendered` of `total` and `complete` from it.
+    `rendered` of `total` and `complete` from it. Other records already in it (the fair robustness check's) stay.
     """
     path = folder / GALLERY_INDEX
     total = len(entries) if total is None else total
+    kept = {key: value for key, value in _index(folder).items() if key not in PROGRESS_KEYS}
     write_json(
         path,
         {
@@ -357,6 +319,7 @@ def write_index(folder: Path, entries: list[Entry], total: int | None = None) ->
             "rendered": len(entries),
             "total": total,
             "complete": len(entries) >= total,
+            **kept,
         },
     )
     return path
@@ -367,6 +330,18 @@ def read_index(folder: Path) -> list[dict]:
     path = folder / GALLERY_INDEX
     index = json.loads(path.read_text()) if path.exists() else []
     return index.get("entries", []) if isinstance(index, dict) else index
+
+
+def merge_fair_robustness(folder: Path, records: dict[str, dict]) -> Path:
+    """Adds or replaces the fair robustness check's record of each panel kind (`class`, `digits`, `catsdogs`) in
+    the folder's index.json under FAIR_ROBUSTNESS, leaving its entries and progress as they are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # no index yet: no images either, and not complete, so that the demo still renders the gallery
+    index = _index(folder) or {"entries": [], "rendered": 0, "total": 0, "complete": False}
+    index[FAIR_ROBUSTNESS] = {**index.get(FAIR_ROBUSTNESS, {}), **records}
+    path = folder / GALLERY_INDEX
+    write_json(path, index)
+    return path
 
 
 def merge_into(folder: Path, entries: list[Entry]) -> Path:

@@ -210,12 +210,14 @@ def _logits_under_check(
     Shifts pad with the models' background: black for one-channel (MNIST-like) inputs, grey otherwise.
     """
     x = tf.constant(to_uint8(images).astype(np.float32) / 255.0)
-
-    def logits(batch: tf.Tensor) -> np.ndarray:
-        return features(tfm.fit(batch, features.size))[LOGITS].numpy().astype(np.float64)
-
     check = tfm.small_random(x.shape[1], background=0.0 if features.channels == 1 else 0.5)
-    return logits(x), [logits(check(x, tf.constant([seed, k], tf.int32))) for k in range(n_transforms)]
+    return _logits(features, x), [
+        _logits(features, check(x, tf.constant([seed, k], tf.int32))) for k in range(n_transforms)
+    ]
+
+
+def _logits(features: FeatureModel, images01: tf.Tensor) -> np.ndarray:
+    return features(tfm.fit(images01, features.size))[LOGITS].numpy().astype(np.float64)
 
 
 def _target_probabilities(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -252,6 +254,15 @@ def target_check(
         )
         for name, measure in (("probabilities", _target_probabilities), ("log_odds", _target_log_odds))
     }
+
+
+def saved_target_measures(
+    features: FeatureModel, saved: np.ndarray, targets: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each saved (uint8) image's probability and log-odds of its target."""
+    target_indices = np.asarray(targets)
+    logits = _logits(features, tf.constant(np.asarray(saved, np.float32) / 255.0))
+    return _target_probabilities(logits, target_indices), _target_log_odds(logits, target_indices)
 
 
 def target_probabilities(

@@ -44,6 +44,7 @@ MOBILENET_NOTOP_FILE = "mobilenet_v1_1.0_imagenet_notop.weights.h5"
 MANIFEST_NAME = "manifest.json"
 GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
 GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
+FAIR_ROBUSTNESS = "fair_robustness"  # its key for `convlens visualize robustness`: both methods, unseen transforms
 GALLERY_RENDER_LOG = "gallery_render.log"  # runs/gallery_render.log: the demo's background gallery render
 EXAMPLES_FOLDER = "examples"  # exported/examples/: example photos the demo offers
 IMAGENET_CLASSES_FILE = "imagenet_classes.json"  # exported/ and the asset cache: class index -> name
