@@ -301,7 +301,13 @@ def test_the_gallery_note_reads_the_progress_of_a_render_from_its_index(tmp_path
 def test_the_background_render_starts_only_when_the_gallery_needs_it_and_stops(tmp_path):
     from demo.gallery_render import BackgroundRender, render_command
 
-    assert render_command(tmp_path)[-4:] == ["all", "--progressive", "--out", str(tmp_path / "gallery")]
+    assert render_command(tmp_path)[-5:] == [
+        "all",
+        "--progressive",
+        "--skip-robustness",
+        "--out",
+        str(tmp_path / "gallery"),
+    ]
     fake = [sys.executable, "-c", "import time; time.sleep(60)"]
     _progressive_index(tmp_path / "done" / "gallery", ["a.png"], total=1)
     finished = BackgroundRender(tmp_path / "done", command=fake)
