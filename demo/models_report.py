@@ -17,7 +17,8 @@ REPRODUCE = """\
 | data and weights | `make setup` (`convlens assets`) |
 | cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) |
 | letters -> digits | `convlens train letters`, then `convlens train digits` |
-| the 100-vs-1000-digits sweep | `convlens train sweep` |
+| transfer vs scratch, 30 to 3000 digits, paired 95% intervals | `convlens train sweep --profile paper --workers 2` |
+| the ImageNet zero-shot reference (threshold set on validation) | `convlens eval zero-shot` |
 | export with parity and int8 (the tables above) | `make export` (`convlens export`) |
 | the gallery | `make visualize` (`convlens visualize all`) |
 | latency | `make bench` (`convlens bench`) |
