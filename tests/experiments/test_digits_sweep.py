@@ -118,3 +118,40 @@ def test_units_of_another_configuration_are_cleared_before_a_sweep_starts(tmp_pa
     other = dataclasses.replace(TINY, seeds=(0,))
     digits_sweep._prepare(other, tmp_path, lines.append)
     assert list(units.iterdir()) == [] and any("different configuration" in line for line in lines)
+
+
+def test_the_command_runs_the_profiles_sweep_with_its_workers_into_out_and_refuses_workers_elsewhere(
+    tmp_path, monkeypatch
+):
+    from argparse import Namespace
+
+    from toolkit.core.errors import ConvlensError
+    from toolkit.experiments import catsdogs, digits_cli
+
+    seen = {}
+
+    def fake_sweep(config, folder, workers=1, log=print):
+        seen.update(config=config, folder=folder, workers=workers)
+        return sweep_statistics.summarise(
+            [
+                {"method": m, "samples": 30, "seed": s, "augmented": True, "test_accuracy": 0.5 + s / 100}
+                for m in ("transfer", "scratch")
+                for s in (0, 1)
+            ],
+            {"augmented/30/transfer": 0.003, "augmented/30/scratch": 0.003},
+        )
+
+    monkeypatch.setattr(digits_cli, "run_sweep", fake_sweep)
+    given = {"profile": "paper", "epochs": None, "batch_size": None, "seed": None, "data": None, "samples": None}
+    lines: list[str] = []
+    args = Namespace(experiment="sweep", out=str(tmp_path / "mine"), workers=2, **given)
+    assert digits_cli.train_from_cli(args, log=lines.append) == 0
+    assert seen["workers"] == 2 and seen["folder"] == tmp_path / "mine" and len(seen["config"].seeds) == 10
+    assert "(and nothing else)" in lines[-1]
+    for experiment in ("digits", "letters"):
+        with pytest.raises(ConvlensError, match="--workers only applies"):
+            digits_cli.config_from_args(Namespace(experiment=experiment, out=None, workers=2, **given))
+    with pytest.raises(ConvlensError, match="--workers only applies"):
+        catsdogs.train_from_cli(Namespace(experiment="catsdogs", workers=2, only_full=False))
+    with pytest.raises(ConvlensError, match="between 1 and 64"):
+        digits_cli.config_from_args(Namespace(experiment="sweep", out=None, workers=0, **given))
