@@ -93,9 +93,17 @@ def test_a_tiny_sweep_writes_only_into_its_folder_and_resumes_without_training(r
     assert len(written["runs"]) == 4 and {r["seed"] for r in written["runs"]} == {0, 1}
     assert [letters["seed"] for letters in written["letters"]] == [1000, 0, 1]  # retrained per seed
     assert set(written["learning_rates"]) == {"augmented/10/transfer", "augmented/10/scratch"}
+    assert len(written["learning_rate_candidates"]) == 4  # 2 methods x 2 rates, each with its validation accuracy
+    assert all("test_accuracy" not in run for run in written["learning_rate_candidates"])
     (row,) = written["summary"]
     assert row["difference"]["seeds"] == 2 and np.isfinite(row["difference"]["low"])
     assert row == json.loads(json.dumps(summary[0]))
+    chosen = written["learning_rates"]["augmented/10/transfer"]
+    assert (
+        f"**{max(r['val_accuracy'] for r in written['learning_rate_candidates'] if r['method'] == 'transfer'):.4f}**"
+        in (out / "results.md").read_text()
+        and chosen in (1e-3, 1e-2)
+    )
     assert (out / "sweep.png").stat().st_size > 1000 and row["conclusion"] in (out / "results.md").read_text()
 
     lines: list[str] = []

@@ -26,7 +26,15 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.experiments.common import Log
 from toolkit.experiments.digits_config import SweepConfig
-from toolkit.experiments.sweep_statistics import METHODS, arm_name, plot_sweep, selection_key, summarise, sweep_table
+from toolkit.experiments.sweep_statistics import (
+    METHODS,
+    arm_name,
+    plot_sweep,
+    selection_key,
+    selection_table,
+    summarise,
+    sweep_table,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -50,7 +58,8 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
         for method in METHODS
         for rate in config.learning_rates
     ]
-    chosen = choose_learning_rates(_run_stage("learning-rate selection", selection, workers, log))
+    candidates = _run_stage("learning-rate selection", selection, workers, log)
+    chosen = choose_learning_rates(candidates)
     paired = [
         (_paired_unit, config, (seed, augmented, n, chosen), units)
         for seed in config.seeds
@@ -68,11 +77,12 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
             "workers": workers,
             "letters": letters,
             "learning_rates": chosen,
+            "learning_rate_candidates": candidates,
             "runs": runs,
             "summary": summary,
         },
     )
-    (folder / "results.md").write_text(sweep_table(summary))
+    (folder / "results.md").write_text(sweep_table(summary) + "\n" + selection_table(candidates, chosen))
     plot_sweep(summary, folder / "sweep.png")
     return summary
 

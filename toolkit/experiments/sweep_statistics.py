@@ -111,6 +111,31 @@ def sweep_table(summary: list[dict]) -> str:
     return "\n".join([*lines, "", *(f"- {row['conclusion']}" for row in summary)]) + "\n"
 
 
+def selection_table(candidates: list[dict], chosen: dict[str, float]) -> str:
+    """Markdown: every candidate learning rate's validation accuracy per arm, n and method, the chosen one in bold."""
+    rates = sorted({run["learning_rate"] for run in candidates})
+    lines = [
+        "Learning rates, chosen on the 5,000 validation digits with the selection seed (validation accuracy):",
+        "",
+        "| arm | n digits | method | " + " | ".join(f"{rate:g}" for rate in rates) + " |",
+        "|---|---:|---|" + "---:|" * len(rates),
+    ]
+    keys = sorted(
+        {(run["augmented"], run["samples"], run["method"]) for run in candidates},
+        key=lambda k: (not k[0], k[1], k[2] != "transfer"),
+    )
+    for augmented, samples, method in keys:
+        found = {
+            run["learning_rate"]: run["val_accuracy"]
+            for run in candidates
+            if (run["augmented"], run["samples"], run["method"]) == (augmented, samples, method)
+        }
+        best = chosen.get(selection_key(augmented, samples, method))
+        cells = [(f"**{found[r]:.4f}**" if r == best else f"{found[r]:.4f}") if r in found else "" for r in rates]
+        lines.append(f"| {arm_name(augmented)} | {samples} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_sweep(summary: list[dict], path: Path) -> None:
     """Left: test accuracy against n per method and arm. Right: transfer - scratch with its 95% intervals."""
     import matplotlib
