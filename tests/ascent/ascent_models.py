@@ -1,5 +1,7 @@
 """Small Keras models the ascent and gallery tests build (TensorFlow is imported by the tests that use them)."""
 
+import argparse
+
 import keras
 
 
@@ -27,3 +29,13 @@ def binary_model(size: int = 32):
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(image, keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x))
+
+
+def visualize_args(**overrides) -> argparse.Namespace:
+    """`convlens visualize all` as the real parser reads it, with the given fields replaced."""
+    from toolkit.cli import build_parser
+
+    args = build_parser().parse_args(["visualize", "all"])
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    return args

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from ascent_models import binary_model, digits_like_model
+from ascent_models import binary_model, digits_like_model, visualize_args
 
 from toolkit.ascent import fair_check, gallery, models, subjects
 from toolkit.ascent.objectives import class_logit
@@ -121,23 +121,7 @@ def test_a_record_without_a_gallery_leaves_the_gallery_to_be_rendered(tmp_path):
 
 
 def _args(**overrides) -> argparse.Namespace:
-    base = dict(
-        what="robustness",
-        backbone="mobilenet",
-        weights=None,
-        layer=None,
-        filter=0,
-        class_name="Siamese cat",
-        method="both",
-        steps=None,
-        size=64,
-        seed=0,
-        out=None,
-        model=None,
-        budgets=[1, 2],
-        draws=2,
-    )
-    return argparse.Namespace(**{**base, **overrides})
+    return visualize_args(**{"what": "robustness", "size": 64, "budgets": [1, 2], "draws": 2, **overrides})
 
 
 def test_visualize_robustness_checks_the_imagenet_class_and_each_trained_model(tmp_path, monkeypatch, real_home):

@@ -12,7 +12,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 # After the importorskip calls: without TensorFlow the module is skipped before these import it.
-from ascent_models import digits_like_model  # noqa: E402
+from ascent_models import digits_like_model, visualize_args  # noqa: E402
 
 from toolkit.ascent import gallery  # noqa: E402
 from toolkit.core.errors import ConvlensError  # noqa: E402
@@ -21,21 +21,7 @@ from toolkit.core.errors import ConvlensError  # noqa: E402
 
 
 def _args(**overrides) -> argparse.Namespace:
-    base = dict(
-        what="all",
-        backbone="mobilenet",
-        weights=None,
-        layer=None,
-        filter=0,
-        class_name="Siamese cat",
-        method="both",
-        steps=None,
-        size=None,
-        seed=0,
-        out=None,
-        model=None,
-    )
-    return argparse.Namespace(**{**base, **overrides})
+    return visualize_args(**overrides)
 
 
 def test_visualize_digits_writes_a_labelled_png_and_its_index_entry(tmp_path, capsys):
