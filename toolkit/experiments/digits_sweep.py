@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 UNITS = "units"
 CONFIG = "sweep_config.json"
+STAGE_SECONDS = "stage_seconds.json"  # in units/: each stage's compute time, across resumed runs
 
 
 def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = print) -> list[dict]:
@@ -50,7 +51,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
     started = time.perf_counter()
     units = _prepare(config, Path(folder), log)
     seeds = (config.selection_seed, *config.seeds)
-    _run_stage("letters", [(_letters_unit, config, seed, units) for seed in seeds], workers, log)
+    _run_stage("letters", [(_letters_unit, config, seed, units) for seed in seeds], units, workers, log)
     selection = [
         (_selection_unit, config, (augmented, n, method, rate), units)
         for augmented in config.augmentation
@@ -58,7 +59,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
         for method in METHODS
         for rate in config.learning_rates
     ]
-    candidates = _run_stage("learning-rate selection", selection, workers, log)
+    candidates = _run_stage("learning-rate selection", selection, units, workers, log)
     chosen = choose_learning_rates(candidates)
     paired = [
         (_paired_unit, config, (seed, augmented, n, chosen), units)
@@ -66,14 +67,15 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
         for augmented in config.augmentation
         for n in config.sizes
     ]
-    runs = [run for pair in _run_stage("paired runs", paired, workers, log) for run in pair["runs"]]
+    runs = [run for pair in _run_stage("paired runs", paired, units, workers, log) for run in pair["runs"]]
     letters = [json.loads((units / f"letters-{seed}.json").read_text()) for seed in seeds]
     summary = summarise(runs, chosen)
     write_json(
         folder / names.RESULTS_FILE,
         {
             "config": config,
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds_this_run": round(time.perf_counter() - started, 1),
+            "stage_seconds": json.loads(spent.read_text()) if (spent := units / STAGE_SECONDS).exists() else {},
             "workers": workers,
             "letters": letters,
             "learning_rates": chosen,
@@ -113,7 +115,7 @@ def _prepare(config: SweepConfig, folder: Path, log: Log) -> Path:
     return units
 
 
-def _run_stage(stage: str, units: list[tuple], workers: int, log: Log) -> list[dict]:
+def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: Log) -> list[dict]:
     """Run the units not done yet (in `workers` processes when more than one), then every unit's result."""
     started = time.perf_counter()
     todo = [unit for unit in units if not _unit_path(*unit[1:]).exists()]
@@ -126,7 +128,12 @@ def _run_stage(stage: str, units: list[tuple], workers: int, log: Log) -> list[d
     else:
         for unit in todo:
             log(_call(unit))
-    log(f"sweep: {stage} done in {time.perf_counter() - started:.0f} s")
+    seconds = time.perf_counter() - started
+    log(f"sweep: {stage} done in {seconds:.0f} s")
+    if todo:  # the time spent computing, summed over the runs that resumed this sweep
+        record = folder / STAGE_SECONDS
+        spent = json.loads(record.read_text()) if record.exists() else {}
+        write_json(record, {**spent, stage: round(spent.get(stage, 0.0) + seconds, 1)})
     return [json.loads(_unit_path(*unit[1:]).read_text()) for unit in units]
 
 
