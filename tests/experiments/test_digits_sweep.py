@@ -56,6 +56,10 @@ def test_summary_pairs_runs_by_seed_and_the_table_quotes_interval_and_rates():
     table = sweep_statistics.sweep_table([row])
     assert "| augmented | 30 | 0.7000 ± 0.1414 (0.003) | 0.6250 ± 0.1061 (0.01) | +7.50 |" in table
     assert row["conclusion"] in table
+    plain = [{**run, "augmented": False} for run in runs]
+    (against,) = sweep_statistics.augmentation_against_transfer(runs + plain)
+    assert against["difference"]["mean"] == pytest.approx(-0.075)  # scratch+aug (0.70, 0.55) - transfer (0.80, 0.60)
+    assert "| 30 | -7.50 |" in sweep_statistics.augmentation_table([against])
 
 
 def test_each_learning_rate_is_the_best_on_validation_the_smaller_on_a_tie():

@@ -29,6 +29,8 @@ from toolkit.experiments.digits_config import SweepConfig
 from toolkit.experiments.sweep_statistics import (
     METHODS,
     arm_name,
+    augmentation_against_transfer,
+    augmentation_table,
     plot_sweep,
     selection_key,
     selection_table,
@@ -70,6 +72,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
     runs = [run for pair in _run_stage("paired runs", paired, units, workers, log) for run in pair["runs"]]
     letters = [json.loads((units / f"letters-{seed}.json").read_text()) for seed in seeds]
     summary = summarise(runs, chosen)
+    augmentation = augmentation_against_transfer(runs)
     write_json(
         folder / names.RESULTS_FILE,
         {
@@ -82,9 +85,12 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
             "learning_rate_candidates": candidates,
             "runs": runs,
             "summary": summary,
+            "augmented_scratch_minus_plain_transfer": augmentation,
         },
     )
-    (folder / "results.md").write_text(sweep_table(summary) + "\n" + selection_table(candidates, chosen))
+    (folder / "results.md").write_text(
+        "\n".join([sweep_table(summary), augmentation_table(augmentation), selection_table(candidates, chosen)])
+    )
     plot_sweep(summary, folder / "sweep.png")
     return summary
 

@@ -111,6 +111,39 @@ def sweep_table(summary: list[dict]) -> str:
     return "\n".join([*lines, "", *(f"- {row['conclusion']}" for row in summary)]) + "\n"
 
 
+def augmentation_against_transfer(runs: list[dict]) -> list[dict]:
+    """Per n, scratch with augmentation minus transfer without it, paired by seed: which helps more."""
+    accuracy = {(r["method"], r["augmented"], r["samples"], r["seed"]): r["test_accuracy"] for r in runs}
+    rows = []
+    for n in sorted({run["samples"] for run in runs}):
+        seeds = [
+            s
+            for (m, a, k, s) in accuracy
+            if (m, a, k) == ("scratch", True, n) and ("transfer", False, n, s) in accuracy
+        ]
+        if len(seeds) > 1:
+            differences = [accuracy["scratch", True, n, s] - accuracy["transfer", False, n, s] for s in sorted(seeds)]
+            rows.append({"samples": n, "difference": paired_interval(differences)})
+    return rows
+
+
+def augmentation_table(rows: list[dict]) -> str:
+    """Markdown: scratch with augmentation minus transfer without, in points, with its 95% interval."""
+    lines = [
+        "Scratch with augmentation minus transfer without it (paired by seed), points:",
+        "",
+        "| n digits | difference | 95% CI | seeds scratch with augmentation won |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        d = row["difference"]
+        lines.append(
+            f"| {row['samples']} | {_points(d['mean'])} | {_points(d['low'])} to {_points(d['high'])} "
+            f"| {d['transfer_wins']} of {d['seeds']} |"  # a positive difference: scratch with augmentation won
+        )
+    return "\n".join(lines) + "\n"
+
+
 def selection_table(candidates: list[dict], chosen: dict[str, float]) -> str:
     """Markdown: every candidate learning rate's validation accuracy per arm, n and method, the chosen one in bold."""
     rates = sorted({run["learning_rate"] for run in candidates})
@@ -164,8 +197,11 @@ def plot_sweep(summary: list[dict], path: Path) -> None:
         right.errorbar(sizes * offset, means, yerr=[means - lows, highs - means], fmt="o", capsize=4, label=arm)
     right.axhline(0, color="black", linewidth=0.8)
     seeds = summary[0]["difference"]["seeds"] if summary else 0
+    all_sizes = sorted({row["samples"] for row in summary})
     for axis in (left, right):
         axis.set_xscale("log")
+        axis.set_xticks(all_sizes, [str(n) for n in all_sizes])
+        axis.minorticks_off()
         axis.set_xlabel("MNIST training digits (n)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
