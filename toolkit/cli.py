@@ -104,6 +104,11 @@ def _add_train(commands) -> None:
         type=int,
         help="sweep: processes training at once, one thread each (default 1; 2 is about 1.4x faster on 2 cores)",
     )
+    parser.add_argument(
+        "--constant-fine-tune-rate",
+        action="store_true",
+        help="catsdogs: fine-tune at a constant rate, not the paper profile's cosine decay (README's 0.8525 run)",
+    )
     parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
     parser.set_defaults(
         run=lambda args: (

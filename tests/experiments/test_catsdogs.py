@@ -267,7 +267,11 @@ def test_cli_options_reach_the_config(monkeypatch):
         5,
         224,
     )
-    assert seen["out"] == "somewhere"
+    assert seen["out"] == "somewhere" and config.fine_tune_cosine_decay  # the paper profile decays the rate
+    catsdogs.train_from_cli(
+        build_parser().parse_args(["train", "catsdogs", "--profile", "paper", "--constant-fine-tune-rate"])
+    )
+    assert seen["config"].fine_tune_cosine_decay is False
 
 
 # ---------------------------------------------------------------- end to end, tiny

@@ -378,6 +378,7 @@ def train_from_cli(args) -> int:
         data=getattr(args, "data", None),
         skip_scratch=getattr(args, "skip_scratch", None) or None,
         resolution_augmentation=getattr(args, "resolution_augmentation", None),
+        fine_tune_cosine_decay=False if getattr(args, "constant_fine_tune_rate", False) else None,
     )
     train_catsdogs(config, getattr(args, "out", None))
     return 0

@@ -20,6 +20,7 @@ CATSDOGS_ONLY_OPTIONS = (
     ("--input-size", "input_size"),
     ("--skip-scratch", "skip_scratch"),
     ("--resolution-augmentation", "resolution_augmentation"),
+    ("--constant-fine-tune-rate", "constant_fine_tune_rate"),
 )
 
 
