@@ -47,18 +47,24 @@ def test_a_conclusion_names_a_winner_only_when_the_interval_excludes_zero():
 def test_summary_pairs_runs_by_seed_and_the_table_quotes_interval_and_rates():
     runs = [
         {"method": m, "samples": 30, "seed": s, "augmented": True, "test_accuracy": a}
-        for m, s, a in [("transfer", 0, 0.80), ("scratch", 0, 0.70), ("transfer", 1, 0.60), ("scratch", 1, 0.55)]
-    ]
+        for m, s, a in [("scratch", 1, 0.55), ("transfer", 0, 0.80), ("transfer", 1, 0.60), ("scratch", 0, 0.70)]
+    ]  # out of order: the pairing is by seed, not by position
     rates = {"augmented/30/transfer": 0.003, "augmented/30/scratch": 0.01}
     (row,) = sweep_statistics.summarise(runs, rates)
-    assert row["difference"]["mean"] == pytest.approx(0.075)  # paired: (0.10 + 0.05) / 2
+    expected = sweep_statistics.paired_interval([0.80 - 0.70, 0.60 - 0.55])  # seed 0, seed 1
+    assert row["difference"] == pytest.approx(expected)
+    assert row["difference"]["std"] == pytest.approx(np.std([0.10, 0.05], ddof=1))  # 0.035; cross-paired: 0.177
     assert row["transfer"]["mean"] == pytest.approx(0.70) and row["scratch"]["learning_rate"] == 0.01
     table = sweep_statistics.sweep_table([row])
     assert "| augmented | 30 | 0.7000 ± 0.1414 (0.003) | 0.6250 ± 0.1061 (0.01) | +7.50 |" in table
     assert row["conclusion"] in table
     plain = [{**run, "augmented": False} for run in runs]
     (against,) = sweep_statistics.augmentation_against_transfer(runs + plain)
-    assert against["difference"]["mean"] == pytest.approx(-0.075)  # scratch+aug (0.70, 0.55) - transfer (0.80, 0.60)
+    paired = sweep_statistics.paired_interval([0.70 - 0.80, 0.55 - 0.60])  # scratch+aug - transfer, per seed
+    assert (against["difference"]["low"], against["difference"]["high"]) == pytest.approx(
+        (paired["low"], paired["high"])
+    )
+    assert against["difference"]["plain_transfer_wins"] == 2 and against["difference"]["augmented_scratch_wins"] == 0
     assert "| 30 | -7.50 |" in sweep_statistics.augmentation_table([against])
 
 
@@ -90,12 +96,17 @@ TINY = SweepConfig(
 
 def test_a_tiny_sweep_writes_only_into_its_folder_and_resumes_without_training(real_home, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    for variable, folder in (("CONVLENS_RUNS", "runs"), ("CONVLENS_EXPORTED", "exported")):
+        (tmp_path / folder).mkdir()
+        monkeypatch.setenv(variable, str(tmp_path / folder))
     out = tmp_path / "out"
     summary = digits_sweep.run_sweep(TINY, out, log=lambda line: None)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported", "out", "runs"]
+    assert list((tmp_path / "runs").iterdir()) == list((tmp_path / "exported").iterdir()) == []
     written = json.loads((out / "results.json").read_text())
     assert len(written["runs"]) == 4 and {r["seed"] for r in written["runs"]} == {0, 1}
     assert [letters["seed"] for letters in written["letters"]] == [1000, 0, 1]  # retrained per seed
+    assert written["code_versions"] == [digits_sweep.code_version()] and written["stage_seconds"]["paired runs"] > 0
     assert set(written["learning_rates"]) == {"augmented/10/transfer", "augmented/10/scratch"}
     assert len(written["learning_rate_candidates"]) == 4  # 2 methods x 2 rates, each with its validation accuracy
     assert all("test_accuracy" not in run for run in written["learning_rate_candidates"])
@@ -119,6 +130,16 @@ def test_a_tiny_sweep_writes_only_into_its_folder_and_resumes_without_training(r
     ]
     assert json.loads((out / "results.json").read_text())["runs"] == written["runs"]
 
+    # a paired unit made with another learning rate than the one chosen now is made again
+    stored = out / "units" / "paired-0-augmented-10.json"
+    record = json.loads(stored.read_text())
+    record["runs"][0]["learning_rate"] = 0.5
+    stored.write_text(json.dumps(record))
+    lines.clear()
+    digits_sweep.run_sweep(TINY, out, log=lines.append)
+    assert "sweep: paired runs: 1 of 2 units already done" in lines
+    assert json.loads(stored.read_text())["runs"][0]["learning_rate"] in (1e-3, 1e-2)
+
 
 def test_units_of_another_configuration_are_cleared_before_a_sweep_starts(tmp_path):
     lines: list[str] = []
@@ -129,7 +150,14 @@ def test_units_of_another_configuration_are_cleared_before_a_sweep_starts(tmp_pa
     )
     other = dataclasses.replace(TINY, seeds=(0,))
     digits_sweep._prepare(other, tmp_path, lines.append)
-    assert list(units.iterdir()) == [] and any("different configuration" in line for line in lines)
+    assert [p.name for p in units.iterdir()] == ["code_versions.json"]
+    assert any("different configuration" in line for line in lines)
+    mine = tmp_path / "mine"
+    (mine / "units").mkdir(parents=True)
+    (mine / "units" / "precious.txt").write_text("not a sweep's")
+    with pytest.raises(ConvlensError, match="no sweep recorded it"):
+        digits_sweep._prepare(TINY, mine, lines.append)
+    assert (mine / "units" / "precious.txt").exists()
 
 
 def test_the_command_runs_the_profiles_sweep_with_its_workers_into_out_and_refuses_workers_elsewhere(
@@ -165,5 +193,8 @@ def test_the_command_runs_the_profiles_sweep_with_its_workers_into_out_and_refus
             digits_cli.config_from_args(Namespace(experiment=experiment, out=None, workers=2, **given))
     with pytest.raises(ConvlensError, match="--workers only applies"):
         catsdogs.train_from_cli(Namespace(experiment="catsdogs", workers=2, only_full=False))
+    for flag in ({"seed": 3}, {"samples": 300}):
+        with pytest.raises(ConvlensError, match="do not apply to `convlens train sweep`"):
+            digits_cli.config_from_args(Namespace(experiment="sweep", out=None, workers=2, **{**given, **flag}))
     with pytest.raises(ConvlensError, match="between 1 and 64"):
         digits_cli.config_from_args(Namespace(experiment="sweep", out=None, workers=0, **given))

@@ -36,23 +36,30 @@ def test_the_threshold_is_the_best_on_the_labels_given_and_nearest_zero_among_eq
 
 
 def test_the_reference_sets_its_threshold_on_validation_and_only_then_reads_test(monkeypatch):
-    # validation: every image leans to dogs, cats less so (threshold near log(40/1) ~ 3.7 fits);
-    # test: two lions (wild cats) and two images the validation threshold decides
+    # validation: every image leans to dogs, cats less so; test: two lions (wild cats), a cat and a dog the
+    # validation threshold decides right, and a cat leaning further to dogs than any validation cat, which a
+    # threshold fitted on the test images would call right and the validation threshold calls a dog
     validation = [_probabilities(0.5, 0.05, 0.0), _probabilities(0.6, 0.03, 0.0), _probabilities(0.8, 0.01, 0.0)]
-    test = [_probabilities(0.05, 0.01, 0.8), _probabilities(0.5, 0.05, 0.0), _probabilities(0.9, 0.005, 0.0)]
-    answers = {3: np.array(validation), 4: np.array([*test, test[0]])}
+    lion, cat, dog = _probabilities(0.05, 0.01, 0.8), _probabilities(0.5, 0.05, 0.0), _probabilities(0.9, 0.005, 0.0)
+    doggy_cat = _probabilities(0.85, 0.01, 0.0)
+    test = np.array([lion, cat, dog, lion, doggy_cat])
+    test_labels = np.array([0, 0, 1, 0, 0])
+    answers = {3: np.array(validation), 5: test}
     monkeypatch.setattr(zero_shot, "imagenet_probabilities", lambda images, batch_size=64: answers[len(images)])
     images = np.zeros((1, 8, 8, 3), np.uint8)
     validation_split = Split(np.repeat(images, 3, axis=0), np.array([0, 0, 1]))
-    test_split = Split(np.repeat(images, 4, axis=0), np.array([0, 0, 1, 0]))
-    result = zero_shot.zero_shot_reference(validation_split, test_split)
+    result = zero_shot.zero_shot_reference(validation_split, Split(np.repeat(images, 5, axis=0), test_labels))
     new, old = result["rules"][zero_shot.NEW_RULE], result["rules"][zero_shot.OLD_RULE]
+    on_validation = zero_shot.best_threshold(zero_shot.dog_log_ratio(np.array(validation)), validation_split.y)
+    on_test = zero_shot.best_threshold(zero_shot.dog_log_ratio(test), test_labels)
+    assert new["log_ratio_threshold"] == on_validation != on_test
     assert new["threshold_chosen_on"] == "validation" and new["validation"]["accuracy"] == 1.0
-    ratios = zero_shot.dog_log_ratio(np.array(validation))
-    assert ratios[1] < new["log_ratio_threshold"] < ratios[2]  # between the last cat and the dog of validation
-    assert new["test"]["accuracy"] == result["test_accuracy"] == 1.0  # the lions are cats, the 0.5 dog too
-    assert old["log_ratio_threshold"] == 0.0 and old["test"]["accuracy"] == 0.25  # only the real dog is right
-    assert result["confusion_matrix"] == [[3, 0], [0, 1]] and result["test_images"] == 4
+    assert new["test"]["accuracy"] == result["test_accuracy"] == 0.8  # all but the doggy cat
+    assert result["confusion_matrix"] == [[3, 1], [0, 1]] and result["test_images"] == 5
+    # the old rule sees only domestic cats at equal mass: the lions and every cat read as dogs
+    assert old["log_ratio_threshold"] == 0.0 and old["test"]["accuracy"] == 0.2
+    # every cat class at equal mass: the lions become cats, the dog-leaning cats stay dogs
+    assert result["rules"][zero_shot.ALL_CATS_EQUAL_MASS]["test"]["accuracy"] == 0.6
 
 
 def test_the_real_imagenet_model_calls_chelsea_a_cat_under_both_rules(real_home):
@@ -85,5 +92,5 @@ def test_the_command_writes_both_rules_at_both_sizes(real_home, tmp_path, monkey
     assert set(written["by_input_size"]) == {"128", "224"}
     for result in written["by_input_size"].values():
         assert result["validation_images"] == result["test_images"] == 6
-        assert set(result["rules"]) == {zero_shot.NEW_RULE, zero_shot.OLD_RULE}
+        assert set(result["rules"]) == {zero_shot.NEW_RULE, zero_shot.ALL_CATS_EQUAL_MASS, zero_shot.OLD_RULE}
     assert "all_cats_validated" in (tmp_path / "results.md").read_text() and "written to" in lines[-1]

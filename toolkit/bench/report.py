@@ -13,7 +13,7 @@ from toolkit.bench.demo_latency import CLIENTS, bench_demo
 from toolkit.bench.models import bench_inference, bench_training
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
-from toolkit.core.names import BENCH, RESULTS_FILE
+from toolkit.core.names import BENCH, RESULTS_FILE, RESULTS_MARKDOWN
 from toolkit.core.paths import exported_dir
 from toolkit.experiments.runs import run_folder
 
@@ -139,7 +139,7 @@ def run_bench(sections: list[str] | None = None, trials: int = 30, exported: Pat
         results[section] = runners[section]()
     folder = run_folder(BENCH)
     write_json(folder / RESULTS_FILE, results)
-    (folder / "results.md").write_text(markdown_table(results) + "\n")
+    (folder / RESULTS_MARKDOWN).write_text(markdown_table(results) + "\n")
     log(f"Results in {folder / RESULTS_FILE} and {folder / 'results.md'}")
     return results
 

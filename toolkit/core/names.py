@@ -27,6 +27,8 @@ HISTORY_FILE = "history.json"
 LOGS_FOLDER = "logs"  # <run>/logs/<phase>/: Keras' CSV log and TensorBoard events
 TRAINING_LOG_CSV = "training.csv"
 RESULTS_FILE = "results.json"  # sweep and bench results
+RESULTS_MARKDOWN = "results.md"  # the same as tables, beside it
+SWEEP_PLOT = "sweep.png"  # the sweep's accuracies and paired intervals
 
 # ---- JSON keys shared between training (config.json, metrics.json) and export
 TEST_ACCURACY = "test_accuracy"

@@ -20,7 +20,7 @@ import numpy as np
 from toolkit.core.atomic_files import write_atomically
 from toolkit.core.folders import export_lock
 from toolkit.core.json_files import write_json
-from toolkit.core.names import MANIFEST_NAME, PHOTO_DECISION, PHOTO_EVALUATION, RESULTS_FILE
+from toolkit.core.names import MANIFEST_NAME, PHOTO_DECISION, PHOTO_EVALUATION, RESULTS_FILE, RESULTS_MARKDOWN
 from toolkit.core.paths import exported_dir, runs_dir
 from toolkit.core.verdict import DecisionRule
 from toolkit.data.datasets import load_cats_dogs
@@ -186,7 +186,7 @@ def evaluate_photos(
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(html_report(report_rows, summary))
-    (out / "results.md").write_text(summary)
+    (out / RESULTS_MARKDOWN).write_text(summary)
     results = {
         "command": COMMAND,
         "rule": rule.as_record(),

@@ -12,8 +12,9 @@ from toolkit.experiments.digits import (
     train_full,
     train_letters,
 )
-from toolkit.experiments.digits_sweep import run_sweep, sweep_table
+from toolkit.experiments.digits_sweep import run_sweep
 from toolkit.experiments.runs import run_folder
+from toolkit.experiments.sweep_statistics import sweep_table
 
 CATSDOGS_ONLY_OPTIONS = (
     ("--fine-tune-epochs", "fine_tune_epochs"),
@@ -33,6 +34,14 @@ def config_from_args(args) -> DigitsProfile:
         raise ConvlensError("--only-full only applies to `convlens train digits`.")
     if getattr(args, "workers", None) is not None and args.experiment != names.SWEEP:
         raise ConvlensError("--workers only applies to `convlens train sweep`.")
+    if args.experiment == names.SWEEP:
+        given = [
+            flag for flag, value in (("--seed", args.seed), ("--samples", getattr(args, "samples", None))) if value
+        ]
+        if given:
+            raise ConvlensError(
+                f"{', '.join(given)} do not apply to `convlens train sweep`: it runs its profile's seeds and sizes."
+            )
     if getattr(args, "workers", None) is not None and not 1 <= args.workers <= 64:
         raise ConvlensError(f"--workers must be between 1 and 64, not {args.workers}.")
     return config_for(

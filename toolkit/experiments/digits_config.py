@@ -65,7 +65,8 @@ class SweepConfig:
 
     Each seed retrains the letters model (`letters`, with that seed). Each method's learning rate is chosen
     per n and arm among `learning_rates`, by validation accuracy on the 5,000-digit validation pool, in runs
-    with `selection_seed` (not one of `seeds`): the test digits decide nothing.
+    with `selection_seed` (not one of `seeds`): the test digits decide nothing. Of `few`, the sweep sets
+    `samples`, `seed` and `learning_rate` per run, and `augmentation` is what the augmented arm applies.
     """
 
     sizes: tuple[int, ...] = (30, 300, 3000)
@@ -89,7 +90,8 @@ PROFILES = {
     # minutes on 2 cores: 31k generated letters, 1200 updates per few-sample run, 2 epochs of MNIST;
     # a small sweep (3 sizes, 3 seeds, 2 learning rates, 300 updates a run)
     "quick": DigitsProfile(),
-    # EMNIST-letters-sized source (124,800 letters), longer training everywhere; the sweep README reports
+    # EMNIST-letters-sized source (124,800 letters) and longer training for letters, digits and full MNIST;
+    # the sweep README reports (5 sizes, 10 seeds; its letters models: the quick data, 3 epochs)
     "paper": DigitsProfile(
         letters=LettersConfig(epochs=10, generated=GeneratedLetters(per_class=4800, test_per_class=800)),
         few=FewDigitsConfig(epochs=30),

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 UNITS = "units"
 CONFIG = "sweep_config.json"
+COMMITS = "code_versions.json"  # in units/: every code version that computed some of its units
 STAGE_SECONDS = "stage_seconds.json"  # in units/: each stage's compute time, across resumed runs
 
 
@@ -50,6 +51,8 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
     """All three stages, then results.json, results.md and sweep.png in `folder`; returns the summary rows."""
     if len(set(config.seeds)) < 2:
         raise ConvlensError("a sweep needs at least 2 seeds for its confidence intervals.")
+    if True in config.augmentation and config.few.augmentation is None:
+        raise ConvlensError("the augmented arm needs `few.augmentation`: it is the augmentation that arm uses.")
     started = time.perf_counter()
     units = _prepare(config, Path(folder), log)
     seeds = (config.selection_seed, *config.seeds)
@@ -70,7 +73,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
         for n in config.sizes
     ]
     runs = [run for pair in _run_stage("paired runs", paired, units, workers, log) for run in pair["runs"]]
-    letters = [json.loads((units / f"letters-{seed}.json").read_text()) for seed in seeds]
+    letters = [json.loads(_unit_path(config, seed, units).read_text()) for seed in seeds]
     summary = summarise(runs, chosen)
     augmentation = augmentation_against_transfer(runs)
     write_json(
@@ -80,6 +83,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
             "seconds_this_run": round(time.perf_counter() - started, 1),
             "stage_seconds": json.loads(spent.read_text()) if (spent := units / STAGE_SECONDS).exists() else {},
             "workers": workers,
+            "code_versions": json.loads((units / COMMITS).read_text()),
             "letters": letters,
             "learning_rates": chosen,
             "learning_rate_candidates": candidates,
@@ -88,10 +92,10 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
             "augmented_scratch_minus_plain_transfer": augmentation,
         },
     )
-    (folder / "results.md").write_text(
+    (folder / names.RESULTS_MARKDOWN).write_text(
         "\n".join([sweep_table(summary), augmentation_table(augmentation), selection_table(candidates, chosen)])
     )
-    plot_sweep(summary, folder / "sweep.png")
+    plot_sweep(summary, folder / names.SWEEP_PLOT)
     return summary
 
 
@@ -109,28 +113,64 @@ def choose_learning_rates(selection: list[dict]) -> dict[str, float]:
 
 
 def _prepare(config: SweepConfig, folder: Path, log: Log) -> Path:
-    """`<folder>/units/`, emptied if it holds the units of a different configuration."""
+    """`<folder>/units/`, emptied if it holds a sweep of a different configuration; a `units/` folder that no
+    sweep recorded is refused, never removed."""
     units = folder / UNITS
     wanted = json.loads(json.dumps(dataclasses.asdict(config)))
     recorded = folder / CONFIG
-    if units.exists() and (not recorded.exists() or json.loads(recorded.read_text()) != wanted):
+    if units.exists() and not recorded.exists():
+        raise ConvlensError(f"{units} exists but no sweep recorded it ({recorded} is missing): choose another --out.")
+    if units.exists() and json.loads(recorded.read_text()) != wanted:
         log(f"sweep: {units} holds a different configuration's runs; starting afresh")
         shutil.rmtree(units)
     units.mkdir(parents=True, exist_ok=True)
     write_json(recorded, wanted)
+    commits = units / COMMITS
+    known = json.loads(commits.read_text()) if commits.exists() else []
+    write_json(commits, sorted({*known, code_version()}))
     return units
+
+
+def code_version() -> str:
+    """The git commit of the toolkit (with `+changes` when the tree differs from it), else the package version."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "toolkit"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, changed = "", ""
+    if not commit:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"convlens {version('convlens')}"
+        except PackageNotFoundError:
+            return "unknown"
+    return f"{commit}+changes" if changed else commit
 
 
 def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: Log) -> list[dict]:
     """Run the units not done yet (in `workers` processes when more than one), then every unit's result."""
     started = time.perf_counter()
-    todo = [unit for unit in units if not _unit_path(*unit[1:]).exists()]
+    todo = [unit for unit in units if not _done(unit)]
     log(f"sweep: {stage}: {len(units) - len(todo)} of {len(units)} units already done")
     if workers > 1 and len(todo) > 1:
         context = get_context("spawn")  # TensorFlow in a forked child of a process that used it can hang
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_one_thread) as pool:
+        pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_one_thread)
+        try:
             for result in pool.map(_call, todo):
                 log(result)
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed unit stops the stage instead of waiting for the rest
     else:
         for unit in todo:
             log(_call(unit))
@@ -141,6 +181,18 @@ def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: 
         spent = json.loads(record.read_text()) if record.exists() else {}
         write_json(record, {**spent, stage: round(spent.get(stage, 0.0) + seconds, 1)})
     return [json.loads(_unit_path(*unit[1:]).read_text()) for unit in units]
+
+
+def _done(unit: tuple) -> bool:
+    """Whether the unit's result is there; a paired unit's only when made with the learning rates chosen now."""
+    path = _unit_path(*unit[1:])
+    if not path.exists():
+        return False
+    if unit[0] is not _paired_unit:
+        return True
+    _, augmented, n, chosen = unit[2]
+    stored = json.loads(path.read_text())["runs"]
+    return all(run["learning_rate"] == chosen[selection_key(augmented, n, run["method"])] for run in stored)
 
 
 def _one_thread() -> None:
@@ -186,7 +238,7 @@ def _letters_unit(config: SweepConfig, seed: int, units: Path) -> dict:
     """The letters model with this seed, saved as `<units>/letters-<seed>/letters.keras`."""
     from toolkit.experiments.digits import train_letters
 
-    folder = units / f"letters-{seed}"
+    folder = _letters_folder(units, seed)
     folder.mkdir(exist_ok=True)
     letters = dataclasses.replace(config.letters, seed=seed)
     metrics = train_letters(letters, folder, verbose=0, log=lambda _: None, figures=False)
@@ -196,7 +248,11 @@ def _letters_unit(config: SweepConfig, seed: int, units: Path) -> dict:
 def _letters_model(units: Path, seed: int) -> keras.Model:
     from toolkit.core.model_files import load_keras_model
 
-    return load_keras_model(units / f"letters-{seed}" / names.LETTERS_MODEL, compile=True)
+    return load_keras_model(_letters_folder(units, seed) / names.LETTERS_MODEL, compile=True)
+
+
+def _letters_folder(units: Path, seed: int) -> Path:
+    return units / _unit_name(seed)
 
 
 def _train_one(
@@ -205,14 +261,13 @@ def _train_one(
     """One method on one sample of digits: the trained model."""
     from toolkit.experiments.common import seed_training
     from toolkit.experiments.digits import small_cnn, train_few, transfer_cnn
-    from toolkit.experiments.digits_config import DigitAugmentation
 
     few = dataclasses.replace(
         config.few,
         samples=len(data[0]),
         seed=seed,
         learning_rate=rate,
-        augmentation=DigitAugmentation() if augmented else None,
+        augmentation=config.few.augmentation if augmented else None,
     )
     seed_training(seed)
     model = transfer_cnn(_letters_model(units, seed)) if method == "transfer" else small_cnn(10)

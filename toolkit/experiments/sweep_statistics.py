@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
+from toolkit.experiments.digits import VALIDATION_POOL
 
 CONFIDENCE = 0.95
 METHODS = ("transfer", "scratch")
@@ -87,7 +88,7 @@ def conclusion(row: dict) -> str:
     bound = max(abs(d["low"]), abs(d["high"]))
     return (
         f"{where}, no difference is shown: {interval} ({d['transfer_wins']} of {d['seeds']} seeds favour "
-        f"transfer); any real difference is under {100 * bound:.2f} points either way."
+        f"transfer); the interval rules out differences beyond {100 * bound:.2f} points."
     )
 
 
@@ -95,7 +96,7 @@ def sweep_table(summary: list[dict]) -> str:
     """The sweep as markdown: accuracies (mean ± std over seeds), the paired difference and its interval,
     then the conclusions."""
     lines = [
-        "| arm | n digits | transfer (lr) | scratch (lr) | transfer - scratch, points | 95% CI | "
+        f"| arm | n digits | transfer (lr) | scratch (lr) | transfer - scratch, points | {CONFIDENCE:.0%} CI | "
         "seeds transfer won | sign test p |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -123,7 +124,11 @@ def augmentation_against_transfer(runs: list[dict]) -> list[dict]:
         ]
         if len(seeds) > 1:
             differences = [accuracy["scratch", True, n, s] - accuracy["transfer", False, n, s] for s in sorted(seeds)]
-            rows.append({"samples": n, "difference": paired_interval(differences)})
+            difference = paired_interval(differences)
+            # paired_interval counts positive differences as transfer's wins; here they are augmentation's
+            difference["augmented_scratch_wins"] = difference.pop("transfer_wins")
+            difference["plain_transfer_wins"] = difference.pop("scratch_wins")
+            rows.append({"samples": n, "difference": difference})
     return rows
 
 
@@ -132,14 +137,14 @@ def augmentation_table(rows: list[dict]) -> str:
     lines = [
         "Scratch with augmentation minus transfer without it (paired by seed), points:",
         "",
-        "| n digits | difference | 95% CI | seeds scratch with augmentation won |",
+        f"| n digits | difference | {CONFIDENCE:.0%} CI | seeds scratch with augmentation won |",
         "|---:|---:|---:|---:|",
     ]
     for row in rows:
         d = row["difference"]
         lines.append(
             f"| {row['samples']} | {_points(d['mean'])} | {_points(d['low'])} to {_points(d['high'])} "
-            f"| {d['transfer_wins']} of {d['seeds']} |"  # a positive difference: scratch with augmentation won
+            f"| {d['augmented_scratch_wins']} of {d['seeds']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -148,7 +153,8 @@ def selection_table(candidates: list[dict], chosen: dict[str, float]) -> str:
     """Markdown: every candidate learning rate's validation accuracy per arm, n and method, the chosen one in bold."""
     rates = sorted({run["learning_rate"] for run in candidates})
     lines = [
-        "Learning rates, chosen on the 5,000 validation digits with the selection seed (validation accuracy):",
+        f"Learning rates, chosen on the {VALIDATION_POOL:,} validation digits with the selection seed "
+        "(validation accuracy):",
         "",
         "| arm | n digits | method | " + " | ".join(f"{rate:g}" for rate in rates) + " |",
         "|---|---:|---|" + "---:|" * len(rates),
@@ -205,7 +211,7 @@ def plot_sweep(summary: list[dict], path: Path) -> None:
         axis.set_xlabel("MNIST training digits (n)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    left.set_ylabel("test accuracy (10,000 digits)")
+    left.set_ylabel("test accuracy (MNIST test digits)")
     left.set_title(f"Mean ± std over {seeds} seeds")
     right.set_ylabel("transfer - scratch, points")
     right.set_title(f"Paired difference, {CONFIDENCE:.0%} t interval over {seeds} seeds")
