@@ -83,7 +83,7 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
             "seconds_this_run": round(time.perf_counter() - started, 1),
             "stage_seconds": json.loads(spent.read_text()) if (spent := units / STAGE_SECONDS).exists() else {},
             "workers": workers,
-            "code_versions": json.loads((units / COMMITS).read_text()),
+            "code_versions": json.loads(versions.read_text()) if (versions := units / COMMITS).exists() else [],
             "letters": letters,
             "learning_rates": chosen,
             "learning_rate_candidates": candidates,
@@ -125,9 +125,6 @@ def _prepare(config: SweepConfig, folder: Path, log: Log) -> Path:
         shutil.rmtree(units)
     units.mkdir(parents=True, exist_ok=True)
     write_json(recorded, wanted)
-    commits = units / COMMITS
-    known = json.loads(commits.read_text()) if commits.exists() else []
-    write_json(commits, sorted({*known, code_version()}))
     return units
 
 
@@ -176,10 +173,13 @@ def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: 
             log(_call(unit))
     seconds = time.perf_counter() - started
     log(f"sweep: {stage} done in {seconds:.0f} s")
-    if todo:  # the time spent computing, summed over the runs that resumed this sweep
+    if todo:  # the time spent computing, summed over the runs that resumed this sweep, and the code that did it
         record = folder / STAGE_SECONDS
         spent = json.loads(record.read_text()) if record.exists() else {}
         write_json(record, {**spent, stage: round(spent.get(stage, 0.0) + seconds, 1)})
+        commits = folder / COMMITS
+        known = json.loads(commits.read_text()) if commits.exists() else []
+        write_json(commits, [*known, *([] if code_version() in known else [code_version()])])
     return [json.loads(_unit_path(*unit[1:]).read_text()) for unit in units]
 
 
