@@ -133,7 +133,8 @@ class ColourJitter:
     @property
     def description(self) -> str:
         return (
-            f"colour jitter: brightness and contrast x{1 - self.brightness:.1f}-{1 + self.brightness:.1f}; "
+            f"colour jitter: brightness x{1 - self.brightness:.1f}-{1 + self.brightness:.1f}, "
+            f"contrast x{1 - self.contrast:.1f}-{1 + self.contrast:.1f}; "
             f"colour images also saturation x{1 - self.saturation:.1f}-{1 + self.saturation:.1f} "
             f"and hue +-{self.hue:.0%} of the circle"
         )
