@@ -219,7 +219,7 @@ def visualize_from_cli(args) -> int:
     elif getattr(args, "progressive", False):
         # straight into the folder, the index rewritten after each image: the demo shows them as they land
         out.mkdir(parents=True, exist_ok=True)
-        gallery.write_index(out, [], total=len(panels))
+        gallery.write_index(out, [], total=len(panels), keep_records=False)  # records of earlier models go
         entries = _run(panels, out, lambda done: gallery.write_index(out, done, total=len(panels)))
         _robustness(fair, out, options, args)
     else:

@@ -303,15 +303,16 @@ def _index(folder: Path) -> dict:
     return index if isinstance(index, dict) else {}
 
 
-def write_index(folder: Path, entries: list[Entry], total: int | None = None) -> Path:
+def write_index(folder: Path, entries: list[Entry], total: int | None = None, keep_records: bool = True) -> Path:
     """Writes index.json atomically (temporary file, then rename): the entries, and how many of `total` are done.
 
     A gallery rendered image by image (`--progressive`) rewrites it after each image; the demo reads
-    `rendered` of `total` and `complete` from it. Other records already in it (the fair robustness check's) stay.
+    `rendered` of `total` and `complete` from it. Other records already in it (the fair robustness check's) stay,
+    unless `keep_records` is false: a gallery rendered afresh drops what was measured on the models before.
     """
     path = folder / GALLERY_INDEX
     total = len(entries) if total is None else total
-    kept = {key: value for key, value in _index(folder).items() if key not in PROGRESS_KEYS}
+    kept = {key: value for key, value in _index(folder).items() if key not in PROGRESS_KEYS} if keep_records else {}
     write_json(
         path,
         {
