@@ -65,6 +65,10 @@ def test_resnet50v2_without_weights_and_bad_steps_are_refused():
         visualize_from_cli(_args(backbone="resnet50v2"))
     with pytest.raises(ConvlensError, match="--steps"):
         visualize_from_cli(_args(steps=0))
+    with pytest.raises(ConvlensError, match="belong to the robustness check"):
+        visualize_from_cli(_args(what="digits", draws=3))
+    with pytest.raises(ConvlensError, match="only applies to `visualize all`"):
+        visualize_from_cli(_args(what="class", skip_robustness=True))
 
 
 def test_the_gallery_folder_is_replaced_whole(tmp_path):

@@ -189,6 +189,10 @@ def visualize_from_cli(args) -> int:
     if what == "robustness" and args.steps is not None:
         raise ConvlensError("robustness compares step budgets: give them with --budgets N [N ...], not --steps.")
     budgets, draws = getattr(args, "budgets", None) or (), getattr(args, "draws", None)
+    if (budgets or draws is not None) and what not in ("robustness", "all"):
+        raise ConvlensError(f"--budgets and --draws belong to the robustness check, not to `visualize {what}`.")
+    if getattr(args, "skip_robustness", False) and what != "all":
+        raise ConvlensError("--skip-robustness only applies to `visualize all`.")
     if any(b < 1 for b in budgets) or (draws is not None and draws < 1):
         raise ConvlensError(f"--budgets and --draws must be at least 1, not {list(budgets)} and {draws}.")
     if args.size is not None and not 32 <= args.size <= 512:
