@@ -16,10 +16,12 @@ import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.core import names
 from toolkit.core.errors import ConvlensError
@@ -47,6 +49,21 @@ COMMITS = "code_versions.json"  # in units/: every code version that computed so
 STAGE_SECONDS = "stage_seconds.json"  # in units/: each stage's compute time, across resumed runs
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of a stage: `work(config, key, folder)` gives the JSON kept as `<folder>/<name>.json`."""
+
+    work: Callable[[SweepConfig, Any, Path], dict]
+    name: str
+    config: SweepConfig
+    key: Any
+    folder: Path
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.name}.json"
+
+
 def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = print) -> list[dict]:
     """All three stages, then results.json, results.md and sweep.png in `folder`; returns the summary rows."""
     if len(set(config.seeds)) < 2:
@@ -56,24 +73,31 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
     started = time.perf_counter()
     units = _prepare(config, Path(folder), log)
     seeds = (config.selection_seed, *config.seeds)
-    _run_stage("letters", [(_letters_unit, config, seed, units) for seed in seeds], units, workers, log)
+    letters = _run_stage(
+        "letters", [Unit(_letters_unit, _letters_name(seed), config, seed, units) for seed in seeds], workers, log
+    )
     selection = [
-        (_selection_unit, config, (augmented, n, method, rate), units)
+        Unit(
+            _selection_unit,
+            f"select-{arm_name(augmented)}-{n}-{method}-{rate:g}",
+            config,
+            (augmented, n, method, rate),
+            units,
+        )
         for augmented in config.augmentation
         for n in config.sizes
         for method in METHODS
         for rate in config.learning_rates
     ]
-    candidates = _run_stage("learning-rate selection", selection, units, workers, log)
+    candidates = _run_stage("learning-rate selection", selection, workers, log)
     chosen = choose_learning_rates(candidates)
     paired = [
-        (_paired_unit, config, (seed, augmented, n, chosen), units)
+        Unit(_paired_unit, f"paired-{seed}-{arm_name(augmented)}-{n}", config, (seed, augmented, n, chosen), units)
         for seed in config.seeds
         for augmented in config.augmentation
         for n in config.sizes
     ]
-    runs = [run for pair in _run_stage("paired runs", paired, units, workers, log) for run in pair["runs"]]
-    letters = [json.loads(_unit_path(config, seed, units).read_text()) for seed in seeds]
+    runs = [run for pair in _run_stage("paired runs", paired, workers, log) for run in pair["runs"]]
     summary = summarise(runs, chosen)
     augmentation = augmentation_against_transfer(runs)
     write_json(
@@ -81,9 +105,9 @@ def run_sweep(config: SweepConfig, folder: Path, workers: int = 1, log: Log = pr
         {
             "config": config,
             "seconds_this_run": round(time.perf_counter() - started, 1),
-            "stage_seconds": json.loads(spent.read_text()) if (spent := units / STAGE_SECONDS).exists() else {},
+            "stage_seconds": _read(units / STAGE_SECONDS, {}),
             "workers": workers,
-            "code_versions": json.loads(versions.read_text()) if (versions := units / COMMITS).exists() else [],
+            "code_versions": _read(units / COMMITS, []),
             "letters": letters,
             "learning_rates": chosen,
             "learning_rate_candidates": candidates,
@@ -145,17 +169,18 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, changed = "", ""
-    if not commit:
-        from importlib.metadata import PackageNotFoundError, version
+    if not commit:  # not a git checkout
+        from toolkit import __version__
 
-        try:
-            return f"convlens {version('convlens')}"
-        except PackageNotFoundError:
-            return "unknown"
+        return f"convlens {__version__}"
     return f"{commit}+changes" if changed else commit
 
 
-def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: Log) -> list[dict]:
+def _read(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def _run_stage(stage: str, units: list[Unit], workers: int, log: Log) -> list[dict]:
     """Run the units not done yet (in `workers` processes when more than one), then every unit's result."""
     started = time.perf_counter()
     todo = [unit for unit in units if not _done(unit)]
@@ -174,24 +199,22 @@ def _run_stage(stage: str, units: list[tuple], folder: Path, workers: int, log: 
     seconds = time.perf_counter() - started
     log(f"sweep: {stage} done in {seconds:.0f} s")
     if todo:  # the time spent computing, summed over the runs that resumed this sweep, and the code that did it
-        record = folder / STAGE_SECONDS
-        spent = json.loads(record.read_text()) if record.exists() else {}
-        write_json(record, {**spent, stage: round(spent.get(stage, 0.0) + seconds, 1)})
-        commits = folder / COMMITS
-        known = json.loads(commits.read_text()) if commits.exists() else []
-        write_json(commits, [*known, *([] if code_version() in known else [code_version()])])
-    return [json.loads(_unit_path(*unit[1:]).read_text()) for unit in units]
+        folder = todo[0].folder
+        spent = _read(folder / STAGE_SECONDS, {})
+        write_json(folder / STAGE_SECONDS, {**spent, stage: round(spent.get(stage, 0.0) + seconds, 1)})
+        known, now = _read(folder / COMMITS, []), code_version()
+        write_json(folder / COMMITS, known if now in known else [*known, now])
+    return [json.loads(unit.path.read_text()) for unit in units]
 
 
-def _done(unit: tuple) -> bool:
+def _done(unit: Unit) -> bool:
     """Whether the unit's result is there; a paired unit's only when made with the learning rates chosen now."""
-    path = _unit_path(*unit[1:])
-    if not path.exists():
+    if not unit.path.exists():
         return False
-    if unit[0] is not _paired_unit:
+    if unit.work is not _paired_unit:
         return True
-    _, augmented, n, chosen = unit[2]
-    stored = json.loads(path.read_text())["runs"]
+    _, augmented, n, chosen = unit.key
+    stored = json.loads(unit.path.read_text())["runs"]
     return all(run["learning_rate"] == chosen[selection_key(augmented, n, run["method"])] for run in stored)
 
 
@@ -203,26 +226,16 @@ def _one_thread() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def _call(unit: tuple) -> str:
-    function, config, key, units = unit
+def _call(unit: Unit) -> str:
     started = time.perf_counter()
-    result = function(config, key, units)
-    write_json(_unit_path(config, key, units), result)
-    return f"sweep: {_unit_name(key)} done in {time.perf_counter() - started:.0f} s: {_describe(result)}"
+    result = unit.work(unit.config, unit.key, unit.folder)
+    write_json(unit.path, result)
+    return f"sweep: {unit.name} done in {time.perf_counter() - started:.0f} s: {_describe(result)}"
 
 
-def _unit_name(key) -> str:
-    if isinstance(key, int):
-        return f"letters-{key}"
-    if len(key) == 4 and isinstance(key[2], str):  # selection: (augmented, n, method, rate)
-        augmented, n, method, rate = key
-        return f"select-{arm_name(augmented)}-{n}-{method}-{rate:g}"
-    seed, augmented, n, _ = key
-    return f"paired-{seed}-{arm_name(augmented)}-{n}"
-
-
-def _unit_path(config: SweepConfig, key, units: Path) -> Path:
-    return units / f"{_unit_name(key)}.json"
+def _letters_name(seed: int) -> str:
+    """The letters unit's name: its JSON file and the folder of its model."""
+    return f"letters-{seed}"
 
 
 def _describe(result: dict) -> str:
@@ -252,7 +265,7 @@ def _letters_model(units: Path, seed: int) -> keras.Model:
 
 
 def _letters_folder(units: Path, seed: int) -> Path:
-    return units / _unit_name(seed)
+    return units / _letters_name(seed)
 
 
 def _train_one(
