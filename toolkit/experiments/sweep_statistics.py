@@ -50,23 +50,36 @@ def paired_interval(differences, confidence: float = CONFIDENCE) -> dict:
     }
 
 
+def _by_seed(runs: list[dict], method: str, augmented: bool, samples: int) -> dict[int, float]:
+    """One method's test accuracy per seed in one arm and n."""
+    return {
+        run["seed"]: run["test_accuracy"]
+        for run in runs
+        if (run["method"], run["augmented"], run["samples"]) == (method, augmented, samples)
+    }
+
+
+def _paired(first: dict[int, float], second: dict[int, float]) -> tuple[list[int], list[float]]:
+    """The seeds both have, and first - second for each of them: the pairing every interval here uses."""
+    seeds = sorted(set(first) & set(second))
+    return seeds, [first[seed] - second[seed] for seed in seeds]
+
+
 def summarise(runs: list[dict], learning_rates: dict[str, float]) -> list[dict]:
     """One row per arm and n: each method's mean and std over seeds, and the paired difference's interval."""
     rows = []
     for augmented in sorted({run["augmented"] for run in runs}, reverse=True):
         for n in sorted({run["samples"] for run in runs}):
-            cell = [run for run in runs if run["augmented"] == augmented and run["samples"] == n]
-            by_method = {m: {r["seed"]: r["test_accuracy"] for r in cell if r["method"] == m} for m in METHODS}
-            seeds = sorted(set(by_method["transfer"]) & set(by_method["scratch"]))
-            row: dict = {"augmented": augmented, "samples": n}
+            by_method = {method: _by_seed(runs, method, augmented, n) for method in METHODS}
+            seeds, differences = _paired(by_method["transfer"], by_method["scratch"])
+            row: dict = {"augmented": augmented, "samples": n, "difference": paired_interval(differences)}
             for method in METHODS:
-                values = np.array([by_method[method][s] for s in seeds])
+                values = np.array([by_method[method][seed] for seed in seeds])
                 row[method] = {
                     "mean": float(values.mean()),
-                    "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                    "std": float(values.std(ddof=1)),
                     "learning_rate": learning_rates.get(selection_key(augmented, n, method)),
                 }
-            row["difference"] = paired_interval([by_method["transfer"][s] - by_method["scratch"][s] for s in seeds])
             row["conclusion"] = conclusion(row)
             rows.append(row)
     return rows
@@ -114,16 +127,10 @@ def sweep_table(summary: list[dict]) -> str:
 
 def augmentation_against_transfer(runs: list[dict]) -> list[dict]:
     """Per n, scratch with augmentation minus transfer without it, paired by seed: which helps more."""
-    accuracy = {(r["method"], r["augmented"], r["samples"], r["seed"]): r["test_accuracy"] for r in runs}
     rows = []
     for n in sorted({run["samples"] for run in runs}):
-        seeds = [
-            s
-            for (m, a, k, s) in accuracy
-            if (m, a, k) == ("scratch", True, n) and ("transfer", False, n, s) in accuracy
-        ]
+        seeds, differences = _paired(_by_seed(runs, "scratch", True, n), _by_seed(runs, "transfer", False, n))
         if len(seeds) > 1:
-            differences = [accuracy["scratch", True, n, s] - accuracy["transfer", False, n, s] for s in sorted(seeds)]
             difference = paired_interval(differences)
             # paired_interval counts positive differences as transfer's wins; here they are augmentation's
             difference["augmented_scratch_wins"] = difference.pop("transfer_wins")
