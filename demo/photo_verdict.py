@@ -16,7 +16,7 @@ from PIL import ImageOps
 
 from demo.classify import Models, PhotoResult, open_photo
 from toolkit.core.names import PHOTO_DECISION
-from toolkit.core.occlusion import occlusion_map, overlay
+from toolkit.core.occlusion import map_from_scores, occlusion_batch, overlay
 from toolkit.core.preprocessing import photo_model_input
 from toolkit.core.verdict import (
     DecisionRule,
@@ -71,18 +71,14 @@ def judge_photo(models: Models, source, variant: str = "fp32", name: str | None 
     evidence = imagenet_evidence(models.imagenet.predict(seen_imagenet, "fp32").mean(axis=0), models.imagenet.labels)
     transfer_steps = transfer_preprocessing(rule, models.catsdogs.spec["preprocessing"], models.catsdogs.input_shape[0])
     seen = photo_model_input(picture, transfer_steps)
+    occluded = occlusion_batch(seen)
     mirrored = [photo_model_input(pictures[1], transfer_steps)] if rule.flip_average else []
-    answers: list[np.ndarray] = []
-
-    def masked_then_mirrored(batch: np.ndarray) -> np.ndarray:  # one onnxruntime call for the map and the mirror
-        scores = _transfer_log_odds(models, np.concatenate([batch, *(m[None] for m in mirrored)]), variant)
-        answers.append(scores[len(batch) :])
-        return scores[: len(batch)]
-
-    sensitivity, log_odds = occlusion_map(seen, masked_then_mirrored)
+    # one onnxruntime call for the map and the mirror image
+    scores = _transfer_log_odds(models, np.concatenate([occluded, *(m[None] for m in mirrored)]), variant)
+    sensitivity, log_odds = map_from_scores(scores[: len(occluded)])
     p_dog = sigmoid(log_odds)
     if mirrored:
-        p_dog = (p_dog + sigmoid(answers[0][0])) / 2
+        p_dog = (p_dog + sigmoid(scores[-1])) / 2
     cat_label, dog_label = models.catsdogs.labels
     transfer_probabilities = {cat_label: 1 - p_dog, dog_label: p_dog}
     transfer_label = max(transfer_probabilities, key=transfer_probabilities.__getitem__)

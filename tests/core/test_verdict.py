@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toolkit.core.names import IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES
-from toolkit.core.occlusion import masked_copies, occlusion_map, overlay
+from toolkit.core.occlusion import map_from_scores, masked_copies, occlusion_batch, overlay
 from toolkit.core.verdict import DecisionRule, decide, imagenet_evidence, transfer_preprocessing
 
 LABELS = [f"class {i}" for i in range(1000)]
@@ -81,7 +81,9 @@ def test_the_map_points_at_the_region_that_carries_the_answer():
     def log_odds(batch: np.ndarray) -> np.ndarray:
         return batch[:, :16, :16].mean(axis=(1, 2, 3)) / 10
 
-    sensitivity, base = occlusion_map(image, log_odds, grid=4)
+    batch = occlusion_batch(image, grid=4)
+    assert batch.shape == (17, 64, 64, 3) and np.array_equal(batch[0], image)  # the image first, then 16 copies
+    sensitivity, base = map_from_scores(log_odds(batch), grid=4)
     assert sensitivity.shape == (4, 4) and base == pytest.approx(25.5)
     assert np.unravel_index(sensitivity.argmax(), sensitivity.shape) == (0, 0)
     assert sensitivity[3, 3] == pytest.approx(0.0)

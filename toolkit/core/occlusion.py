@@ -3,12 +3,11 @@
 Grey squares slide over the image; each masked copy goes through the model in one batch, and a
 region's score is how much hiding it moved the model's log-odds. Positive: the region pushed
 toward the positive class (dog); negative: toward the other (cat). Model-agnostic (numpy only):
-the caller passes a function from a batch of images to log-odds.
+the caller scores `occlusion_batch` with its model (other images may share that call), and
+`map_from_scores` turns those log-odds into the map.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -31,12 +30,15 @@ def masked_copies(image: np.ndarray, grid: int = GRID, patch_fraction: float = P
     return copies
 
 
-def occlusion_map(
-    image: np.ndarray, log_odds: Callable[[np.ndarray], np.ndarray], grid: int = GRID
-) -> tuple[np.ndarray, float]:
-    """(grid x grid map, the unmasked log-odds): the map holds log-odds(original) - log-odds(masked)."""
-    batch = np.concatenate([np.asarray(image, np.float32)[None], masked_copies(image, grid)])
-    scores = np.asarray(log_odds(batch), np.float64).reshape(-1)
+def occlusion_batch(image: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """The image, then its `grid * grid` masked copies: what the model scores for the map."""
+    return np.concatenate([np.asarray(image, np.float32)[None], masked_copies(image, grid)])
+
+
+def map_from_scores(scores: np.ndarray, grid: int = GRID) -> tuple[np.ndarray, float]:
+    """(grid x grid map, the unmasked log-odds) from the log-odds of `occlusion_batch`, in its order: the map
+    holds log-odds(original) - log-odds(masked)."""
+    scores = np.asarray(scores, np.float64).reshape(-1)
     return (scores[0] - scores[1:]).reshape(grid, grid), float(scores[0])
 
 
