@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -21,10 +24,23 @@ from PIL import Image, ImageDraw
 
 from demo import limits
 from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_FILE
+from toolkit.core.paths import REPO_ROOT
 from toolkit.export.manifest import file_entry, write_manifest
 
 CANVAS, BRUSH = limits.CANVAS[0], limits.BRUSH  # the demo's canvas and brush
 RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def run_python(script: str, runs: Path) -> subprocess.CompletedProcess:
+    """`python -c script` from the repository, with `runs` as CONVLENS_RUNS, its output captured (5 minutes at most)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CONVLENS_RUNS": str(runs)},
+    )
 
 
 def _save_model(graph, path: Path) -> None:

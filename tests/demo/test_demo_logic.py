@@ -1,8 +1,5 @@
 """The demo's logic without a server: photos in every form, sketches, bad inputs and the export check."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import demo_support as support
@@ -14,7 +11,6 @@ from demo import classify as logic
 from demo import sketches
 from demo.classify import BadInput
 from toolkit.core.errors import ConvlensError
-from toolkit.core.paths import REPO_ROOT
 from toolkit.export.manifest import write_manifest
 
 
@@ -255,13 +251,6 @@ assert classify_sketch(models, demo_support.drawn_digit("7")).label == "7"
 loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
 print("ready", round(ready, 2), "loaded", loaded)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "CONVLENS_RUNS": str(tmp_path)},
-    )
+    done = support.run_python(script, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded []" in done.stdout, done.stdout

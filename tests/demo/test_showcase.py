@@ -3,7 +3,6 @@ checks and queue, the Models report, and what the serving install imports."""
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,6 @@ from demo.classify import BadInput
 from demo.example_digits import EXAMPLE_STROKES, rounded, write_example_digits
 from demo.limits import CANVAS
 from toolkit.core.errors import ConvlensError
-from toolkit.core.paths import REPO_ROOT
 
 # ---------------------------------------------------------------- examples, gallery, render, models report
 
@@ -259,14 +257,7 @@ canvas[60:340, 185:215] = 0
 print("sketch", classify_sketch(models, canvas).label)
 print("loaded", sorted({{n.split(".")[0] for n in sys.modules}} & set(BLOCKED)))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "CONVLENS_RUNS": str(tmp_path)},
-    )
+    done = support.run_python(script, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded []" in done.stdout and "sketch " in done.stdout, done.stdout
 
@@ -345,14 +336,7 @@ app_module.launch = stop_when_started
 from toolkit.cli import main
 sys.exit(main(["demo", "--exported", {str(fake_export)!r}]))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "CONVLENS_RUNS": str(tmp_path / "runs")},
-    )
+    done = support.run_python(script, tmp_path / "runs")
     assert "rendering the gallery in the background" in done.stdout, done.stdout + done.stderr[-3000:]
     pid = int(marker.read_text())
     time.sleep(0.2)
