@@ -59,16 +59,8 @@ def stand_in_export(monkeypatch):
     """export_one writes `<name>/model.onnx` holding "new <name>" instead of converting a model."""
 
     def export_one(spec, folder, log, model_version=1):
-        folder.mkdir(parents=True)
-        (folder / "model.onnx").write_text(f"new {spec.name}")
-        return {
-            "task": "binary",
-            "labels": ["a", "b"],
-            "input": {},
-            "output": {},
-            "preprocessing": {},
-            "files": {"onnx": file_entry(folder.parent, f"{spec.name}/model.onnx")},
-        }
+        assert folder.name == spec.name
+        return _write_model(folder.parent, spec.name, f"new {spec.name}")
 
     monkeypatch.setattr(publish, "export_one", export_one)
 
