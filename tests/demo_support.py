@@ -15,6 +15,8 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,18 @@ def run_python(script: str, runs: Path) -> subprocess.CompletedProcess:
         timeout=300,
         env={**os.environ, "CONVLENS_RUNS": str(runs)},
     )
+
+
+@contextmanager
+def served_app(export: Path, scratch: Path) -> Iterator[str]:
+    """The demo app on a free local port, serving `export` with `scratch` for its files: its URL; closed after."""
+    from demo.app import launch, prepare
+
+    app, allowed = prepare(export, runs=scratch / "runs", scratch=scratch)
+    try:
+        yield launch(app, allowed)
+    finally:
+        app.close()
 
 
 def _save_model(graph, path: Path) -> None:

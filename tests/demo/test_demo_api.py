@@ -20,7 +20,6 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from demo import classify as logic
-from demo.app import launch, prepare
 from demo.sketches import sketch_to_digit
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import REPO_ROOT
@@ -30,11 +29,8 @@ from toolkit.data.datasets import load_cats_dogs
 @pytest.fixture(scope="module")
 def served(small_export, tmp_path_factory):
     """The app on a free local port, serving the small real export; closed after the module."""
-    scratch = tmp_path_factory.mktemp("demo")
-    app, allowed = prepare(small_export, runs=scratch / "runs", scratch=scratch)
-    url = launch(app, allowed)
-    yield url
-    app.close()
+    with support.served_app(small_export, tmp_path_factory.mktemp("demo")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

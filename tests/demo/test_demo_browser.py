@@ -16,7 +16,6 @@ import demo_support as support
 import pytest
 from demo_support import chelsea_path
 
-from demo.app import launch, prepare
 from demo.example_digits import EXAMPLE_STROKES
 from demo.limits import CANVAS
 
@@ -89,11 +88,8 @@ def export_with_gallery(small_export, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(export_with_gallery, tmp_path_factory):
-    scratch = tmp_path_factory.mktemp("browser_demo")
-    app, allowed = prepare(export_with_gallery, runs=scratch / "runs", scratch=scratch)
-    url = launch(app, allowed)
-    yield url
-    app.close()
+    with support.served_app(export_with_gallery, tmp_path_factory.mktemp("browser_demo")) as url:
+        yield url
 
 
 @pytest.fixture
