@@ -9,7 +9,7 @@ import gradio as gr
 
 from demo.classify import Models
 from demo.limits import BRUSH, CANVAS
-from demo.serving import ResultFiles, check_variant, guard_sketchpad
+from demo.serving import ResultFiles, check_variant, guard_sketchpad, result_image
 from demo.sketches import EmptySketch, classify_sketch
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
@@ -92,13 +92,7 @@ def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: 
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Top 3", elem_id="digit-label")
                 summary = gr.Markdown(elem_id="digit-summary")
-                seen = gr.Image(
-                    label="The 28 x 28 image the model saw",
-                    interactive=False,
-                    height=270,
-                    format="png",
-                    elem_id="digit-seen",
-                )
+                seen = result_image("The 28 x 28 image the model saw", "digit-seen", 270)
         gr.Markdown(
             "Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
             "in 28 x 28, as MNIST's digits were.",

@@ -8,7 +8,7 @@ import gradio as gr
 
 from demo.classify import Models, classify_photo
 from demo.photo_verdict import judge_photo
-from demo.serving import ResultFiles, check_variant
+from demo.serving import ResultFiles, check_variant, result_image
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
 
@@ -99,20 +99,8 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
                     visible=models.imagenet is not None,
                 )
                 with gr.Row():
-                    why = gr.Image(
-                        label="Why: orange pushed toward dog, blue toward cat",
-                        interactive=False,
-                        height=224,
-                        format="png",
-                        elem_id="photo-map",
-                    )
-                    seen = gr.Image(
-                        label="What the cats-vs-dogs model saw",
-                        interactive=False,
-                        height=224,
-                        format="png",
-                        elem_id="photo-seen",
-                    )
+                    why = result_image("Why: orange pushed toward dog, blue toward cat", "photo-map", 224)
+                    seen = result_image("What the cats-vs-dogs model saw", "photo-seen", 224)
         gr.Markdown(photo_note(models.catsdogs.spec["preprocessing"]), elem_classes="convlens-note")
         gr.Markdown(VERDICT_NOTE, elem_classes="convlens-note")
 

@@ -99,6 +99,11 @@ def guard_sketchpad(sketch: gr.Sketchpad, gate: UploadGate) -> gr.Sketchpad:
 # ---------------------------------------------------------------- result images
 
 
+def result_image(label: str, elem_id: str, height: int) -> gr.Image:
+    """An output image showing a `ResultFiles` PNG (not editable, served as the PNG it is)."""
+    return gr.Image(label=label, interactive=False, height=height, format="png", elem_id=elem_id)
+
+
 class ResultFiles:
     """PNG files of result images in one folder, named by content, written atomically, at most `keep` of them.
 
