@@ -31,6 +31,30 @@ def test_the_paired_interval_is_the_t_interval_of_the_differences():
     assert not Path("never-written").exists()
 
 
+def test_the_bonferroni_interval_widens_the_t_interval_for_its_family():
+    differences = [0.01, 0.02, 0.03, 0.015, 0.025, 0.02, 0.01, 0.03, 0.02, 0.02]
+    result = sweep_statistics.paired_interval(differences, intervals=10)
+    mean, std = np.mean(differences), np.std(differences, ddof=1)
+    half = 2.262157 * std / np.sqrt(10)  # t(0.975, 9 degrees of freedom)
+    adjusted = 3.689662 * std / np.sqrt(10)  # t(1 - 0.05 / 20, 9): ten intervals at 95% together
+    assert (result["low"], result["high"]) == (pytest.approx(mean - half), pytest.approx(mean + half))
+    assert result["bonferroni_low"] == pytest.approx(mean - adjusted)
+    assert result["bonferroni_high"] == pytest.approx(mean + adjusted)
+    assert result["intervals"] == 10
+    alone = sweep_statistics.paired_interval(differences)  # a family of one: the plain interval
+    assert (alone["bonferroni_low"], alone["bonferroni_high"]) == pytest.approx((alone["low"], alone["high"]))
+    runs = [
+        {"method": m, "samples": n, "seed": s, "augmented": True, "test_accuracy": 0.5 + s * (m == "transfer") / 50}
+        for m in ("transfer", "scratch")
+        for n in (30, 100)
+        for s in (0, 1, 2)
+    ]
+    rows = sweep_statistics.summarise(runs, {})  # two cells, so each interval is one of a family of two
+    assert [row["difference"] for row in rows] == [
+        pytest.approx(sweep_statistics.paired_interval([0.0, 0.02, 0.04], intervals=2))
+    ] * 2
+
+
 def _row(differences, samples=100, augmented=True) -> dict:
     return {"samples": samples, "augmented": augmented, "difference": sweep_statistics.paired_interval(differences)}
 

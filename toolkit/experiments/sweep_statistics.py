@@ -1,5 +1,9 @@
 """The sweep's statistics: paired differences (transfer - scratch, same seed) with t intervals, a sign test,
-one sentence per regime no stronger than its interval, the markdown table and the plot."""
+one sentence per regime no stronger than its interval, the markdown table and the plot.
+
+Each interval is the two-sided t interval of the mean paired difference over the seeds, on the fixed test set.
+Beside it stands the Bonferroni-adjusted interval for the family it is read with (every cell of one table):
+the same centre, the t quantile at 1 - (1 - confidence) / (2 x intervals)."""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ def selection_key(augmented: bool, samples: int, method: str) -> str:
     return f"{arm_name(augmented)}/{samples}/{method}"
 
 
-def paired_interval(differences, confidence: float = CONFIDENCE) -> dict:
-    """Mean of paired differences with its two-sided t interval, the count of positive ones and a sign test."""
+def paired_interval(differences, confidence: float = CONFIDENCE, intervals: int = 1) -> dict:
+    """Mean of paired differences with its two-sided t interval, the Bonferroni-adjusted one for a family of
+    `intervals` intervals, the count of positive differences and a sign test."""
     from scipy import stats
 
     values = np.asarray(differences, float)
@@ -34,13 +39,18 @@ def paired_interval(differences, confidence: float = CONFIDENCE) -> dict:
     if count < 2:
         raise ConvlensError(f"a confidence interval needs at least 2 seeds, not {count}.")
     spread = float(values.std(ddof=1))
-    half = float(stats.t.ppf((1 + confidence) / 2, count - 1)) * spread / math.sqrt(count)
+    standard_error = spread / math.sqrt(count)
+    half = float(stats.t.ppf((1 + confidence) / 2, count - 1)) * standard_error
+    adjusted_half = float(stats.t.ppf(1 - (1 - confidence) / (2 * intervals), count - 1)) * standard_error
     wins, losses = int((values > 0).sum()), int((values < 0).sum())
     sign_p = float(stats.binomtest(wins, wins + losses).pvalue) if wins + losses else 1.0
     return {
         "mean": mean,
         "low": mean - half,
         "high": mean + half,
+        "bonferroni_low": mean - adjusted_half,
+        "bonferroni_high": mean + adjusted_half,
+        "intervals": intervals,
         "std": spread,
         "seeds": count,
         "transfer_wins": wins,
@@ -67,21 +77,29 @@ def _paired(first: dict[int, float], second: dict[int, float]) -> tuple[list[int
 
 def summarise(runs: list[dict], learning_rates: dict[str, float]) -> list[dict]:
     """One row per arm and n: each method's mean and std over seeds, and the paired difference's interval."""
+    cells = [
+        (augmented, n)
+        for augmented in sorted({run["augmented"] for run in runs}, reverse=True)
+        for n in sorted({run["samples"] for run in runs})
+    ]
     rows = []
-    for augmented in sorted({run["augmented"] for run in runs}, reverse=True):
-        for n in sorted({run["samples"] for run in runs}):
-            by_method = {method: _by_seed(runs, method, augmented, n) for method in METHODS}
-            seeds, differences = _paired(by_method["transfer"], by_method["scratch"])
-            row: dict = {"augmented": augmented, "samples": n, "difference": paired_interval(differences)}
-            for method in METHODS:
-                values = np.array([by_method[method][seed] for seed in seeds])
-                row[method] = {
-                    "mean": float(values.mean()),
-                    "std": float(values.std(ddof=1)),
-                    "learning_rate": learning_rates.get(selection_key(augmented, n, method)),
-                }
-            row["conclusion"] = conclusion(row)
-            rows.append(row)
+    for augmented, n in cells:
+        by_method = {method: _by_seed(runs, method, augmented, n) for method in METHODS}
+        seeds, differences = _paired(by_method["transfer"], by_method["scratch"])
+        row: dict = {
+            "augmented": augmented,
+            "samples": n,
+            "difference": paired_interval(differences, intervals=len(cells)),
+        }
+        for method in METHODS:
+            values = np.array([by_method[method][seed] for seed in seeds])
+            row[method] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)),
+                "learning_rate": learning_rates.get(selection_key(augmented, n, method)),
+            }
+        row["conclusion"] = conclusion(row)
+        rows.append(row)
     return rows
 
 
@@ -106,12 +124,12 @@ def conclusion(row: dict) -> str:
 
 
 def sweep_table(summary: list[dict]) -> str:
-    """The sweep as markdown: accuracies (mean ± std over seeds), the paired difference and its interval,
-    then the conclusions."""
+    """The sweep as markdown: accuracies (mean ± std over seeds), the paired difference, its interval and the
+    Bonferroni-adjusted one over the table's cells, then the conclusions."""
     lines = [
         f"| arm | n digits | transfer (lr) | scratch (lr) | transfer - scratch, points | {CONFIDENCE:.0%} CI | "
-        "seeds transfer won | sign test p |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"{_bonferroni_header(summary)} | seeds transfer won | sign test p |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in summary:
         t, s, d = row["transfer"], row["scratch"], row["difference"]
@@ -119,7 +137,7 @@ def sweep_table(summary: list[dict]) -> str:
             f"| {arm_name(row['augmented'])} | {row['samples']} "
             f"| {t['mean']:.4f} ± {t['std']:.4f} ({t['learning_rate']:g}) "
             f"| {s['mean']:.4f} ± {s['std']:.4f} ({s['learning_rate']:g}) "
-            f"| {_points(d['mean'])} | {_points(d['low'])} to {_points(d['high'])} "
+            f"| {_points(d['mean'])} | {_intervals(d)} "
             f"| {d['transfer_wins']} of {d['seeds']} | {d['sign_test_p']:.3g} |"
         )
     return "\n".join([*lines, "", *(f"- {row['conclusion']}" for row in summary)]) + "\n"
@@ -127,30 +145,46 @@ def sweep_table(summary: list[dict]) -> str:
 
 def augmentation_against_transfer(runs: list[dict]) -> list[dict]:
     """Per n, scratch with augmentation minus transfer without it, paired by seed: which helps more."""
+    pairs = {
+        n: _paired(_by_seed(runs, "scratch", True, n), _by_seed(runs, "transfer", False, n))[1]
+        for n in sorted({run["samples"] for run in runs})
+    }
+    pairs = {n: differences for n, differences in pairs.items() if len(differences) > 1}
     rows = []
-    for n in sorted({run["samples"] for run in runs}):
-        seeds, differences = _paired(_by_seed(runs, "scratch", True, n), _by_seed(runs, "transfer", False, n))
-        if len(seeds) > 1:
-            difference = paired_interval(differences)
-            # paired_interval counts positive differences as transfer's wins; here they are augmentation's
-            difference["augmented_scratch_wins"] = difference.pop("transfer_wins")
-            difference["plain_transfer_wins"] = difference.pop("scratch_wins")
-            rows.append({"samples": n, "difference": difference})
+    for n, differences in pairs.items():
+        difference = paired_interval(differences, intervals=len(pairs))
+        # paired_interval counts positive differences as transfer's wins; here they are augmentation's
+        difference["augmented_scratch_wins"] = difference.pop("transfer_wins")
+        difference["plain_transfer_wins"] = difference.pop("scratch_wins")
+        rows.append({"samples": n, "difference": difference})
     return rows
 
 
+def _intervals(d: dict) -> str:
+    """The plain interval and the Bonferroni-adjusted one, as two table cells."""
+    plain = f"{_points(d['low'])} to {_points(d['high'])}"
+    return f"{plain} | {_points(d['bonferroni_low'])} to {_points(d['bonferroni_high'])}"
+
+
+def _bonferroni_header(rows: list[dict]) -> str:
+    intervals = rows[0]["difference"]["intervals"] if rows else 1
+    return f"{CONFIDENCE:.0%} CI, Bonferroni-adjusted for {intervals} intervals"
+
+
 def augmentation_table(rows: list[dict]) -> str:
-    """Markdown: scratch with augmentation minus transfer without, in points, with its 95% interval."""
+    """Markdown: scratch with augmentation minus transfer without, in points, with its 95% interval and the
+    Bonferroni-adjusted one."""
     lines = [
         "Scratch with augmentation minus transfer without it (paired by seed), points:",
         "",
-        f"| n digits | difference | {CONFIDENCE:.0%} CI | seeds scratch with augmentation won |",
-        "|---:|---:|---:|---:|",
+        f"| n digits | difference | {CONFIDENCE:.0%} CI | {_bonferroni_header(rows)} | "
+        "seeds scratch with augmentation won |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         d = row["difference"]
         lines.append(
-            f"| {row['samples']} | {_points(d['mean'])} | {_points(d['low'])} to {_points(d['high'])} "
+            f"| {row['samples']} | {_points(d['mean'])} | {_intervals(d)} "
             f"| {d['augmented_scratch_wins']} of {d['seeds']} |"
         )
     return "\n".join(lines) + "\n"
