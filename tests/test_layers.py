@@ -159,7 +159,7 @@ def test_core_and_the_demos_helpers_import_no_heavy_library_at_module_level():
 def test_the_ascent_package_loads_neither_timing_nor_live_when_imported():
     imported = {name for name, top in _imports(ROOT / "toolkit/ascent/__init__.py") if top}
     assert not any(
-        name.startswith(("toolkit.ascent.timing", "toolkit.ascent.live", "toolkit.bench")) for name in imported
+        name.startswith(("toolkit.ascent.render_timing", "toolkit.ascent.live", "toolkit.bench")) for name in imported
     )
 
 

@@ -136,13 +136,13 @@ def _add_export(commands) -> None:
     parser.add_argument("--catsdogs-run", metavar="DIR", help="the cats-vs-dogs run to export (default runs/catsdogs)")
     parser.add_argument("--digits-run", metavar="DIR", help="the digits run to export (default runs/digits)")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
-    parser.set_defaults(run=_lazy("toolkit.export.cli:export_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.export.export_commands:export_from_cli"))
 
 
 def _add_verify(commands) -> None:
     parser = commands.add_parser("verify", help="check exported/ against its manifest: hashes, and a run of each ONNX")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
-    parser.set_defaults(run=_lazy("toolkit.export.cli:verify_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.export.export_commands:verify_from_cli"))
 
 
 def _add_eval(commands) -> None:
@@ -212,7 +212,7 @@ def _add_visualize(commands) -> None:
         metavar="PATH",
         help="digits, digit-filters or catsdogs: your own Keras model file instead of the trained one under runs/",
     )
-    parser.set_defaults(run=_lazy("toolkit.ascent.cli:visualize_from_cli"))
+    parser.set_defaults(run=_lazy("toolkit.ascent.visualize_command:visualize_from_cli"))
 
 
 def _add_bench(commands) -> None:

@@ -14,7 +14,7 @@ keras = pytest.importorskip("keras")
 # After the importorskip calls: without TensorFlow the module is skipped before these import it.
 from ascent_models import binary_model, digits_like_model  # noqa: E402
 
-from toolkit.ascent import models  # noqa: E402
+from toolkit.ascent import feature_models  # noqa: E402
 from toolkit.ascent import objectives as obj  # noqa: E402
 from toolkit.ascent import render as rnd  # noqa: E402
 from toolkit.ascent import transforms as tfm  # noqa: E402
@@ -161,7 +161,7 @@ def test_fourier_spectrum_scaling_favours_low_frequencies():
 
 @pytest.fixture(scope="module")
 def tiny_features():
-    return models.feature_model(tiny_conv_model(), ("c1", "c2"), logits=True)
+    return feature_models.feature_model(tiny_conv_model(), ("c1", "c2"), logits=True)
 
 
 @pytest.mark.parametrize("method", [FEW, FEW_ROBUST], ids=lambda m: m.name)
@@ -199,15 +199,15 @@ def test_logits_are_taken_before_the_softmax_whether_it_is_a_layer_or_an_activat
     x = np.random.default_rng(0).uniform(0, 255, (3, 28, 28, 1)).astype(np.float32)
     for separate in (True, False):
         model = digits_like_model(separate_softmax=separate)
-        features = models.feature_model(model, logits=True)
+        features = feature_models.feature_model(model, logits=True)
         logits = features(tf.constant(x / 255.0))[obj.LOGITS].numpy()
-        np.testing.assert_allclose(models.probabilities_from_logits(logits), model(x).numpy(), atol=1e-5)
+        np.testing.assert_allclose(feature_models.probabilities_from_logits(logits), model(x).numpy(), atol=1e-5)
         assert np.abs(logits).max() > 1e-3 and not np.allclose(logits.sum(axis=1), 1.0)
 
 
 def test_class_visualisation_raises_the_target_probability():
     model = digits_like_model()
-    features = models.feature_model(model, logits=True)
+    features = feature_models.feature_model(model, logits=True)
     param = PixelImage(28, channels=1)
     start = param.to_image(tf.constant(param.initial(1, seed=0))).numpy()
     for digit in (3, 7):
@@ -219,7 +219,7 @@ def test_class_visualisation_raises_the_target_probability():
 
 def test_a_sigmoid_output_is_maximised_towards_one_class_and_minimised_towards_the_other():
     model = binary_model()
-    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    features = feature_models.feature_model(model, logits=True, input_scale=feature_models.PIXELS_0_255)
     rendering = rnd.render(features, [obj.class_logit(0), -obj.class_logit(0)], FEW, steps=15, seed=0)
     p_dog = model(rnd.to_uint8(rendering.images).astype(np.float32)).numpy()[:, 0]
     assert p_dog[0] > 0.5 > p_dog[1]
@@ -229,7 +229,7 @@ def test_a_sigmoid_output_is_maximised_towards_one_class_and_minimised_towards_t
 
 def test_log_odds_agree_with_the_probabilities_for_sigmoid_and_softmax_outputs():
     for model, targets in ((binary_model(), [1, 0]), (digits_like_model(), [3, 7])):
-        features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+        features = feature_models.feature_model(model, logits=True, input_scale=feature_models.PIXELS_0_255)
         images = np.random.default_rng(0).uniform(0, 1, (2, *model.input_shape[1:])).astype(np.float32)
         probabilities, _ = rnd.target_probabilities(features, images, targets, n_transforms=2)
         log_odds, under = rnd.target_log_odds(features, images, targets, n_transforms=2)
@@ -239,7 +239,7 @@ def test_log_odds_agree_with_the_probabilities_for_sigmoid_and_softmax_outputs()
 
 def test_resnet50v2_path_renders_its_practical_layers_on_random_weights():
     layers = ("conv3_block4_out", "conv5_block3_out")
-    features = models.imagenet_features("resnet50v2", 64, layers, weights=None)
+    features = feature_models.imagenet_features("resnet50v2", 64, layers, weights=None)
     objectives = [obj.channel(layers[0], 0), obj.channel(layers[1], 5)]
     rendering = rnd.render(features, objectives, FEW, steps=3, seed=0)
     assert rendering.images.shape == (2, 64, 64, 3) and np.isfinite(rendering.images).all()
@@ -248,7 +248,7 @@ def test_resnet50v2_path_renders_its_practical_layers_on_random_weights():
 
 def test_resnet50v2_weights_missing_or_not_downloadable_give_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ConvlensError, match="does not exist"):
-        models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights=str(tmp_path / "none.h5"))
+        feature_models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights=str(tmp_path / "none.h5"))
     import keras.src.applications.resnet as keras_resnet
 
     def offline(*args, **kwargs):
@@ -256,12 +256,12 @@ def test_resnet50v2_weights_missing_or_not_downloadable_give_a_clear_error(tmp_p
 
     monkeypatch.setattr(keras_resnet.file_utils, "get_file", offline)
     with pytest.raises(ConvlensError, match="could not download"):
-        models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights="imagenet")
+        feature_models.imagenet_features("resnet50v2", 64, ("conv3_block4_out",), weights="imagenet")
 
 
 def test_an_unknown_layer_names_the_options():
     with pytest.raises(ConvlensError, match="no layer 'nope'"):
-        models.feature_model(tiny_conv_model(), ("nope",))
+        feature_models.feature_model(tiny_conv_model(), ("nope",))
 
 
 # ----------------------------------------------------------------- the real ImageNet MobileNet (cached weights)
@@ -270,7 +270,7 @@ def test_an_unknown_layer_names_the_options():
 def test_robust_class_images_use_the_full_colour_range(real_home):
     from toolkit.data.datasets import imagenet_class_index
 
-    features = models.imagenet_features("mobilenet", 96, logits=True)
+    features = feature_models.imagenet_features("mobilenet", 96, logits=True)
     index = imagenet_class_index("Siamese cat")
     rendering = rnd.render(features, [obj.class_logit(index)], rnd.ROBUST, steps=96, seed=0)
     pixels = rnd.to_uint8(rendering.images[0]).astype(np.float32) / 255.0
@@ -308,7 +308,7 @@ def test_live_renders_of_different_classes_share_one_trace_and_match_a_direct_re
 def test_robust_siamese_cat_survives_transformations_better_than_naive(real_home):
     from toolkit.data.datasets import imagenet_class_index
 
-    features = models.imagenet_features("mobilenet", 128, logits=True)
+    features = feature_models.imagenet_features("mobilenet", 128, logits=True)
     index = imagenet_class_index("Siamese cat")
     under = {}
     for method in (rnd.NAIVE, rnd.ROBUST):

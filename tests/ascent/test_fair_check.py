@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 
 from ascent_models import binary_model, digits_like_model, visualize_args
 
-from toolkit.ascent import fair_check, gallery, models, subjects
+from toolkit.ascent import fair_check, feature_models, gallery, subjects
 from toolkit.ascent.objectives import class_logit
 from toolkit.ascent.render import render, target_check
 from toolkit.core.errors import ConvlensError
@@ -34,7 +34,7 @@ FAMILIES = {
 @pytest.fixture(scope="module")
 def three_digits() -> subjects.ClassSubject:
     """Digits 3, 5 and 7 of a tiny MNIST-shaped CNN, with the robust recipe's digit priors."""
-    features = models.feature_model(digits_like_model(), logits=True, input_scale=models.PIXELS_0_255)
+    features = feature_models.feature_model(digits_like_model(), logits=True, input_scale=feature_models.PIXELS_0_255)
     targets = (3, 5, 7)
     objectives = tuple(class_logit(d) for d in targets)
     return subjects.ClassSubject("digits", "tiny digits", features, objectives, targets, ("3", "5", "7"), True)
@@ -125,7 +125,7 @@ def _args(**overrides) -> argparse.Namespace:
 
 
 def test_visualize_robustness_checks_the_imagenet_class_and_each_trained_model(tmp_path, monkeypatch, real_home):
-    from toolkit.ascent.cli import visualize_from_cli
+    from toolkit.ascent.visualize_command import visualize_from_cli
 
     runs = tmp_path / "runs"
     (runs / "digits").mkdir(parents=True)
@@ -154,17 +154,17 @@ def test_visualize_robustness_checks_the_imagenet_class_and_each_trained_model(t
 
 
 def test_visualize_all_adds_the_check_to_the_gallery_it_replaces_unless_skipped(tmp_path, monkeypatch, three_digits):
-    from toolkit.ascent import cli
+    from toolkit.ascent import visualize_command
 
     def one_panel(folder, progress) -> gallery.Entry:
         (folder / "a.png").write_bytes(b"png")
         return _entry("a")
 
-    monkeypatch.setattr(cli, "_panels", lambda what, args, options: [("a", one_panel)])
-    monkeypatch.setattr(cli, "_fair_subjects", lambda what, args, options: [lambda: three_digits])
+    monkeypatch.setattr(visualize_command, "_panels", lambda what, args, options: [("a", one_panel)])
+    monkeypatch.setattr(visualize_command, "_fair_subjects", lambda what, args, options: [lambda: three_digits])
     for skip in (False, True):
         out = tmp_path / f"gallery-{skip}"
-        cli.visualize_from_cli(_args(what="all", out=str(out), skip_robustness=skip, size=None))
+        visualize_command.visualize_from_cli(_args(what="all", out=str(out), skip_robustness=skip, size=None))
         index = json.loads((out / "index.json").read_text())
         assert [e["file"] for e in index["entries"]] == ["a.png"] and index["complete"] is True
         assert (FAIR_ROBUSTNESS in index) is not skip

@@ -25,7 +25,7 @@ def _args(**overrides) -> argparse.Namespace:
 
 
 def test_visualize_digits_writes_a_labelled_png_and_its_index_entry(tmp_path, capsys):
-    from toolkit.ascent.cli import visualize_from_cli
+    from toolkit.ascent.visualize_command import visualize_from_cli
 
     path = tmp_path / "digits.keras"
     digits_like_model().save(path)
@@ -47,10 +47,10 @@ def test_visualize_digits_writes_a_labelled_png_and_its_index_entry(tmp_path, ca
 
 
 def test_visualize_all_skips_missing_models_with_a_note(tmp_path, capsys, monkeypatch):
-    from toolkit.ascent import cli
+    from toolkit.ascent import visualize_command
 
     monkeypatch.setenv("CONVLENS_RUNS", str(tmp_path / "no-runs"))
-    panels = cli._panels("all", _args(), gallery.Options())
+    panels = visualize_command._panels("all", _args(), gallery.Options())
     names = [name for name, _ in panels]
     assert not any(n.startswith(("digits", "digit-filters", "catsdogs")) for n in names)
     assert any(n.startswith("filters conv_pw_5_relu") for n in names) and any(n.startswith("class") for n in names)
@@ -59,7 +59,7 @@ def test_visualize_all_skips_missing_models_with_a_note(tmp_path, capsys, monkey
 
 
 def test_resnet50v2_without_weights_and_bad_steps_are_refused():
-    from toolkit.ascent.cli import visualize_from_cli
+    from toolkit.ascent.visualize_command import visualize_from_cli
 
     with pytest.raises(ConvlensError, match="--weights"):
         visualize_from_cli(_args(backbone="resnet50v2"))
@@ -94,11 +94,11 @@ def test_live_render_bounds_its_steps_and_size():
 
 
 def test_a_progressive_gallery_index_grows_image_by_image(tmp_path, monkeypatch):
-    from toolkit.ascent import cli
+    from toolkit.ascent import visualize_command
 
     out, seen = tmp_path / "gallery", []
 
-    def panel(name: str) -> cli.Panel:
+    def panel(name: str) -> visualize_command.Panel:
         def render_one(folder, progress) -> gallery.Entry:
             seen.append(json.loads((folder / "index.json").read_text()))  # what the demo reads meanwhile
             (folder / f"{name}.png").write_bytes(b"png")
@@ -106,9 +106,11 @@ def test_a_progressive_gallery_index_grows_image_by_image(tmp_path, monkeypatch)
 
         return render_one
 
-    monkeypatch.setattr(cli, "_panels", lambda what, args, options: [(n, panel(n)) for n in ("a", "b", "c")])
+    monkeypatch.setattr(
+        visualize_command, "_panels", lambda what, args, options: [(n, panel(n)) for n in ("a", "b", "c")]
+    )
     gallery.merge_fair_robustness(out, {"class": {"title": "measured on the models before"}})
-    cli.visualize_from_cli(_args(out=str(out), progressive=True, skip_robustness=True))
+    visualize_command.visualize_from_cli(_args(out=str(out), progressive=True, skip_robustness=True))
     assert "fair_robustness" not in seen[0]  # a fresh render drops what was measured on earlier models
     assert [(index["rendered"], index["total"], index["complete"]) for index in seen] == [
         (0, 3, False),

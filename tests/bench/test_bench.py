@@ -38,7 +38,7 @@ def test_unknown_sections_are_refused():
 
 
 def test_the_filter_grid_timing_is_consistent(real_home):
-    from toolkit.ascent.timing import time_filter_grid
+    from toolkit.ascent.render_timing import time_filter_grid
 
     grid = time_filter_grid("conv_pw_1_relu", filters=4, steps=2, size=64, one_at_a_time=2)
     assert grid["batched_seconds"] > grid["batched_trace_seconds"] > 0

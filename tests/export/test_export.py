@@ -11,7 +11,7 @@ from PIL import Image
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
 from toolkit.core.model_files import load_user_model
-from toolkit.export.cli import verify_from_cli
+from toolkit.export.export_commands import verify_from_cli
 from toolkit.export.manifest import read_manifest, sha256_path
 from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
 from toolkit.export.own_model import user_model_spec

@@ -6,7 +6,8 @@
 - `render`: one batched `tf.function` loop tying them, and the two methods `naive` and `robust`
 - `subjects`: the class visualisations the gallery checks (model, targets, each method's recipe)
 - `unseen_transforms`, `fair_check`: both methods at equal budgets under transformations neither optimised against
-- `gallery`, `cli`: what `convlens visualize` writes; `live`: a bounded render for the demo; `timing`: for `bench`
+- `gallery`, `visualize_command`: what `convlens visualize` writes
+- `live`: a bounded render for the demo; `render_timing`: for `bench`
 
 The loop itself is `toolkit.ascent.render.render`. Importing this package imports TensorFlow: the demo imports it
 lazily, on first use.
@@ -18,11 +19,11 @@ from typing import Any
 from toolkit.ascent.objectives import Objective, channel, class_logit
 from toolkit.ascent.render import METHODS, NAIVE, ROBUST, Method, Rendering, target_probabilities
 
-# `live` (the demo's bounded render) and `timing` (for bench) load on first use, not with the package.
+# `live` (the demo's bounded render) and `render_timing` (for bench) load on first use, not with the package.
 _LAZY = {
     "render_imagenet_class": "toolkit.ascent.live",
-    "time_class_render": "toolkit.ascent.timing",
-    "time_filter_grid": "toolkit.ascent.timing",
+    "time_class_render": "toolkit.ascent.render_timing",
+    "time_filter_grid": "toolkit.ascent.render_timing",
 }
 
 

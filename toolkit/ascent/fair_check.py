@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from toolkit.ascent.models import FeatureModel
+from toolkit.ascent.feature_models import FeatureModel
 from toolkit.ascent.render import METHODS, Progress, render, saved_target_measures, target_check, to_uint8
 from toolkit.ascent.subjects import ClassSubject
 from toolkit.ascent.unseen_transforms import unseen_families

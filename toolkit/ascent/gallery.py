@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.ascent import models, subjects
+from toolkit.ascent import feature_models, subjects
 from toolkit.ascent.grid import labelled_grid, save_png
 from toolkit.ascent.objectives import channel
 from toolkit.ascent.render import Rendering, method_named, render, target_check, to_uint8
@@ -90,7 +90,7 @@ def filters_panel(
 ) -> Entry:
     """The first `count` filters of an ImageNet backbone layer, rendered as one batch, in an 8-column grid."""
     size = options.size or IMAGENET_SIZE
-    features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
+    features = feature_models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
     count = min(count, features.model.output[layer].shape[-1])
     rendering = render(
         features,
@@ -121,7 +121,7 @@ def filter_panel(
 ) -> Entry:
     """One filter maximised and minimised, side by side (a batch of two)."""
     size = options.size or IMAGENET_SIZE
-    features = models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
+    features = feature_models.imagenet_features(options.backbone, size, (layer,), weights=options.weights)
     if not 0 <= index < features.model.output[layer].shape[-1]:
         raise ConvlensError(
             f"layer {layer} has {features.model.output[layer].shape[-1]} filters; --filter {index} is out of range."
@@ -219,9 +219,9 @@ def digits_panel(folder: Path, method: str, options: Options, progress: Progress
 
 def digit_filters_panel(folder: Path, method: str, options: Options, progress: Progress | None = None) -> Entry:
     """The filters of the MNIST CNN's two conv layers, one row per layer, rendered as one batch."""
-    model = models.load_trained(options.digits_path(), "digits")
-    layers = models.conv_layer_names(model)[:2]
-    features = models.feature_model(model, tuple(layers), input_scale=models.PIXELS_0_255)
+    model = feature_models.load_trained(options.digits_path(), "digits")
+    layers = feature_models.conv_layer_names(model)[:2]
+    features = feature_models.feature_model(model, tuple(layers), input_scale=feature_models.PIXELS_0_255)
     objectives = [channel(layer, i) for layer in layers for i in range(features.model.output[layer].shape[-1])]
     rendering = render(features, objectives, method_named(method), options.steps, options.seed, progress=progress)
     counts = [features.model.output[layer].shape[-1] for layer in layers]

@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 import tensorflow as tf
 
-from toolkit.ascent import models
+from toolkit.ascent import feature_models
 from toolkit.ascent.objectives import LOGITS, Objective
 from toolkit.ascent.render import method_named, render, target_probabilities, to_uint8
 from toolkit.core.errors import ConvlensError
@@ -24,8 +24,8 @@ _rendering = threading.Lock()  # the target below is shared: one live render at 
 
 
 @lru_cache(maxsize=FEATURE_MODELS_KEPT)
-def _class_features(size: int) -> models.FeatureModel:
-    return models.imagenet_features("mobilenet", size, logits=True)
+def _class_features(size: int) -> feature_models.FeatureModel:
+    return feature_models.imagenet_features("mobilenet", size, logits=True)
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from toolkit.ascent import transforms as tfm
-from toolkit.ascent.models import FeatureModel, probabilities_from_logits
+from toolkit.ascent.feature_models import FeatureModel, probabilities_from_logits
 from toolkit.ascent.objectives import INPUT, LOGITS, Objective
 from toolkit.ascent.param import DigitImage, FourierImage, PixelImage
 from toolkit.core.errors import ConvlensError

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit.ascent import models
+from toolkit.ascent import feature_models
 from toolkit.ascent.objectives import Objective, brightness, class_logit, total_variation
 from toolkit.ascent.render import Method, method_named
 from toolkit.core import names
@@ -54,7 +54,7 @@ class ClassSubject:
 
     kind: str  # the gallery's kind: class | digits | catsdogs
     title: str
-    features: models.FeatureModel
+    features: feature_models.FeatureModel
     objectives: tuple[Objective, ...]
     targets: tuple[int, ...]  # the class each image should score (a sigmoid's: 1 above 0.5, 0 below)
     labels: tuple[str, ...]
@@ -71,8 +71,8 @@ class ClassSubject:
         return recipe, objectives
 
 
-def imagenet_class_features(backbone: str, size: int, weights: str | None = None) -> models.FeatureModel:
-    return models.imagenet_features(backbone, size, logits=True, weights=weights)
+def imagenet_class_features(backbone: str, size: int, weights: str | None = None) -> feature_models.FeatureModel:
+    return feature_models.imagenet_features(backbone, size, logits=True, weights=weights)
 
 
 def imagenet_class(options: Options, class_name: str | int) -> ClassSubject:
@@ -89,8 +89,8 @@ def imagenet_class(options: Options, class_name: str | int) -> ClassSubject:
 
 def mnist_digits(options: Options) -> ClassSubject:
     """The ten output logits of the MNIST CNN (grayscale, 28x28), with the robust recipe's digit priors."""
-    model = models.load_trained(options.digits_path(), "digits")
-    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    model = feature_models.load_trained(options.digits_path(), "digits")
+    features = feature_models.feature_model(model, logits=True, input_scale=feature_models.PIXELS_0_255)
     targets = tuple(range(10))
     objectives = tuple(class_logit(d) for d in targets)
     return ClassSubject("digits", "MNIST CNN, the ten digits", features, objectives, targets, names.DIGIT_LABELS, True)
@@ -98,8 +98,8 @@ def mnist_digits(options: Options) -> ClassSubject:
 
 def cats_dogs(options: Options) -> ClassSubject:
     """The cats-vs-dogs output maximised (dog) and minimised (cat)."""
-    model = models.load_trained(options.catsdogs_path(), "cats-vs-dogs")
-    features = models.feature_model(model, logits=True, input_scale=models.PIXELS_0_255)
+    model = feature_models.load_trained(options.catsdogs_path(), "cats-vs-dogs")
+    features = feature_models.feature_model(model, logits=True, input_scale=feature_models.PIXELS_0_255)
     dog, cat = names.CATS_DOGS_LABELS.index("dog"), names.CATS_DOGS_LABELS.index("cat")
     return ClassSubject(
         "catsdogs", "cats vs dogs", features, (class_logit(0), -class_logit(0)), (dog, cat), ("dog", "cat")

@@ -9,7 +9,7 @@ def bench_ascent(trials: int, log=print) -> dict:
     One at a time is timed on 8 filters, each tracing its own step as a loop over filters would,
     and scaled to 64.
     """
-    from toolkit.ascent.timing import time_class_render, time_filter_grid
+    from toolkit.ascent.render_timing import time_class_render, time_filter_grid
 
     grid = time_filter_grid("conv_pw_5_relu", filters=64, steps=30, size=128, one_at_a_time=8)
     log(

@@ -16,7 +16,7 @@ import numpy as np
 
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import BENCH
-from toolkit.core.timing import percentile
+from toolkit.core.wall_time import percentile
 from toolkit.experiments.runs import run_folder
 
 if TYPE_CHECKING:

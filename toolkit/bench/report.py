@@ -10,7 +10,7 @@ from pathlib import Path
 
 from toolkit.bench.ascent import bench_ascent
 from toolkit.bench.demo_latency import CLIENTS, bench_demo
-from toolkit.bench.models import bench_inference, bench_training
+from toolkit.bench.model_speed import bench_inference, bench_training
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.core.names import BENCH, RESULTS_FILE, RESULTS_MARKDOWN

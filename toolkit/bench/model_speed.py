@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from toolkit.core.model_files import load_keras_model
-from toolkit.core.timing import median_ms
+from toolkit.core.wall_time import median_ms
 from toolkit.export.manifest import load_verified_manifest
 
 if TYPE_CHECKING:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from toolkit.ascent import models
+from toolkit.ascent import feature_models
 from toolkit.ascent.objectives import channel, class_logit
 from toolkit.ascent.render import method_named, render
-from toolkit.core.timing import median_ms
+from toolkit.core.wall_time import median_ms
 
 
 def time_filter_grid(
@@ -25,7 +25,7 @@ def time_filter_grid(
     One-at-a-time is measured on the first `one_at_a_time` filters (each alone traces its own step
     function, as a loop over filters would) and scaled to `filters`; 0 skips it.
     """
-    features = models.imagenet_features("mobilenet", size, (layer,))
+    features = feature_models.imagenet_features("mobilenet", size, (layer,))
     chosen = method_named(method)
     batched = render(features, [channel(layer, i) for i in range(filters)], chosen, steps, seed)
     result = {
@@ -87,7 +87,7 @@ def time_class_render(
     """Seconds to render one ImageNet class image (model build excluded)."""
     from toolkit.data.datasets import imagenet_class_index
 
-    features = models.imagenet_features("mobilenet", size, logits=True)
+    features = feature_models.imagenet_features("mobilenet", size, logits=True)
     chosen = method_named(method)
     rendering = render(features, [class_logit(imagenet_class_index(class_name))], chosen, steps, seed)
     return {
