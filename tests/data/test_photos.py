@@ -3,6 +3,7 @@ split once and for all. Fake archives built here stand in for the registries (no
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from toolkit import cli
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import downloads_dir
 from toolkit.data import assets, debian_packages, photos, qt_resources
-from toolkit.data.photo_sources import PHOTO_SOURCES, PhotoSource, PinnedPhoto
+from toolkit.data.pinning import PhotoPins, PinnedArchive, PinnedPhoto
 
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
@@ -113,35 +114,48 @@ def wheel() -> bytes:
 WHEEL = wheel()
 
 
-def deb_source(sha: str = sha256(DEB)) -> PhotoSource:
-    under = "./usr/share/fake/"
-    return PhotoSource(
-        "fake-deb",
-        "debian",
-        "fake-deb=1.0-1",
-        "fake-deb_1.0-1_all.deb",
-        sha,
-        len(DEB),
-        "CC0-1.0",
-        (
-            PinnedPhoto("cat", "cat", "dev", "a tabby", under + "cat.png"),
-            PinnedPhoto("other", "other", "test", "a green square", under + "other.png"),
-            PinnedPhoto("blue", "other", "dev", "bundled", under + "pics.rcc::pics/blue.png"),
-            PinnedPhoto("tile-1", "dog", "test", "tile 1 of collage", under + "collage.png", (0, 0, 30, 20), "c"),
-            PinnedPhoto("tile-2", "dog", "test", "tile 2 of collage", under + "collage.png", (30, 0, 60, 20), "c"),
-        ),
+def deb_archive(sha: str = sha256(DEB)) -> PinnedArchive:
+    return PinnedArchive(
+        name="fake-deb",
+        registry="debian",
+        spec="fake-deb=1.0-1",
+        filename="fake-deb_1.0-1_all.deb",
+        sha256=sha,
+        size=len(DEB),
+        license="CC0-1.0",
     )
 
 
-WHEEL_SOURCE = PhotoSource(
-    "fakewheel",
-    "pip",
-    "fakewheel==1.0",
-    WHEEL_NAME,
-    sha256(WHEEL),
-    len(WHEEL),
-    "MIT",
-    (PinnedPhoto("dog", "dog", "dev", "a white dog", "fakewheel/dog.png"),),
+def deb_photo(name: str, label: str, split: str, description: str, file: str, **more) -> PinnedPhoto:
+    return PinnedPhoto(
+        archive="fake-deb",
+        name=name,
+        label=label,
+        split=split,
+        description=description,
+        member="./usr/share/fake/" + file,
+        **more,
+    )
+
+
+DEB_PHOTOS = (
+    deb_photo("cat", "cat", "dev", "a tabby", "cat.png"),
+    deb_photo("other", "other", "test", "a green square", "other.png"),
+    deb_photo("blue", "other", "dev", "bundled", "pics.rcc::pics/blue.png"),
+    deb_photo("tile-1", "dog", "test", "tile 1 of collage", "collage.png", crop=(0, 0, 30, 20), group="c"),
+    deb_photo("tile-2", "dog", "test", "tile 2 of collage", "collage.png", crop=(30, 0, 60, 20), group="c"),
+)
+WHEEL_ARCHIVE = PinnedArchive(
+    name="fakewheel",
+    registry="pip",
+    spec="fakewheel==1.0",
+    filename=WHEEL_NAME,
+    sha256=sha256(WHEEL),
+    size=len(WHEEL),
+    license="MIT",
+)
+WHEEL_PHOTO = PinnedPhoto(
+    archive="fakewheel", name="dog", label="dog", split="dev", description="a white dog", member="fakewheel/dog.png"
 )
 
 
@@ -170,7 +184,7 @@ def registries(tmp_path, monkeypatch) -> dict[str, list[str]]:
     monkeypatch.setattr(
         debian_packages, "read_files", lambda deb, wanted: fetched["read"].append(deb.name) or real_read(deb, wanted)
     )
-    monkeypatch.setattr(photos, "PHOTO_SOURCES", (deb_source(), WHEEL_SOURCE))
+    monkeypatch.setattr(photos, "PHOTO_PINS", PhotoPins((deb_archive(), WHEEL_ARCHIVE), (*DEB_PHOTOS, WHEEL_PHOTO)))
     photos._verified.clear()
     yield fetched
     photos._verified.clear()
@@ -207,7 +221,7 @@ def test_photo_set_lists_a_split_with_its_source_and_licence(registries):
 
 
 def test_a_wrong_sha256_is_refused_before_anything_is_read(registries, monkeypatch):
-    monkeypatch.setattr(photos, "PHOTO_SOURCES", (deb_source(sha="0" * 64),))
+    monkeypatch.setattr(photos, "PHOTO_PINS", PhotoPins((deb_archive(sha="0" * 64),), DEB_PHOTOS))
     with pytest.raises(ConvlensError, match="sha256 mismatch"):
         photos.ensure_photos(log=lambda _: None)
     assert registries["read"] == []
@@ -235,9 +249,17 @@ def test_an_installed_package_stands_in_for_its_archive_only_when_its_files_matc
     (site / "fakeinstalled" / "__init__.py").write_text("")
     (site / "fakeinstalled" / "dog.png").write_bytes(OTHER)
     monkeypatch.syspath_prepend(str(site))
-    photo = PinnedPhoto("dog", "dog", "dev", "a dog", "fakeinstalled/dog.png", sha256=sha256(OTHER))
-    installed = PhotoSource("inst", "pip", "fakewheel==1.0", WHEEL_NAME, "0" * 64, 1, "MIT", (photo,), "fakeinstalled")
-    monkeypatch.setattr(photos, "PHOTO_SOURCES", (installed,))
+    photo = PinnedPhoto(
+        archive="inst",
+        name="dog",
+        label="dog",
+        split="dev",
+        description="a dog",
+        member="fakeinstalled/dog.png",
+        sha256=sha256(OTHER),
+    )
+    installed = dataclasses.replace(WHEEL_ARCHIVE, name="inst", sha256="0" * 64, installed="fakeinstalled")
+    monkeypatch.setattr(photos, "PHOTO_PINS", PhotoPins((installed,), (photo,)))
     photos.ensure_photos(log=lambda _: None)  # the archive's (wrong) sha256 never matters: nothing is fetched
     assert (photos.photos_dir() / "inst/dog.png").read_bytes() == OTHER
     (site / "fakeinstalled" / "dog.png").write_bytes(CAT)  # another version: the pinned archive is fetched
@@ -311,8 +333,8 @@ def test_the_split_is_stratified_by_label_keeps_groups_whole_and_ignores_input_o
 
 
 def test_the_real_table_holds_enough_labelled_photos_in_a_fixed_even_split():
-    every = [(source, photo) for source in PHOTO_SOURCES for photo in source.photos]
-    ids = [photos.photo_id(source, photo) for source, photo in every]
+    every = photos.PHOTO_PINS.in_table_order()
+    ids = [photo.id for _, photo in every]
     assert len(ids) == len(set(ids))
     assert {photo.label for _, photo in every} <= set(photos.PHOTO_LABELS)
     assert {photo.split for _, photo in every} <= set(photos.PHOTO_SPLITS)
@@ -334,19 +356,11 @@ def test_the_real_table_holds_enough_labelled_photos_in_a_fixed_even_split():
     tiles = [photo for _, photo in every if photo.crop]
     assert len(tiles) >= 4 and all(p.group and p.description.startswith("tile ") for p in tiles)
     assert all(left < right and top < bottom for left, top, right, bottom in (p.crop for p in tiles))
-    assert len({(source.name, photo.member, photo.crop) for source, photo in every}) == len(every)
+    assert len({(archive.name, photo.member, photo.crop) for archive, photo in every}) == len(every)
 
 
-def test_the_real_table_pins_every_source():
-    for source in PHOTO_SOURCES:
-        assert source.registry in ("debian", "pip", "npm")
-        assert len(source.sha256) == 64 and int(source.sha256, 16) >= 0
-        assert source.licence and source.photos and source.size > 0
-        if source.registry == "debian":
-            assert source.filename.endswith(".deb") and "=" in source.spec
-        if source.installed:
-            assert all(photo.sha256 for photo in source.photos)
-    assert sum(s.size for s in PHOTO_SOURCES if not s.installed) < 160e6
+def test_the_real_tables_archives_stay_small_enough_to_fetch():
+    assert sum(archive.size for archive in photos.PHOTO_PINS.archives if not archive.installed) < 160e6
 
 
 def test_plain_assets_leaves_the_photos_out_and_only_photos_fetches_only_them(monkeypatch):

