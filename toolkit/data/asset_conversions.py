@@ -97,7 +97,7 @@ def mobilenet_v1_graph_weights(graph_bytes: bytes) -> dict[str, np.ndarray]:
 
 
 def _keras_mobilenet_weights(consts: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
-    """Map TF-slim node names onto Keras MobileNet layer names (ASSETS.md has the table)."""
+    """{Keras MobileNet layer name: its weights}, taken from the TF-slim constants by node name."""
     prefix = "MobilenetV1/"
 
     def batchnorm(scope: str) -> list[np.ndarray]:

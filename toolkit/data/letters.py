@@ -5,7 +5,7 @@ case merged into one class each, as EMNIST letters does) from every text face th
 matplotlib. Font outlines do not look written, so each glyph is thinned to its skeleton and
 redrawn with a round pen of random, slowly varying width after a random affine and elastic
 warp; then blur, and the same MNIST-like normalisation the demo applies to sketches
-(`toolkit.preprocessing.mnist_like`). Deterministic for a seed and cached under CONVLENS_HOME.
+(`toolkit.core.preprocessing.mnist_like`). Deterministic for a seed and cached under CONVLENS_HOME.
 
 Nothing here imports TensorFlow.
 """
