@@ -65,63 +65,113 @@ def _run_assets(args: argparse.Namespace) -> None:
         import_module("toolkit.data.photos").ensure_photos(keep_archives=args.keep)
 
 
-def _add_train(commands) -> None:
-    parser = commands.add_parser("train", help="train an experiment: catsdogs, letters, digits or sweep")
-    parser.add_argument("experiment", choices=["catsdogs", "letters", "digits", "sweep"])
-    parser.add_argument(
+def _add_loudness(parser: argparse.ArgumentParser, default: object = False) -> None:
+    """-q / -v, one of the two; `default=argparse.SUPPRESS` on a sub-command keeps what its parent parsed."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", default=default, help="print nothing but errors")
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also print TensorFlow's own log lines and warnings",
+    )
+
+
+def _training_options(*, seed: bool = True) -> argparse.ArgumentParser:
+    """The options every experiment takes (profile, epochs, batch size, seed, where the run goes)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
         "--profile",
         choices=["paper", "quick"],
         default="quick",
         help="paper: the practical's epochs; quick: minutes on 2 cores (default)",
     )
-    parser.add_argument("--epochs", type=int, help="override the profile's epochs (first phase)")
-    parser.add_argument("--fine-tune-epochs", type=int, help="catsdogs: override the fine-tuning epochs")
-    parser.add_argument("--seed", type=int, help="random seed (default: the profile's)")
-    parser.add_argument("--batch-size", type=int, help="override the batch size")
-    parser.add_argument("--input-size", type=int, help="catsdogs: model input size in pixels (default 128)")
-    parser.add_argument(
-        "--data",
-        metavar="DIR",
-        help="catsdogs: a folder of your own photos (cat/ dog/ or "
-        "cat.1.jpg dog.2.jpg); letters: a folder with the EMNIST "
-        "letters gzip IDX files",
+    options.add_argument("--epochs", type=int, help="override the profile's epochs (first phase)")
+    if seed:
+        options.add_argument("--seed", type=int, help="random seed (default: the profile's)")
+    options.add_argument("--batch-size", type=int, help="override the batch size")
+    options.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
+    _add_loudness(options, default=argparse.SUPPRESS)
+    return options
+
+
+EMNIST_DATA_HELP = "a folder with the EMNIST letters gzip IDX files (the letters CNN trains on them)"
+
+
+def _add_train_catsdogs(experiments) -> None:
+    parser = experiments.add_parser(
+        "catsdogs",
+        parents=[_training_options()],
+        help="MobileNet transferred to cats vs dogs, and a from-scratch baseline",
     )
+    parser.add_argument("--fine-tune-epochs", type=int, help="override the fine-tuning epochs")
+    parser.add_argument("--input-size", type=int, help="model input size in pixels (default 128)")
+    parser.add_argument("--data", metavar="DIR", help="a folder of your own photos (cat/ dog/ or cat.1.jpg dog.2.jpg)")
     parser.add_argument(
-        "--samples", type=int, help="digits: MNIST training digits for transfer and scratch (default 1000)"
-    )
-    parser.add_argument(
-        "--skip-scratch",
-        action="store_true",
-        help="catsdogs: train only the transfer model, not the from-scratch baseline",
-    )
-    parser.add_argument(
-        "--only-full",
-        action="store_true",
-        help="digits: train only the CNN on all of MNIST (the model the demo serves), not letters, transfer, scratch",
+        "--skip-scratch", action="store_true", help="train only the transfer model, not the from-scratch baseline"
     )
     parser.add_argument(
         "--resolution-augmentation",
         action="store_true",
-        help="catsdogs: also reduce each batch to a random resolution and JPEG-encode it while training",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        help="sweep: processes training at once, one thread each (default 1; 2 is about 1.4x faster on 2 cores)",
+        help="also reduce each batch to a random resolution and JPEG-encode it while training",
     )
     parser.add_argument(
         "--constant-fine-tune-rate",
         action="store_true",
-        help="catsdogs: fine-tune at a constant rate, not the paper profile's cosine decay (README's 0.8550 rerun)",
+        help="fine-tune at a constant rate, not the paper profile's cosine decay (README's 0.8550 rerun)",
     )
-    parser.add_argument("--out", metavar="DIR", help="where the run is written (default runs/<experiment>)")
-    parser.set_defaults(
-        run=_lazy_by(
-            "experiment",
-            {"catsdogs": "toolkit.experiments.catsdogs:train_from_cli"},
-            "toolkit.experiments.digits_cli:train_from_cli",
-        )
+    parser.set_defaults(run=_lazy("toolkit.experiments.catsdogs:train_from_cli"))
+
+
+def _add_train_letters(experiments) -> None:
+    parser = experiments.add_parser(
+        "letters", parents=[_training_options()], help="the EMNIST letters CNN the digits experiment transfers from"
     )
+    parser.add_argument("--data", metavar="DIR", help=EMNIST_DATA_HELP)
+    parser.set_defaults(run=_lazy("toolkit.experiments.digits_cli:train_from_cli"))
+
+
+def _add_train_digits(experiments) -> None:
+    parser = experiments.add_parser(
+        "digits",
+        parents=[_training_options()],
+        help="letters, then the letters CNN transferred to few MNIST digits, a scratch baseline, and the full CNN",
+    )
+    parser.add_argument("--data", metavar="DIR", help=EMNIST_DATA_HELP)
+    parser.add_argument("--samples", type=int, help="MNIST training digits for transfer and scratch (default 1000)")
+    parser.add_argument(
+        "--only-full",
+        action="store_true",
+        help="train only the CNN on all of MNIST (the model the demo serves), not letters, transfer, scratch",
+    )
+    parser.set_defaults(run=_lazy("toolkit.experiments.digits_cli:train_from_cli"))
+
+
+def _add_train_sweep(experiments) -> None:
+    parser = experiments.add_parser(
+        "sweep",
+        parents=[_training_options(seed=False)],
+        help="transfer against scratch over numbers of digits, seeds and augmentation (its profile's seeds, sizes)",
+    )
+    parser.add_argument("--data", metavar="DIR", help=EMNIST_DATA_HELP)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes training at once, one thread each (default 1; 2 is about 1.4x faster on 2 cores)",
+    )
+    parser.set_defaults(run=_lazy("toolkit.experiments.digits_cli:train_from_cli"))
+
+
+def _add_train(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train an experiment: catsdogs, letters, digits or sweep",
+        description="Train an experiment; each takes its own options (`convlens train catsdogs --help`).",
+    )
+    experiments = parser.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for add in (_add_train_catsdogs, _add_train_letters, _add_train_digits, _add_train_sweep):
+        add(experiments)
 
 
 def _add_export(commands) -> None:
@@ -273,11 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_assets, _add_train, _add_export, _add_verify, _add_eval, _add_visualize, _add_bench, _add_demo):
         add(commands)
     for name in LONG_COMMANDS:
-        loudness = commands.choices[name].add_mutually_exclusive_group()
-        loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-        loudness.add_argument(
-            "-v", "--verbose", action="store_true", help="also print TensorFlow's own log lines and warnings"
-        )
+        _add_loudness(commands.choices[name])
     return parser
 
 

@@ -138,13 +138,53 @@ def test_command_line_overrides_reach_every_phase(tmp_path):
     [
         ({"samples": 0}, "--samples must be at least 1"),
         ({"batch_size": 0}, "--batch-size must be at least 1"),
-        ({"fine_tune_epochs": 3}, "only apply to `convlens train catsdogs`"),
-        ({"skip_scratch": True}, "only apply to `convlens train catsdogs`"),
     ],
 )
-def test_options_that_do_not_apply_or_make_no_sense_are_refused(given, message):
+def test_options_that_make_no_sense_are_refused(given, message):
     with pytest.raises(ConvlensError, match=message):
         digits_cli.config_from_args(_cli_args(**given))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "digits", "--fine-tune-epochs", "3"],
+        ["train", "digits", "--skip-scratch"],
+        ["train", "letters", "--input-size", "64"],
+        ["train", "letters", "--only-full"],
+        ["train", "letters", "--samples", "300"],
+        ["train", "digits", "--workers", "2"],
+        ["train", "catsdogs", "--only-full"],
+        ["train", "catsdogs", "--samples", "300"],
+        ["train", "catsdogs", "--workers", "2"],
+        ["train", "sweep", "--seed", "3"],
+        ["train", "sweep", "--samples", "300"],
+        ["train", "sweep", "--resolution-augmentation"],
+    ],
+)
+def test_each_experiment_takes_only_its_own_options(argv):
+    from toolkit.cli import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2
+
+
+def test_each_experiment_parses_the_options_it_shares_and_its_own():
+    from toolkit.cli import build_parser
+
+    parse = build_parser().parse_args
+    digits_args = parse(["train", "digits", "--epochs", "2", "--samples", "300", "--only-full", "-q"])
+    assert (digits_args.epochs, digits_args.samples, digits_args.only_full, digits_args.quiet) == (2, 300, True, True)
+    sweep_args = parse(["train", "-v", "sweep", "--workers", "2", "--data", "emnist"])
+    assert (sweep_args.experiment, sweep_args.workers, sweep_args.data, sweep_args.verbose) == (
+        "sweep",
+        2,
+        "emnist",
+        True,
+    )
+    letters_args = parse(["train", "letters", "--seed", "4", "--batch-size", "8", "--out", "mine"])
+    assert (letters_args.seed, letters_args.batch_size, letters_args.out) == (4, 8, "mine")
 
 
 def test_only_full_trains_the_served_cnn_and_nothing_else(tmp_path, monkeypatch):
@@ -156,8 +196,6 @@ def test_only_full_trains_the_served_cnn_and_nothing_else(tmp_path, monkeypatch)
     monkeypatch.setattr(digits_cli, "train_letters", lambda *a, **k: trained.append(("letters", None)))
     digits_cli.train_from_cli(_cli_args(only_full=True, epochs=1, out=str(tmp_path)), log=lambda line: None)
     assert [name for name, _ in trained] == ["full"] and trained[0][1].epochs == 1
-    with pytest.raises(ConvlensError, match="--only-full only applies"):
-        digits_cli.train_from_cli(_cli_args(experiment="letters", only_full=True), log=lambda line: None)
 
 
 def test_the_exports_quick_training_trains_only_the_served_models(tmp_path, monkeypatch):

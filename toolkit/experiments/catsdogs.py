@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from toolkit.core import names
-from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.core.plots import plot_curves
 from toolkit.data.datasets import CATS_DOGS_LABELS, Split
@@ -363,10 +362,6 @@ def _write_figures(folder: Path, histories: dict, config: CatsDogsConfig) -> Non
 
 def train_from_cli(args) -> int:
     """`convlens train catsdogs [--profile paper|quick] [--data DIR] [...]`."""
-    if getattr(args, "only_full", False):
-        raise ConvlensError("--only-full only applies to `convlens train digits`.")
-    if getattr(args, "workers", None) is not None:
-        raise ConvlensError("--workers only applies to `convlens train sweep`.")
     config = config_for(
         getattr(args, "profile", None) or "quick",
         epochs=getattr(args, "epochs", None),

@@ -16,40 +16,18 @@ from toolkit.experiments.digits_sweep import run_sweep
 from toolkit.experiments.runs import run_folder
 from toolkit.experiments.sweep_statistics import sweep_table
 
-CATSDOGS_ONLY_OPTIONS = (
-    ("--fine-tune-epochs", "fine_tune_epochs"),
-    ("--input-size", "input_size"),
-    ("--skip-scratch", "skip_scratch"),
-    ("--resolution-augmentation", "resolution_augmentation"),
-    ("--constant-fine-tune-rate", "constant_fine_tune_rate"),
-)
-
 
 def config_from_args(args) -> DigitsProfile:
-    """The named profile with the command line's overrides applied; options that do not apply are refused."""
-    ignored = [flag for flag, attribute in CATSDOGS_ONLY_OPTIONS if getattr(args, attribute, None)]
-    if ignored:
-        raise ConvlensError(f"{', '.join(ignored)} only apply to `convlens train catsdogs`.")
-    if getattr(args, "only_full", False) and args.experiment != names.DIGITS:
-        raise ConvlensError("--only-full only applies to `convlens train digits`.")
-    if getattr(args, "workers", None) is not None and args.experiment != names.SWEEP:
-        raise ConvlensError("--workers only applies to `convlens train sweep`.")
-    if args.experiment == names.SWEEP:
-        given = [
-            flag for flag, value in (("--seed", args.seed), ("--samples", getattr(args, "samples", None))) if value
-        ]
-        if given:
-            raise ConvlensError(
-                f"{', '.join(given)} do not apply to `convlens train sweep`: it runs its profile's seeds and sizes."
-            )
-    if getattr(args, "workers", None) is not None and not 1 <= args.workers <= 64:
-        raise ConvlensError(f"--workers must be between 1 and 64, not {args.workers}.")
+    """The named profile with the command line's overrides applied (each experiment's parser takes only its own)."""
+    workers = getattr(args, "workers", None)
+    if workers is not None and not 1 <= workers <= 64:
+        raise ConvlensError(f"--workers must be between 1 and 64, not {workers}.")
     return config_for(
         args.profile,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        seed=args.seed,
-        samples=getattr(args, "samples", None),
+        seed=getattr(args, "seed", None),  # not for sweep: it runs its profile's seeds
+        samples=getattr(args, "samples", None),  # digits only
         data=args.data,
     )
 
