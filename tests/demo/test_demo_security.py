@@ -16,7 +16,7 @@ from PIL import Image
 
 from demo.limits import BLOB_MAX_SKETCHES
 from demo.uploads import REFUSED_FILE
-from toolkit.bench import free_port, start_demo, tree_rss_mb
+from toolkit.bench.demo_latency import free_port, start_demo, tree_rss_mb
 from toolkit.bench.gradio_http import GradioHttp, GradioHttpError
 
 

