@@ -1,7 +1,10 @@
 """convlens toolkit: assets, data, models, training, export and gradient ascent.
 
 Importing this package is cheap: nothing here imports TensorFlow at module level, so the
-demo can use `toolkit.paths` and `toolkit.errors` without paying for it.
+demo can use `toolkit.core.paths` and `toolkit.core.errors` without paying for it.
+
+"The practical", in comments and docstrings, is the original transfer-learning exercise convlens
+reproduces: MobileNet on cats vs dogs, and a letters CNN reused for digits.
 """
 
 import os

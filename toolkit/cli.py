@@ -85,7 +85,8 @@ def _training_options(*, seed: bool = True) -> argparse.ArgumentParser:
         "--profile",
         choices=["paper", "quick"],
         default="quick",
-        help="paper: the practical's epochs; quick: minutes on 2 cores (default)",
+        help="paper: the epochs of the original transfer-learning exercise convlens reproduces; "
+        "quick: minutes on 2 cores (default)",
     )
     options.add_argument("--epochs", type=int, help="override the profile's epochs (first phase)")
     if seed:

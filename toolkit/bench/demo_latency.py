@@ -106,7 +106,7 @@ def _sketch_payload(path: Path) -> dict:
     return {"background": None, "layers": [], "composite": handle_file(str(path))}
 
 
-CLIENTS = ("gradio_client", "HTTP API")  # the Python client, and the browser's protocol (toolkit.gradio_http)
+CLIENTS = ("gradio_client", "HTTP API")  # the Python client, and the browser's protocol (toolkit.bench.gradio_http)
 
 
 def _connect(url: str, kind: str) -> Client | GradioHttp:

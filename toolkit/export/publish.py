@@ -38,7 +38,7 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print) -
     """Export the given models into `out` (default exported/), keeping other models already there.
 
     Everything is staged in a temporary folder inside `out`; the old model folders are swapped
-    out only after every model passed its parity check (see toolkit.export_folder), and only one
+    out only after every model passed its parity check (see toolkit.core.folders), and only one
     export runs in a folder at a time.
     """
     for spec in specs:

@@ -181,7 +181,8 @@ def catsdogs_about(steps: list[list], run: Path | None = None, photos: str | Non
 def digits_about(run: Path | None = None) -> dict:
     """What the digits model card and ONNX doc_string say about it."""
     return {
-        "description": "Handwritten digits: the practical's small CNN (Conv2D 24x24 -> MaxPool -> Conv2D 12x12 -> "
+        "description": "Handwritten digits: the small CNN of the transfer-learning exercise convlens reproduces "
+        "(Conv2D 24x24 -> MaxPool -> Conv2D 12x12 -> "
         "Dense(10), 39,790 parameters) trained on 55,000 MNIST training digits (the last 5,000 validate); "
         "softmax over 0-9",
         "license": "mit",
