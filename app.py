@@ -9,8 +9,8 @@ rules as `convlens demo`: beyond this machine only with `$CONVLENS_DEMO_AUTH` (U
 
 import os
 
-from demo.app import launch, prepare
-from demo.serving import parse_auth, public_opt_in
+from demo.gradio_app import launch, prepare
+from demo.request_guards import parse_auth, public_opt_in
 
 demo, allowed_files = prepare()
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from demo.classify import Models
 from demo.limits import BRUSH, CANVAS
-from demo.serving import ResultFiles, check_variant, guard_sketchpad, result_image
+from demo.request_guards import ResultFiles, check_variant, guard_sketchpad, result_image
 from demo.sketches import EmptySketch, classify_sketch
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
+from toolkit.serving.export_loader import LoadedExport
 
 # gradio's Sketchpad starts, and starts again after "Clear canvas", with no tool chosen: it shows "select the
 # draw tool to start" and a stroke draws nothing. This page script chooses the brush whenever the canvas is
@@ -41,7 +41,9 @@ def percent_table(pairs) -> str:
     return "\n".join(f"- {label}: {p:.1%}" for label, p in pairs)
 
 
-def digit_tab(models: Models, gate: UploadGate, results: ResultFiles, classify: dict, examples: list[Path]) -> None:
+def digit_tab(
+    models: LoadedExport, gate: UploadGate, results: ResultFiles, classify: dict, examples: list[Path]
+) -> None:
     """Builds the tab and wires its events (`classify`: the shared concurrency settings; `examples`: drawings)."""
     variants = models.digits.variants()
 

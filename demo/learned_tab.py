@@ -9,7 +9,7 @@ import gradio as gr
 
 from demo.gallery_render import BackgroundRender
 from demo.limits import GALLERY_REFRESH_SECONDS, RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
-from demo.serving import ResultFiles
+from demo.request_guards import ResultFiles
 from demo.showcase import (
     Gallery,
     RenderQueue,

@@ -1,4 +1,5 @@
-"""Every bound the demo puts on a stranger's request, stated once: sizes, queues, canvas and renders.
+"""Every bound the demo puts on a stranger's request, stated once: sizes, queues, canvas and renders
+(the bounds on decoding a photo and loading a model live in the serving layer: toolkit.serving).
 
 The other demo modules import these; tests read them from here too.
 """
@@ -12,12 +13,6 @@ MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024  # one HTTP request body: one
 QUEUE_MAX = 64  # events waiting in all; beyond this gradio answers "queue is full"
 CLASSIFY_CONCURRENCY = 4
 RESULT_FILES_KEPT = 256  # result images kept for Gradio to copy; older ones are deleted
-
-# ---------------------------------------------------------------- photos and models
-
-MAX_PIXELS = 40_000_000  # 40 megapixels: any camera JPEG (decoded at a reduced scale), but not a decompression bomb
-MAX_FULL_DECODE_PIXELS = 16_000_000  # PNG, WebP, GIF, BMP, TIFF are decoded whole: 64 MB at RGBA
-MAX_MODEL_BYTES = 256 * 2**20  # an ONNX file; MobileNet is 17 MB
 
 # ---------------------------------------------------------------- the Sketchpad
 

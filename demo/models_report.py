@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toolkit.core.names import PHOTO_DECISION, PHOTO_EVALUATION, TRAINING_RUN_FOLDERS
+from toolkit.core.names import TRAINING_RUN_FOLDERS
+from toolkit.serving.contract import Manifest, ManifestEntry
 
 REPRODUCE = """\
 | what | command |
@@ -65,12 +66,11 @@ VARIANT_ROWS = (  # label, file kind, accuracy key in metrics, max |TF - variant
 )
 
 
-def model_section(name: str, spec: dict) -> str:
+def model_section(name: str, entry: ManifestEntry) -> str:
     """Markdown for one exported model: accuracy, parity and size per variant, then the full records."""
-    metrics, parity = spec.get("metrics") or {}, spec.get("parity") or {}
-    quantization, files = spec.get("quantization") or {}, spec.get("files") or {}
+    metrics, parity, quantization, files = entry.metrics, entry.parity, entry.quantization, entry.files
     lines = [
-        f"### {name}: {spec.get('task', '?')}, labels {', '.join(map(str, spec.get('labels', [])))}",
+        f"### {name}: {entry.task}, labels {', '.join(entry.labels)}",
         "",
         f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.",
         "",
@@ -82,7 +82,7 @@ def model_section(name: str, spec: dict) -> str:
             continue
         lines.append(
             f"| {label} | {_percent(metrics.get(accuracy_key))} | {_difference(parity.get(parity_key))} | "
-            f"{_human_bytes((files.get(kind) or {}).get('bytes'))} |"
+            f"{_human_bytes(files[kind].bytes if kind in files else None)} |"
         )
     if parity:
         same = parity.get("decisions_identical")
@@ -93,7 +93,7 @@ def model_section(name: str, spec: dict) -> str:
             f"{format_figure(same) if same is not None else '?'}.",
         ]
     if quantization:
-        verdict = "recommended, offered in the demo" if quantization.get("recommended") else "not recommended"
+        verdict = "recommended, offered in the demo" if entry.int8_recommended else "not recommended"
         agreement = quantization.get("decision_agreement_with_fp32")
         lines += [
             "",
@@ -101,19 +101,19 @@ def model_section(name: str, spec: dict) -> str:
             + (f"; agrees with fp32 on {agreement:.1%} of decisions" if isinstance(agreement, float) else "")
             + ".",
         ]
-    for title, key in (
-        ("Metrics", "metrics"),
-        ("Parity", "parity"),
-        ("Quantization", "quantization"),
-        ("Preprocessing", "preprocessing"),
+    for title, record in (
+        ("Metrics", metrics),
+        ("Parity", parity),
+        ("Quantization", quantization),
+        ("Preprocessing", entry.preprocessing),
     ):
-        rows = _flatten(spec.get(key) or {})
+        rows = _flatten(record)
         if rows:
             lines += ["", f"<details><summary>{title}: every figure</summary>", "", "| | |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in rows]
             lines += ["", "</details>"]
-    if spec.get("source"):
-        lines += ["", f"Trained by: {format_figure(spec['source'])}"]
+    if entry.source:
+        lines += ["", f"Trained by: {format_figure(entry.source)}"]
     return "\n".join(lines)
 
 
@@ -142,24 +142,23 @@ def run_figures(runs: Path) -> list[tuple[Path, str]]:
     return figures
 
 
-def models_report(manifest: dict, runs: Path) -> str:
+def models_report(manifest: Manifest, runs: Path) -> str:
     """The manifest as people read it, the latency figures, and the commands that reproduce them."""
     parts = [
         "## What is served",
         "",
-        f"Export created {manifest.get('created', '?')}; "
-        + ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items()),
+        f"Export created {manifest.created or '?'}; " + ", ".join(f"{k} {v}" for k, v in manifest.versions.items()),
     ]
     parts += ["", photo_section(manifest)]
-    for name, spec in manifest["models"].items():
-        parts += ["", model_section(name, spec)]
+    for name, entry in manifest.models.items():
+        parts += ["", model_section(name, entry)]
     parts += ["", "## Latency", "", bench_section(runs), "", "## Reproduce", "", REPRODUCE]
     return "\n".join(parts)
 
 
-def photo_section(manifest: dict) -> str:
+def photo_section(manifest: Manifest) -> str:
     """The photo verdict's rule (chosen on dev data) and its figures on the real test photos."""
-    decision, evaluation = manifest.get(PHOTO_DECISION) or {}, manifest.get(PHOTO_EVALUATION) or {}
+    decision, evaluation = manifest.photo_decision or {}, manifest.photo_evaluation or {}
     if not evaluation:
         return (
             "### Cat, dog or neither on real photos\n\nNot measured for this export yet: run `convlens assets "

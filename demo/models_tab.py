@@ -7,9 +7,10 @@ from pathlib import Path
 import gradio as gr
 
 from demo.models_report import models_report, run_figures
+from toolkit.serving.contract import Manifest
 
 
-def models_tab(manifest: dict, runs: Path) -> None:
+def models_tab(manifest: Manifest, runs: Path) -> None:
     """Builds the tab (it has no events)."""
     with gr.Tab("Models", id="models"):
         gr.Markdown(models_report(manifest, runs), elem_id="models-report")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from demo.classify import Models, classify_photo
-from demo.photo_verdict import judge_photo
-from demo.serving import ResultFiles, check_variant, result_image
+from demo.request_guards import ResultFiles, check_variant, result_image
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
+from toolkit.serving.export_loader import LoadedExport
+from toolkit.serving.photo_pipeline import classify_photo, judge_photo
 
 VERDICT_NOTE = (
     "Three answers. The ImageNet network (1000 classes, 224 px) says whether the photo shows a domestic cat or a "
@@ -41,7 +41,9 @@ def photo_note(preprocessing: dict) -> str:
     return note
 
 
-def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: ResultFiles, classify: dict) -> None:
+def photo_tab(
+    models: LoadedExport, examples: list[Path], gate: UploadGate, results: ResultFiles, classify: dict
+) -> None:
     """Builds the tab and wires its events (`classify`: the shared concurrency settings)."""
     variants = models.catsdogs.variants()
 
@@ -101,12 +103,12 @@ def photo_tab(models: Models, examples: list[Path], gate: UploadGate, results: R
                 with gr.Row():
                     why = result_image("Why: orange pushed toward dog, blue toward cat", "photo-map", 224)
                     seen = result_image("What the cats-vs-dogs model saw", "photo-seen", 224)
-        gr.Markdown(photo_note(models.catsdogs.spec["preprocessing"]), elem_classes="convlens-note")
+        gr.Markdown(photo_note(models.catsdogs.preprocessing), elem_classes="convlens-note")
         gr.Markdown(VERDICT_NOTE, elem_classes="convlens-note")
 
     outputs = [label, seen, summary, imagenet, why]
     # Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
-    # demo.classify's message rather than gradio's.
+    # the serving layer's message (toolkit.serving.photo_input) rather than gradio's.
     button.click(on_photo, [photo, variant], outputs, api_name="classify_photo", preprocess=False, **classify)
     photo.change(
         on_photo,

@@ -18,7 +18,6 @@ from typing import Self
 
 import numpy as np
 
-from demo.classify import BadInput
 from demo.limits import RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
 from demo.models_report import format_figure
 from toolkit.core.names import (
@@ -27,6 +26,7 @@ from toolkit.core.names import (
     GALLERY_INDEX,
     IMAGENET_CLASSES_FILE,
 )
+from toolkit.serving.photo_input import BadInput
 
 # ---------------------------------------------------------------- what the export offers
 

@@ -1,5 +1,5 @@
 """Drawn digits, without a UI: a Sketchpad value (or any image) read as ink, turned MNIST-like,
-and classified by the exported digits model.
+and read by the serving layer's digit reader.
 
 Plain functions on arrays (numpy and Pillow; no TensorFlow, no Gradio). A drawing that cannot
 be read raises `BadInput` (`EmptySketch` for an empty canvas) with a message that says what to do.
@@ -7,15 +7,15 @@ be read raises `BadInput` (`EmptySketch` for an empty canvas) with a message tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from demo.classify import BadInput, Models, open_image_file
-from demo.limits import MAX_PIXELS
 from toolkit.core.preprocessing import mnist_like
+from toolkit.serving.digit_reader import DigitResult, read_digit
+from toolkit.serving.export_loader import LoadedExport
+from toolkit.serving.photo_input import MAX_PIXELS, BadInput, open_image_file
 
 SKETCH_INK_LEVEL = 32  # 0..255: lighter than this is paper (anti-aliasing, compression noise)
 SKETCH_MAX_INK_FRACTION = 0.5  # more ink than paper: a filled canvas, not a digit
@@ -110,30 +110,6 @@ def sketch_to_digit(sketch) -> np.ndarray:
     return digit
 
 
-@dataclass(frozen=True)
-class DigitResult:
-    label: str
-    probability: float
-    probabilities: dict[str, float]  # all ten, in label order
-    top3: list[tuple[str, float]]
-    digit: np.ndarray  # the 28 x 28 uint8 image the model saw
-
-
-def classify_digit(models: Models, digit: np.ndarray, variant: str = "fp32") -> DigitResult:
-    """The digits model's reading of a 28 x 28 MNIST-like image (white ink on black, 0..255)."""
-    model = models.digits
-    digit = np.asarray(digit)
-    if digit.shape[:2] != model.input_shape[:2]:
-        raise BadInput(
-            f"A digit image must be {model.input_shape[0]} x {model.input_shape[1]}; got {digit.shape}: "
-            f"pass a drawing through sketch_to_digit first."
-        )
-    output = model.predict(digit.astype(np.float32)[None], variant).reshape(-1)
-    probabilities = {label: float(p) for label, p in zip(model.labels, output)}
-    ranked = sorted(probabilities.items(), key=lambda item: item[1], reverse=True)
-    return DigitResult(ranked[0][0], ranked[0][1], probabilities, ranked[:3], digit.astype(np.uint8))
-
-
-def classify_sketch(models: Models, sketch, variant: str = "fp32") -> DigitResult:
-    """`sketch_to_digit` then `classify_digit`."""
-    return classify_digit(models, sketch_to_digit(sketch), variant)
+def classify_sketch(export: LoadedExport, sketch, variant: str = "fp32") -> DigitResult:
+    """`sketch_to_digit`, then the serving layer's `read_digit`."""
+    return read_digit(export, sketch_to_digit(sketch), variant)

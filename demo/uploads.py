@@ -36,14 +36,6 @@ if TYPE_CHECKING:
     from gradio.components.image_editor import EditorDataBlobs
 
 REFUSED_FILE = "The image did not arrive with this request: upload it again."
-PHOTO_FORMATS = (
-    "JPEG",
-    "PNG",
-    "WEBP",
-    "GIF",
-    "BMP",
-    "TIFF",
-)  # JPEG includes MPO; no EPS/PDF (Ghostscript), no exotic decoders
 SKETCH_FORMATS = ("PNG", "WEBP", "JPEG")  # what a canvas exports
 BLOB_KINDS = ("background", "layer", "composite")
 

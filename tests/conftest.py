@@ -3,10 +3,13 @@
 import shutil
 from pathlib import Path
 
+import demo_support as support
 import pytest
 
 from toolkit.core.paths import convlens_home
 from toolkit.data import assets
+from toolkit.data.datasets import load_mnist
+from toolkit.serving.export_loader import load_served_export
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -44,3 +47,19 @@ def small_export(tmp_path_factory, real_home) -> Path:
     from small_models import build_small_export
 
     return build_small_export(tmp_path_factory.mktemp("exported"))
+
+
+@pytest.fixture(scope="session")
+def mnist_test(real_home):
+    return load_mnist()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_export(tmp_path_factory, mnist_test) -> Path:
+    """The hand-made export of demo_support: red means dog, blue cat, green an elephant; mean-digit digits."""
+    return support.build_fake_export(tmp_path_factory.mktemp("export"), mnist_test)
+
+
+@pytest.fixture(scope="module")
+def models(fake_export):
+    return load_served_export(fake_export)

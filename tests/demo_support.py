@@ -25,9 +25,9 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageDraw
 
 from demo import limits
-from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_FILE
+from toolkit.core.names import EXAMPLES_FOLDER, IMAGENET_CLASSES_FILE, ONNX_FILE, ONNX_INT8_FILE
 from toolkit.core.paths import REPO_ROOT
-from toolkit.export.manifest import file_entry, write_manifest
+from toolkit.serving.contract import FileRef, InputSpec, Manifest, ManifestEntry, read_manifest, write_manifest
 
 CANVAS, BRUSH = limits.CANVAS[0], limits.BRUSH  # the demo's canvas and brush
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -48,7 +48,7 @@ def run_python(script: str, runs: Path) -> subprocess.CompletedProcess:
 @contextmanager
 def served_app(export: Path, scratch: Path) -> Iterator[str]:
     """The demo app on a free local port, serving `export` with `scratch` for its files: its URL; closed after."""
-    from demo.app import launch, prepare
+    from demo.gradio_app import launch, prepare
 
     app, allowed = prepare(export, runs=scratch / "runs", scratch=scratch)
     try:
@@ -153,23 +153,40 @@ def add_examples_and_classes(root: Path) -> list[Path]:
     return sorted(folder.glob("*.png"))
 
 
+IMAGENET_PHOTO = {"kind": "photo", "crop": "center_square", "resize_steps": [[64, 64, "bilinear"]]}
+
+
+def _entry(
+    root: Path, name: str, task: str, labels, shape, preprocessing: dict, variants=(ONNX_FILE,)
+) -> ManifestEntry:
+    """A stand-in model's manifest entry, written through the export contract as the exporter writes it."""
+    kinds = {ONNX_FILE: "onnx", ONNX_INT8_FILE: "onnx_int8"}
+    return ManifestEntry(
+        task=task,
+        labels=tuple(labels),
+        input=InputSpec("image", (None, *shape)),
+        output_name="prob",
+        preprocessing=preprocessing,
+        files={kinds[file]: FileRef.of(root, f"{name}/{file}") for file in variants},
+        metrics={
+            "test_set": "none",
+            "n_test": 0,
+            "tf_test_accuracy": 0.5,
+            "onnx_fp32_test_accuracy": 0.5,
+            "onnx_int8_test_accuracy": 0.49,
+        },
+        parity={"n_images": 0, "tf_vs_onnx_fp32_max_abs_diff": 1e-7, "decisions_identical": True},
+        quantization={"recommended": len(variants) > 1, "rule": "a copy of fp32"},
+        source="tests",
+    )
+
+
 def add_colour_imagenet(root: Path) -> None:
     """Add the colour-reading "ImageNet" model to an existing export (its manifest entry included)."""
     root = Path(root)
-    colour_imagenet_model(root / "imagenet" / "model.onnx")
-    manifest = json.loads((root / "manifest.json").read_text())
-    manifest["models"]["imagenet"] = {
-        "task": "multiclass",
-        "labels": FAKE_CLASS_NAMES,
-        "input": {"name": "image", "shape": [None, 64, 64, 3], "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
-        "output": {"name": "probabilities", "activation": "softmax"},
-        "preprocessing": {"kind": "photo", "crop": "center_square", "resize_steps": [[64, 64, "bilinear"]]},
-        "files": {"onnx": file_entry(root, "imagenet/model.onnx")},
-        "metrics": {"test_set": "none", "n_test": 0},
-        "parity": {},
-        "quantization": {"recommended": False},
-        "source": "tests",
-    }
+    colour_imagenet_model(root / "imagenet" / ONNX_FILE)
+    manifest = read_manifest(root)
+    manifest.models["imagenet"] = _entry(root, "imagenet", "multiclass", FAKE_CLASS_NAMES, (64, 64, 3), IMAGENET_PHOTO)
     write_manifest(root, manifest)
 
 
@@ -178,49 +195,26 @@ def build_fake_export(root: Path, mnist_test) -> Path:
     ImageNet class names) in `root`."""
     root = Path(root)
     add_examples_and_classes(root)
-    red_means_dog_model(root / "catsdogs" / "model.onnx")
-    red_means_dog_model(root / "catsdogs" / "model_int8.onnx")
-    mean_digit_model(root / "digits" / "model.onnx", mnist_test.x, mnist_test.y)
-    mean_digit_model(root / "digits" / "model_int8.onnx", mnist_test.x, mnist_test.y)
-    colour_imagenet_model(root / "imagenet" / "model.onnx")
-    colour_imagenet_model(root / "imagenet" / "model_int8.onnx")
+    for file in (ONNX_FILE, ONNX_INT8_FILE):
+        red_means_dog_model(root / "catsdogs" / file)
+        mean_digit_model(root / "digits" / file, mnist_test.x, mnist_test.y)
+        colour_imagenet_model(root / "imagenet" / file)
     photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [128, 128, "bilinear"]]}
-    imagenet_photo = {"kind": "photo", "crop": "center_square", "resize_steps": [[64, 64, "bilinear"]]}
-    models = {}
-    for name, task, labels, shape, preprocessing, activation in (
-        ("catsdogs", "binary", ["cat", "dog"], [None, 128, 128, 3], photo, "sigmoid"),
-        ("imagenet", "multiclass", FAKE_CLASS_NAMES, [None, 64, 64, 3], imagenet_photo, "softmax"),
-        (
+    both = (ONNX_FILE, ONNX_INT8_FILE)
+    models = {
+        "catsdogs": _entry(root, "catsdogs", "binary", ["cat", "dog"], (128, 128, 3), photo, both),
+        "imagenet": _entry(root, "imagenet", "multiclass", FAKE_CLASS_NAMES, (64, 64, 3), IMAGENET_PHOTO, both),
+        "digits": _entry(
+            root,
             "digits",
             "multiclass",
             [str(k) for k in range(10)],
-            [None, 28, 28, 1],
+            (28, 28, 1),
             {"kind": "mnist_like", "size": [28, 28]},
-            "softmax",
+            both,
         ),
-    ):
-        models[name] = {
-            "task": task,
-            "labels": labels,
-            "input": {"name": "image", "shape": shape, "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
-            "output": {"name": "prob", "activation": activation},
-            "preprocessing": preprocessing,
-            "files": {
-                "onnx": file_entry(root, f"{name}/model.onnx"),
-                "onnx_int8": file_entry(root, f"{name}/model_int8.onnx"),
-            },
-            "metrics": {
-                "test_set": "none",
-                "n_test": 0,
-                "tf_test_accuracy": 0.5,
-                "onnx_fp32_test_accuracy": 0.5,
-                "onnx_int8_test_accuracy": 0.49,
-            },
-            "parity": {"n_images": 0, "tf_vs_onnx_fp32_max_abs_diff": 1e-7, "decisions_identical": True},
-            "quantization": {"recommended": True, "rule": "a copy of fp32"},
-            "source": "tests",
-        }
-    write_manifest(root, {"format": 1, "created": "test", "versions": {"onnxruntime": "test"}, "models": models})
+    }
+    write_manifest(root, Manifest(models, "test", {"onnxruntime": "test"}))
     return root
 
 
@@ -369,3 +363,8 @@ def odd_but_valid_photos(folder: Path) -> dict[str, tuple[Path, str]]:
 
 def manifest_of(root: Path) -> dict:
     return json.loads((Path(root) / "manifest.json").read_text())
+
+
+def save_manifest_record(root: Path, record: dict) -> None:
+    """Write a manifest as a raw record, the way a damaged or hand-edited export would hold it."""
+    (Path(root) / "manifest.json").write_text(json.dumps(record))

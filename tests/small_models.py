@@ -11,7 +11,7 @@ from toolkit.core.preprocessing import upsample_batch
 from toolkit.data import datasets as data
 from toolkit.experiments.catsdogs import cats_dogs_transfer_model
 from toolkit.experiments.digits import small_cnn
-from toolkit.export.parity import ExportSpec
+from toolkit.export.model_export import ExportSpec
 from toolkit.export.publish import export_models
 from toolkit.export.specs import catsdogs_about, digits_about
 

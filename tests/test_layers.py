@@ -5,6 +5,8 @@ never in a circle, and demo/ uses only what the serving install offers."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,14 +16,14 @@ ALLOWED = {
     "core": set(),
     "data": {"core"},
     "experiments": {"core", "data"},
-    "export": {"core", "data", "experiments"},
-    "evaluation": {"core", "data", "experiments", "export"},
+    "serving": {"core"},
+    "export": {"core", "serving", "data", "experiments"},
+    "evaluation": {"core", "serving", "data", "experiments", "export"},
     "ascent": {"core", "data"},
-    "bench": {"core", "data", "experiments", "export", "evaluation", "ascent"},
+    "bench": {"core", "serving", "data", "experiments", "export", "evaluation", "ascent"},
 }
 TOP_LEVEL = {"toolkit", "toolkit.cli", "toolkit.__main__"}  # the entry points may name every command's module
-DEMO_ALLOWED_PREFIXES = ("toolkit.core",)
-DEMO_ALLOWED_MODULES = {"toolkit.export.manifest", "toolkit.export.onnx_runtime"}
+DEMO_ALLOWED_PREFIXES = ("toolkit.core", "toolkit.serving")
 DEMO_LAZY_ONLY = "toolkit.ascent"  # live renders: imported inside a function, never at module level
 HEAVY_LIBRARIES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "gradio", "gradio_client")
 
@@ -142,8 +144,7 @@ def test_core_and_the_demos_helpers_import_no_heavy_library_at_module_level():
     light = [
         *_sources("toolkit/core"),
         ROOT / "toolkit/export/__init__.py",
-        ROOT / "toolkit/export/manifest.py",
-        ROOT / "toolkit/export/onnx_runtime.py",
+        *_sources("toolkit/serving"),
         ROOT / "toolkit/__init__.py",
         ROOT / "toolkit/cli.py",
     ]
@@ -154,6 +155,17 @@ def test_core_and_the_demos_helpers_import_no_heavy_library_at_module_level():
         if top and name.split(".")[0] in HEAVY_LIBRARIES
     ]
     assert heavy == []
+
+
+def test_the_serving_layer_loads_no_tensorflow_even_indirectly():
+    """Importing every serving module, as a Ray replica or `convlens classify` does, leaves TensorFlow unloaded."""
+    modules = [_module_name(path) for path in _sources("toolkit/serving")]
+    code = f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; " + (
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'gradio')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_ascent_package_loads_neither_timing_nor_live_when_imported():
@@ -169,12 +181,7 @@ def _demo_violations() -> list[str]:
         for name, top in _imports(path):
             if not name.startswith("toolkit"):
                 continue
-            if (
-                name == "toolkit"
-                or name.startswith(DEMO_ALLOWED_PREFIXES)
-                or name in DEMO_ALLOWED_MODULES
-                or any(name.startswith(m + ".") for m in DEMO_ALLOWED_MODULES)
-            ):
+            if name == "toolkit" or name.startswith(DEMO_ALLOWED_PREFIXES):
                 continue
             if name == DEMO_LAZY_ONLY or name.startswith(DEMO_LAZY_ONLY + "."):
                 if top:
@@ -189,7 +196,7 @@ def test_the_demo_imports_no_tensorflow_path_at_module_level():
     assert [v for v in _demo_violations() if "module level" in v] == []
 
 
-def test_the_demo_imports_only_core_the_manifest_onnxruntime_helpers_and_ascent_lazily():
+def test_the_demo_imports_only_the_serving_layer_and_core_and_ascent_lazily():
     assert _demo_violations() == []
 
 

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from toolkit.bench.demo_latency import free_port, start_demo
+from toolkit.core.file_hashes import sha256_path
 from toolkit.core.paths import REPO_ROOT
 from toolkit.core.wall_time import percentile
-from toolkit.export.manifest import sha256_path
 from toolkit.export.verify import verify_export
 
 

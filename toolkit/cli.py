@@ -300,7 +300,7 @@ def _add_demo(commands) -> None:
         action="store_true",
         help="do not render a missing or unfinished gradient-ascent gallery in the background",
     )
-    parser.set_defaults(run=_lazy("demo.app:main_from_cli"))
+    parser.set_defaults(run=_lazy("demo.gradio_app:main_from_cli"))
 
 
 LONG_COMMANDS = ("assets", "train", "export", "eval", "visualize", "bench")  # they take -q / -v

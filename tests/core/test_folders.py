@@ -7,6 +7,7 @@ tests exercise the real lock, recovery and swap around it.
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -15,10 +16,12 @@ import pytest
 from toolkit import cli
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
+from toolkit.core.file_hashes import verify_files
+from toolkit.core.names import MANIFEST_NAME
 from toolkit.export import publish
-from toolkit.export.manifest import FORMAT, MANIFEST_NAME, file_entry, read_manifest, verify_files, write_manifest
+from toolkit.export.model_export import ExportSpec
 from toolkit.export.own_model import user_model_spec
-from toolkit.export.parity import ExportSpec
+from toolkit.serving.contract import FORMAT, FileRef, ManifestEntry
 
 
 def _write_model(root, name: str, text: str) -> dict:
@@ -28,11 +31,19 @@ def _write_model(root, name: str, text: str) -> dict:
     return {
         "task": "binary",
         "labels": ["a", "b"],
-        "input": {},
-        "output": {},
-        "preprocessing": {},
-        "files": {"onnx": file_entry(root, f"{name}/model.onnx")},
+        "input": {"name": "image", "shape": [None, 4, 4, 3]},
+        "output": {"name": "prob"},
+        "preprocessing": {"kind": "resize", "resize_steps": [[4, 4, "bilinear"]]},
+        "files": {"onnx": FileRef.of(root, f"{name}/model.onnx").to_dict()},
     }
+
+
+def _write_record(root, record: dict) -> None:
+    (root / MANIFEST_NAME).write_text(json.dumps(record))
+
+
+def _record(root) -> dict:
+    return json.loads((root / MANIFEST_NAME).read_text())
 
 
 def _spec(name: str) -> ExportSpec:
@@ -60,7 +71,7 @@ def stand_in_export(monkeypatch):
 
     def export_one(spec, folder, log, model_version=1):
         assert folder.name == spec.name
-        return _write_model(folder.parent, spec.name, f"new {spec.name}")
+        return ManifestEntry.from_dict(_write_model(folder.parent, spec.name, f"new {spec.name}"), spec.name)
 
     monkeypatch.setattr(publish, "export_one", export_one)
 
@@ -71,7 +82,7 @@ def two_model_export(tmp_path):
     out = tmp_path / "exported"
     out.mkdir()
     models = {name: _write_model(out, name, f"old {name}") for name in ("digits", "catsdogs")}
-    write_manifest(out, {"format": FORMAT, "models": models})
+    _write_record(out, {"format": FORMAT, "models": models})
     return out
 
 
@@ -84,7 +95,7 @@ def test_a_folder_left_in_old_by_a_killed_swap_is_put_back_by_the_next_export(tw
     publish.export_models([_spec("catsdogs")], out, log=lines.append)
     assert (out / "digits" / "model.onnx").read_text() == "old digits"
     assert (out / "catsdogs" / "model.onnx").read_text() == "new catsdogs"
-    assert verify_files(out, read_manifest(out)) == []
+    assert verify_files(out, _record(out)) == []
     assert not list(out.glob(".old-*")) and not list(out.glob(".staging-*"))
     assert any("put back digits" in line for line in lines)
 
@@ -95,16 +106,16 @@ def test_a_half_swapped_folder_is_replaced_by_the_one_its_manifest_describes(two
     trash.mkdir()
     os.replace(out / "digits", trash / "digits")
     _write_model(out, "digits", "new digits, never committed")  # the kill came before the manifest's rename
-    restored = export_folder.recover_interrupted_swap(out, read_manifest(out), log=lambda _: None)
+    restored = export_folder.recover_interrupted_swap(out, _record(out), log=lambda _: None)
     assert restored == ["digits"] and (out / "digits" / "model.onnx").read_text() == "old digits"
-    assert verify_files(out, read_manifest(out)) == [] and not trash.exists()
+    assert verify_files(out, _record(out)) == [] and not trash.exists()
 
 
 def test_a_committed_export_keeps_its_folders_and_loses_only_the_leftovers(two_model_export):
     out = two_model_export
     trash = out / f"{export_folder.TRASH_PREFIX}after-commit"
     _write_model(trash, "digits", "older digits")  # killed after the manifest's rename, before the cleanup
-    assert export_folder.recover_interrupted_swap(out, read_manifest(out), log=lambda _: None) == []
+    assert export_folder.recover_interrupted_swap(out, _record(out), log=lambda _: None) == []
     assert (out / "digits" / "model.onnx").read_text() == "old digits" and not trash.exists()
 
 
@@ -124,7 +135,7 @@ def test_the_swap_flushes_staged_files_before_the_manifest_rename_and_the_folder
     out, staging = tmp_path / "exported", tmp_path / "exported" / ".staging-x"
     _write_model(out, "digits", "old")
     entry = _write_model(staging, "digits", "new")
-    write_manifest(staging, {"format": FORMAT, "models": {"digits": entry}})
+    _write_record(staging, {"format": FORMAT, "models": {"digits": entry}})
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(

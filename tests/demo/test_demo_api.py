@@ -19,11 +19,12 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from demo import classify as logic
 from demo.sketches import sketch_to_digit
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import REPO_ROOT
 from toolkit.data.datasets import load_cats_dogs
+from toolkit.serving import photo_pipeline as logic
+from toolkit.serving.export_loader import load_served_export
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def client(served):
 
 @pytest.fixture(scope="module")
 def models(small_export):
-    return logic.load_models(small_export)
+    return load_served_export(small_export)
 
 
 def _label(result) -> tuple[str, dict[str, float]]:

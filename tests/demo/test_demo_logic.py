@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo import classify as logic
 from demo import sketches
-from demo.classify import BadInput
 from toolkit.core.errors import ConvlensError
-from toolkit.export.manifest import write_manifest
+from toolkit.core.preprocessing import photo_model_input
+from toolkit.serving import photo_pipeline as logic
+from toolkit.serving.export_loader import load_served_export
+from toolkit.serving.photo_input import BadInput
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -93,7 +94,7 @@ def test_digits_the_hand_made_model_reads(models):
 
 def test_drawn_digits_are_read_right_by_the_exported_model(request):
     export = request.getfixturevalue("small_export")
-    models = logic.load_models(export)
+    models = load_served_export(export)
     for digit in "17":
         result = sketches.classify_sketch(models, support.drawn_digit(digit))
         assert result.label == digit, (digit, result.top3)
@@ -168,14 +169,14 @@ def test_arrays_pil_images_and_files_give_the_same_answer(models, tmp_path):
 
 def test_preprocessing_follows_the_manifest():
     photo = Image.fromarray(np.arange(200 * 100 * 3, dtype=np.uint32).reshape(100, 200, 3).astype(np.uint8))
-    seen = logic.photo_model_input(
+    seen = photo_model_input(
         photo, {"kind": "photo", "crop": "center_square", "resize_steps": [[32, 32, "box"], [64, 64, "bilinear"]]}
     )
     assert seen.shape == (64, 64, 3)
-    stretched = logic.photo_model_input(photo, {"kind": "resize", "resize_steps": [[50, 40, "bilinear"]]})
+    stretched = photo_model_input(photo, {"kind": "resize", "resize_steps": [[50, 40, "bilinear"]]})
     assert stretched.shape == (50, 40, 3)
     with pytest.raises(ConvlensError, match="not one this version knows"):
-        logic.photo_model_input(photo, {"kind": "spectrogram"})
+        photo_model_input(photo, {"kind": "spectrogram"})
 
 
 def test_a_very_wide_photo_is_classified_with_a_note(models):
@@ -196,7 +197,7 @@ def _copy_export(source: Path, target: Path) -> Path:
 
 def test_a_missing_export_is_refused_with_the_command_to_run(tmp_path):
     with pytest.raises(ConvlensError, match=r"manifest.json is missing.*make export"):
-        logic.load_models(tmp_path / "nothing")
+        load_served_export(tmp_path / "nothing")
 
 
 def test_a_tampered_model_is_refused_naming_the_file(fake_export, tmp_path):
@@ -204,44 +205,45 @@ def test_a_tampered_model_is_refused_naming_the_file(fake_export, tmp_path):
     with open(export / "digits" / "model.onnx", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ConvlensError) as caught:
-        logic.load_models(export)
+        load_served_export(export)
     assert "digits/model.onnx" in str(caught.value) and "sha256" in str(caught.value)
     assert "make export" in str(caught.value)
 
 
 def test_a_deleted_model_is_refused_naming_the_file(fake_export, tmp_path):
     export = _copy_export(fake_export, tmp_path / "export")
-    (export / "catsdogs" / "model_int8.onnx").unlink()
-    with pytest.raises(ConvlensError, match=r"catsdogs/model_int8.onnx is missing"):
-        logic.load_models(export)
+    (export / "catsdogs" / "model.int8.onnx").unlink()
+    with pytest.raises(ConvlensError, match=r"catsdogs/model.int8.onnx is missing"):
+        load_served_export(export)
 
 
 def test_an_export_without_the_digits_model_is_refused(fake_export, tmp_path):
     export = _copy_export(fake_export, tmp_path / "export")
     manifest = support.manifest_of(export)
     del manifest["models"]["digits"]
-    write_manifest(export, manifest)
+    support.save_manifest_record(export, manifest)
     with pytest.raises(ConvlensError, match="no digits model"):
-        logic.load_models(export)
+        load_served_export(export)
 
 
 def test_int8_is_offered_only_where_the_manifest_recommends_it(fake_export, tmp_path):
     export = _copy_export(fake_export, tmp_path / "export")
-    assert logic.load_models(export).catsdogs.variants() == ["fp32", "int8"]
+    assert load_served_export(export).catsdogs.variants() == ["fp32", "int8"]
     manifest = support.manifest_of(export)
     manifest["models"]["catsdogs"]["quantization"]["recommended"] = False
-    write_manifest(export, manifest)
-    assert logic.load_models(export).catsdogs.variants() == ["fp32"]
+    support.save_manifest_record(export, manifest)
+    assert load_served_export(export).catsdogs.variants() == ["fp32"]
 
 
 def test_start_up_and_classification_import_no_tensorflow(fake_export, tmp_path):
     script = f"""
 import sys, time
 started = time.perf_counter()
-from demo.app import prepare
+from demo.gradio_app import prepare
 app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / "scratch")!r})
 ready = time.perf_counter() - started
-from demo.classify import load_models, classify_photo
+from toolkit.serving.export_loader import load_served_export as load_models
+from toolkit.serving.photo_pipeline import classify_photo
 from demo.sketches import classify_sketch
 sys.path.insert(0, {str(Path(support.__file__).parent)!r})
 import demo_support

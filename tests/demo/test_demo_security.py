@@ -133,17 +133,17 @@ def _binary_eps(path: Path) -> Path:
 
 def test_an_eps_upload_is_refused(browser, tmp_path):
     answer = _refusal(browser, _binary_eps(tmp_path / "photo.eps"), "fp32", api_name="/classify_photo")
-    assert "not an image the demo can read" in answer
+    assert "not an image convlens can read" in answer
 
 
 def test_an_eps_file_never_reaches_pillows_eps_decoder(tmp_path, monkeypatch):
     from PIL import EpsImagePlugin
 
-    from demo.classify import BadInput, open_photo
+    from toolkit.serving.photo_input import BadInput, open_photo
 
     opened = []
     monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self))
-    with pytest.raises(BadInput, match="not an image the demo can read"):
+    with pytest.raises(BadInput, match="not an image convlens can read"):
         open_photo(_binary_eps(tmp_path / "photo.eps"))
     assert opened == []
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from demo.limits import BLOB_MAX_BYTES, SKETCH_MAX_LAYERS
-from demo.serving import ResultFiles, check_variant, is_loopback, parse_auth
+from demo.request_guards import ResultFiles, check_variant, is_loopback, parse_auth
 from demo.uploads import REFUSED_FILE, BoundedBlobStore, RefusedInput, UploadGate, check_blob_post, check_sketch_image
 
 
@@ -120,8 +120,9 @@ def test_loopback_and_passwords(monkeypatch):
 
 
 def test_a_model_file_swapped_after_verification_is_not_loaded(tmp_path):
-    from demo.classify import verified_bytes
     from toolkit.core.errors import ConvlensError
+    from toolkit.serving.contract import FileRef
+    from toolkit.serving.export_loader import verified_bytes
 
     root = tmp_path / "exported"
     (root / "m").mkdir(parents=True)
@@ -130,11 +131,12 @@ def test_a_model_file_swapped_after_verification_is_not_loaded(tmp_path):
     import hashlib
 
     recorded = hashlib.sha256(b"first").hexdigest()
-    assert verified_bytes(root, model, recorded) == b"first"
+    ref = FileRef("m/model.onnx", recorded, 5)
+    assert verified_bytes(root, ref) == b"first"
     model.write_bytes(b"swapped")
     with pytest.raises(ConvlensError, match="changed after"):
-        verified_bytes(root, model, recorded)
+        verified_bytes(root, ref)
     outside = tmp_path / "outside.onnx"
     outside.write_bytes(b"first")
     with pytest.raises(ConvlensError, match="inside the export"):
-        verified_bytes(root, root / ".." / "outside.onnx", recorded)
+        verified_bytes(root, FileRef("../outside.onnx", recorded, 5))

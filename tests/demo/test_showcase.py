@@ -15,10 +15,11 @@ import pytest
 from PIL import Image
 
 from demo import models_report, showcase, sketches
-from demo.classify import BadInput
 from demo.example_digits import EXAMPLE_STROKES, rounded, write_example_digits
 from demo.limits import CANVAS
 from toolkit.core.errors import ConvlensError
+from toolkit.serving.contract import read_manifest
+from toolkit.serving.photo_input import BadInput
 
 # ---------------------------------------------------------------- examples, gallery, render, models report
 
@@ -193,7 +194,7 @@ def test_the_render_queue_runs_one_at_a_time_and_refuses_when_full():
 
 
 def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
-    manifest = support.manifest_of(fake_export)
+    manifest = read_manifest(fake_export)
     report = models_report.models_report(manifest, tmp_path)
     assert "### catsdogs" in report and "### digits" in report
     assert "| ONNX int8 | 49.00% | - | 0.2 kB |" in report and "| ONNX fp32 | 50.00% | 1.0e-07 |" in report
@@ -244,9 +245,9 @@ class Blocker(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Blocker())
 import numpy as np
 from PIL import Image
-from demo.app import prepare
-from demo.classify import load_models
-from demo.photo_verdict import judge_photo
+from demo.gradio_app import prepare
+from toolkit.serving.export_loader import load_served_export as load_models
+from toolkit.serving.photo_pipeline import judge_photo
 from demo.sketches import classify_sketch
 app, allowed = prepare({str(fake_export)!r}, runs={str(tmp_path)!r}, scratch={str(tmp_path / "scratch")!r})
 models = load_models({str(fake_export)!r})
@@ -318,7 +319,7 @@ def test_the_demo_starts_the_render_with_the_app_and_stops_it_when_it_exits(fake
     script = f"""
 import sys, threading
 from pathlib import Path
-import demo.app as app_module
+import demo.gradio_app as app_module
 from demo.gallery_render import BackgroundRender
 fake = [sys.executable, "-c", "import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
 original = BackgroundRender.__init__

@@ -6,17 +6,18 @@ import shutil
 
 import numpy as np
 import pytest
+from demo_support import manifest_of as read_manifest
 from PIL import Image
 
 from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
+from toolkit.core.file_hashes import sha256_path
 from toolkit.core.model_files import load_user_model
 from toolkit.export.export_commands import verify_from_cli
-from toolkit.export.manifest import read_manifest, sha256_path
-from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
 from toolkit.export.own_model import user_model_spec
 from toolkit.export.publish import export_models
 from toolkit.export.verify import verify_export
+from toolkit.serving.onnx_sessions import onnx_outputs, onnx_session
 
 
 def test_both_models_export_with_parity_and_equal_accuracy(small_export):
@@ -132,7 +133,7 @@ def test_keras2_h5_model_exports_with_parity(tmp_path):
     path = tmp_path / "legacy_cnn.h5"
     _keras2_cnn_h5(path)
     spec = user_model_spec(path, labels=[str(d) for d in range(10)])
-    manifest = export_models([spec], tmp_path / "exported", log=lambda _: None)
+    manifest = export_models([spec], tmp_path / "exported", log=lambda _: None).to_dict()
     entry = manifest["models"]["legacy_cnn"]
     assert entry["parity"]["tf_vs_onnx_fp32_max_abs_diff"] <= 1e-5
     assert entry["parity"]["decisions_identical"]

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from demo_support import manifest_of as read_manifest
 
 from toolkit.core import names
 from toolkit.core.imagenet_groups import cat_and_dog_mass, cat_vs_dog_decisions
-from toolkit.export.manifest import read_manifest
-from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
 from toolkit.export.verify import verify_export
+from toolkit.serving.onnx_sessions import onnx_outputs, onnx_session
 
 
 def test_cat_vs_dog_decisions_compare_the_mass_on_cat_and_dog_classes():

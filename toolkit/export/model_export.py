@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.core.errors import ConvlensError
-from toolkit.core.names import ONNX_INPUT_NAME, ONNX_OUTPUT_NAMES
+from toolkit.core.names import ONNX_FILE, ONNX_INPUT_NAME, ONNX_INT8_FILE, ONNX_OUTPUT_NAMES, SAVED_MODEL_FOLDER
 from toolkit.export.conversions import (
     OPSET,
     annotate_onnx,
@@ -21,8 +21,8 @@ from toolkit.export.conversions import (
     saved_model_outputs,
     tf_outputs,
 )
-from toolkit.export.manifest import file_entry
-from toolkit.export.onnx_runtime import BATCH, onnx_outputs, onnx_session
+from toolkit.serving.contract import FileRef, InputSpec, ManifestEntry
+from toolkit.serving.onnx_sessions import BATCH, onnx_outputs, onnx_session
 
 PARITY_TOLERANCE = 1e-5
 INT8_MAX_ACCURACY_LOSS = 0.01
@@ -107,14 +107,14 @@ def choose_int8(spec: ExportSpec, folder: Path, log=print) -> dict:
             f"[{spec.name}] int8 ONNX (static QDQ, {len(calibration)} calibration images, first layer "
             f"{'in float' if in_float else 'quantized'}) ..."
         )
-        excluded = quantize_int8(folder / "model.onnx", path, calibration, first_layer_in_float=in_float)
+        excluded = quantize_int8(folder / ONNX_FILE, path, calibration, first_layer_in_float=in_float)
         nodes = nodes or excluded
         scores[in_float] = score(onnx_outputs(onnx_session(path), validation_x))
     keep = bool(nodes) and scores[True] > scores[False]
-    (folder / f"model.int8.first_layer_{'float' if keep else 'int8'}.onnx").replace(folder / "model.int8.onnx")
+    (folder / f"model.int8.first_layer_{'float' if keep else 'int8'}.onnx").replace(folder / ONNX_INT8_FILE)
     (folder / f"model.int8.first_layer_{'int8' if keep else 'float'}.onnx").unlink()
 
-    int8 = onnx_outputs(onnx_session(folder / "model.int8.onnx"), validation_x)
+    int8 = onnx_outputs(onnx_session(folder / ONNX_INT8_FILE), validation_x)
     tf_accuracy = accuracy(spec.task, reference, spec.validation_y)
     int8_accuracy = accuracy(spec.task, int8, spec.validation_y)
     int8_agreement = agreement(spec.task, int8, reference)
@@ -188,7 +188,7 @@ def onnx_descriptions(
     return summary, description
 
 
-def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1) -> dict:
+def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1) -> ManifestEntry:
     """Write one model's files into `folder` and return its manifest entry (paths relative to its parent).
 
     `model_version` goes into the ONNX files: the how-manyeth export of this model into its folder.
@@ -197,11 +197,11 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
     input_shape = tuple(int(d) for d in spec.test_x.shape[1:])
     started = time.perf_counter()
     log(f"[{spec.name}] SavedModel ...")
-    export_saved_model(spec.model, folder / "saved_model")
+    export_saved_model(spec.model, folder / SAVED_MODEL_FOLDER)
     log(f"[{spec.name}] ONNX fp32 (opset {OPSET}) ...")
-    optimization = convert_to_onnx(spec.model, input_shape, folder / "model.onnx", ONNX_OUTPUT_NAMES[spec.task])
+    optimization = convert_to_onnx(spec.model, input_shape, folder / ONNX_FILE, ONNX_OUTPUT_NAMES[spec.task])
     int8_choice = choose_int8(spec, folder, log)
-    for variant, file in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+    for variant, file in (("fp32", ONNX_FILE), ("int8", ONNX_INT8_FILE)):
         summary, description = onnx_descriptions(
             spec, variant, input_shape, int8_choice["first_layer"]["kept_in_float"]
         )
@@ -220,10 +220,10 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
     log(f"[{spec.name}] parity and accuracy on {len(spec.test_x)} held-out images ({spec.test_set}) ...")
     test_x = spec.test_x.astype(np.float32)
     reference = tf_outputs(spec.model, test_x)
-    fp32_session = onnx_session(folder / "model.onnx")
+    fp32_session = onnx_session(folder / ONNX_FILE)
     fp32 = onnx_outputs(fp32_session, test_x)
-    int8 = onnx_outputs(onnx_session(folder / "model.int8.onnx"), test_x)
-    saved = saved_model_outputs(folder / "saved_model", test_x[:BATCH])
+    int8 = onnx_outputs(onnx_session(folder / ONNX_INT8_FILE), test_x)
+    saved = saved_model_outputs(folder / SAVED_MODEL_FOLDER, test_x[:BATCH])
     max_abs = float(np.abs(reference - fp32).max())
     same_decisions = bool((decisions(spec.task, reference) == decisions(spec.task, fp32)).all())
     if max_abs > spec.parity_tolerance or not same_decisions:
@@ -236,34 +236,25 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
     fp32_accuracy = accuracy(spec.task, fp32, spec.test_y)
     int8_accuracy = accuracy(spec.task, int8, spec.test_y)
     int8_agreement = agreement(spec.task, int8, fp32)
-    fp32_bytes = (folder / "model.onnx").stat().st_size
-    int8_bytes = (folder / "model.int8.onnx").stat().st_size
+    fp32_bytes = (folder / ONNX_FILE).stat().st_size
+    int8_bytes = (folder / ONNX_INT8_FILE).stat().st_size
     own_metrics = spec.evaluate({"tf": reference, "onnx_fp32": fp32, "onnx_int8": int8}) if spec.evaluate else {}
     recommended = int8_choice["recommended"]
-    entry = {
-        "task": spec.task,
-        "labels": list(spec.labels),
-        "input": {
-            "name": "image",
-            "shape": [None, *input_shape],
-            "dtype": "float32",
-            "range": [0, 255],
-            "layout": "NHWC",
-        },
-        "output": {
-            "name": fp32_session.get_outputs()[0].name,
-            "activation": "sigmoid" if spec.task == "binary" else "softmax",
-        },
-        "preprocessing": spec.preprocessing,
-        "files": {
-            kind: file_entry(folder.parent, f"{spec.name}/{relative}")
+    entry = ManifestEntry(
+        task=spec.task,
+        labels=tuple(spec.labels),
+        input=InputSpec(ONNX_INPUT_NAME, (None, *input_shape)),
+        output_name=fp32_session.get_outputs()[0].name,
+        preprocessing=spec.preprocessing,
+        files={
+            kind: FileRef.of(folder.parent, f"{spec.name}/{relative}")
             for kind, relative in (
-                ("onnx", "model.onnx"),
-                ("onnx_int8", "model.int8.onnx"),
-                ("saved_model", "saved_model"),
+                ("onnx", ONNX_FILE),
+                ("onnx_int8", ONNX_INT8_FILE),
+                ("saved_model", SAVED_MODEL_FOLDER),
             )
         },
-        "metrics": {
+        metrics={
             "test_set": spec.test_set,
             "n_test": int(len(test_x)),
             "tf_test_accuracy": tf_accuracy,
@@ -271,7 +262,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
             "onnx_int8_test_accuracy": int8_accuracy,
             **own_metrics,
         },
-        "parity": {
+        parity={
             "n_images": int(len(test_x)),
             "tf_vs_onnx_fp32_max_abs_diff": max_abs,
             "tolerance": spec.parity_tolerance,
@@ -281,7 +272,7 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
             ),
             "tf_vs_onnx_int8_max_abs_diff": float(np.abs(reference - int8).max()),
         },
-        "quantization": {
+        quantization={
             **int8_choice,
             "calibration_images": int(min(len(spec.calibration_x), CALIBRATION_IMAGES)),
             # the test figures below are reported, never decided on
@@ -292,13 +283,15 @@ def export_one(spec: ExportSpec, folder: Path, log=print, model_version: int = 1
             "fp32_bytes": fp32_bytes,
             "int8_bytes": int8_bytes,
         },
-        "onnx_optimization": optimization,
-        "source": spec.source,
-        "model_version": int(model_version),
-        "about": dict(spec.about),
-        "export_seconds": round(time.perf_counter() - started, 1),
-        **spec.extra,
-    }
+        source=spec.source,
+        model_version=int(model_version),
+        about=dict(spec.about),
+        extra={
+            "onnx_optimization": optimization,
+            "export_seconds": round(time.perf_counter() - started, 1),
+            **spec.extra,
+        },
+    )
     log(
         f"[{spec.name}] parity {max_abs:.1e}; accuracy TF {_pct(tf_accuracy)}, ONNX fp32 {_pct(fp32_accuracy)}, "
         f"int8 {_pct(int8_accuracy)} ({int8_bytes / fp32_bytes:.2f}x the size; "

@@ -1,17 +1,19 @@
-"""The demo's photo verdict on the fake export (no TensorFlow), and its parity with `convlens eval photos`."""
+"""The serving layer's photo verdict on the fake export (no TensorFlow), and its parity with `convlens eval photos`."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import demo_support as support
 import numpy as np
 import pytest
 from PIL import Image
 
-from demo.photo_verdict import MAP_SIDE, judge_photo
 from toolkit.core.occlusion import GRID
-from toolkit.core.verdict import DecisionRule
 from toolkit.evaluation.photo_choice import choose_rule, scores, verdicts
 from toolkit.evaluation.photo_features import load_photo_models, photo_features
+from toolkit.serving.photo_pipeline import MAP_SIDE, judge_photo
+from toolkit.serving.verdict import DecisionRule
 
 
 @pytest.mark.parametrize(
@@ -42,11 +44,12 @@ def test_the_demo_and_the_evaluation_give_the_same_verdicts(models, fake_export)
     pictures.append(Image.fromarray(np.zeros((32, 32, 3), np.uint8) + np.array(support.RED, np.uint8)))
     features = photo_features(load_photo_models(fake_export), pictures)
     for rule in (DecisionRule(), DecisionRule(flip_average=True, transfer_input="full_resolution")):
-        models.manifest["photo_decision"] = {"rule": rule.as_record()}
+        original = models.manifest
+        models.manifest = dataclasses.replace(original, photo_decision={"rule": rule.as_record()})
         try:
             demo = [judge_photo(models, p).verdict for p in pictures]
         finally:
-            models.manifest.pop("photo_decision")
+            models.manifest = original
         evaluated = verdicts(features, rule)
         assert [v.label for v in demo] == [v.label for v in evaluated]
         for a, b in zip(demo, evaluated):

@@ -19,7 +19,6 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr
 from starlette.middleware import Middleware
 
-from demo.classify import Models, load_models
 from demo.digit_tab import SELECT_BRUSH_JS, digit_tab
 from demo.example_digits import EXAMPLE_DIGITS_FOLDER, write_example_digits
 from demo.gallery_render import BackgroundRender
@@ -28,7 +27,7 @@ from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
 from demo.models_report import run_figures
 from demo.models_tab import models_tab
 from demo.photo_tab import photo_tab
-from demo.serving import (
+from demo.request_guards import (
     RequestBodyLimit,
     ResultFiles,
     check_exposure,
@@ -42,6 +41,7 @@ from demo.uploads import UploadGate
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG
 from toolkit.core.paths import exported_dir, runs_dir
+from toolkit.serving.export_loader import LoadedExport, load_served_export
 
 CSS = """
 #digit-seen img, #photo-seen img { image-rendering: pixelated; width: 224px; height: 224px; object-fit: contain; }
@@ -50,7 +50,7 @@ CSS = """
 
 
 def build_app(
-    models: Models,
+    models: LoadedExport,
     runs: Path,
     examples: list[Path],
     results: ResultFiles,
@@ -96,7 +96,7 @@ def prepare(
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
-    models = load_models(exported)
+    models = load_served_export(exported)
     if scratch is None:
         scratch = Path(tempfile.mkdtemp(prefix="convlens-demo-"))
         atexit.register(remove_when_done(scratch))

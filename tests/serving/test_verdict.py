@@ -7,7 +7,7 @@ import pytest
 
 from toolkit.core.names import IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES
 from toolkit.core.occlusion import map_from_scores, masked_copies, occlusion_batch, overlay
-from toolkit.core.verdict import DecisionRule, decide, imagenet_evidence, transfer_preprocessing
+from toolkit.serving.verdict import DecisionRule, decide, imagenet_evidence, transfer_preprocessing
 
 LABELS = [f"class {i}" for i in range(1000)]
 RULE = DecisionRule(

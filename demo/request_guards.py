@@ -1,7 +1,7 @@
 """How the demo meets strangers: the Sketchpad guarded, result files bounded, request bodies capped,
 and sharing only with a password.
 
-Gradio-facing, but free of layout: demo.app calls these while it builds and launches the app.
+Gradio-facing, but free of layout: demo.gradio_app calls these while it builds and launches the app.
 """
 
 from __future__ import annotations
