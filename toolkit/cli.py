@@ -187,7 +187,12 @@ def _add_export(commands) -> None:
     parser.add_argument("--catsdogs-run", metavar="DIR", help="the cats-vs-dogs run to export (default runs/catsdogs)")
     parser.add_argument("--digits-run", metavar="DIR", help="the digits run to export (default runs/digits)")
     parser.add_argument("--out", metavar="DIR", help="the export folder (default exported/)")
-    parser.set_defaults(run=_lazy("toolkit.export.export_commands:export_from_cli"))
+    parser.add_argument(
+        "--no-photo-rule",
+        action="store_true",
+        help="skip choosing the photo verdict's rule on the dev photos afterwards (the demo then serves the defaults)",
+    )
+    parser.set_defaults(run=_lazy("toolkit.evaluation.served_rule:export_then_choose_from_cli"))
 
 
 def _add_verify(commands) -> None:

@@ -12,8 +12,61 @@ from PIL import Image
 from toolkit.core.occlusion import GRID
 from toolkit.evaluation.photo_choice import choose_rule, scores, verdicts
 from toolkit.evaluation.photo_features import load_photo_models, photo_features
-from toolkit.serving.photo_pipeline import MAP_SIDE, judge_photo
+from toolkit.serving.contract import RULE_MODELS
+from toolkit.serving.photo_pipeline import MAP_SIDE, closer_crops, decision_rule, judge_photo
 from toolkit.serving.verdict import DecisionRule
+
+
+def _decision(models, rule: DecisionRule, **shas) -> dict:
+    """A photo_decision record of `rule`, chosen for the export's own ONNX files (or the `shas` given)."""
+    chosen_for = {name: models.model(name).entry.files["onnx"].sha256 for name in ("catsdogs", "imagenet")}
+    return {"rule": rule.as_record(), RULE_MODELS: {**chosen_for, **shas}}
+
+
+def _cat_in_a_room(side: int = 150) -> Image.Image:
+    """A green "room" (the fake ImageNet network's elephant) with a blue "cat" filling a fifth of it, in a corner."""
+    room = support.solid(support.GREEN, (400, 300))
+    room.paste(support.solid(support.BLUE, (side, side)), (0, 0))
+    return room
+
+
+def test_a_small_cat_in_a_room_is_found_by_the_closer_look(models):
+    judged = judge_photo(models, _cat_in_a_room())
+    assert judged.verdict.label == "cat" and judged.verdict.found_closer
+    assert "African elephant" in judged.summary and "fills only part" in judged.summary
+    assert judged.top5[0][0].startswith("African elephant")  # the whole photo still looks like the room
+
+
+def test_without_the_closer_look_the_room_wins(models):
+    original = models.manifest
+    models.manifest = dataclasses.replace(original, photo_decision=_decision(models, DecisionRule(closer_look=False)))
+    try:
+        assert judge_photo(models, _cat_in_a_room()).verdict.label == "neither"
+    finally:
+        models.manifest = original
+
+
+def test_the_closer_crops_cover_the_corners_and_centre_of_the_whole_photo():
+    crops = closer_crops(Image.new("RGB", (400, 300)), DecisionRule())
+    assert [c.size for c in crops] == [(180, 180)] * 5
+    assert closer_crops(Image.new("RGB", (48, 48)), DecisionRule()) == []  # a thumbnail: nothing closer to see
+    assert closer_crops(Image.new("RGB", (400, 300)), DecisionRule(closer_look=False)) == []
+
+
+def test_a_rule_chosen_for_other_model_files_is_not_served(models):
+    chosen = DecisionRule(animal_threshold=0.9, closer_look=False)
+    original = models.manifest
+    try:
+        models.manifest = dataclasses.replace(original, photo_decision=_decision(models, chosen))
+        assert decision_rule(models) == chosen
+        models.manifest = dataclasses.replace(original, photo_decision=_decision(models, chosen, catsdogs="0" * 64))
+        assert decision_rule(models) == DecisionRule()
+        models.manifest = dataclasses.replace(
+            original, photo_decision={"rule": chosen.as_record()}
+        )  # chosen for no file
+        assert decision_rule(models) == DecisionRule()
+    finally:
+        models.manifest = original
 
 
 @pytest.mark.parametrize(
@@ -45,7 +98,7 @@ def test_the_demo_and_the_evaluation_give_the_same_verdicts(models, fake_export)
     features = photo_features(load_photo_models(fake_export), pictures)
     for rule in (DecisionRule(), DecisionRule(flip_average=True, transfer_input="full_resolution")):
         original = models.manifest
-        models.manifest = dataclasses.replace(original, photo_decision={"rule": rule.as_record()})
+        models.manifest = dataclasses.replace(original, photo_decision=_decision(models, rule))
         try:
             demo = [judge_photo(models, p).verdict for p in pictures]
         finally:
@@ -64,6 +117,6 @@ def test_the_rule_is_chosen_on_the_dev_photos_given(models, fake_export):
     ]
     modelset = load_photo_models(fake_export)
     rule, tried = choose_rule(photo_features(modelset, real), truth, photo_features(modelset, thumbs), ["dog", "cat"])
-    assert len(tried) == 2 * 2 * 6 * 6  # mirror, input, weight on photos, weight on thumbnails
+    assert len(tried) == 2 * 2 * 2 * 6 * 6  # mirror, closer look, input, weight on photos, weight on thumbnails
     figures = scores([v.label for v in verdicts(photo_features(modelset, real), rule)], truth)
     assert figures["cat_dog_accuracy"] == 1.0 and figures["other_neither_rate"] == 1.0

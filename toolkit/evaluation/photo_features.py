@@ -20,12 +20,19 @@ from toolkit.core.names import CATSDOGS, IMAGENET
 from toolkit.core.preprocessing import decode_photo, photo_model_input
 from toolkit.serving.export_loader import ExportedModel, LoadedExport, load_export
 from toolkit.serving.onnx_sessions import onnx_outputs
-from toolkit.serving.photo_pipeline import photo_views, transfer_steps, verdict_from_outputs
-from toolkit.serving.verdict import DecisionRule, ImagenetEvidence, Verdict, imagenet_evidence
+from toolkit.serving.photo_pipeline import closer_crops, photo_views, transfer_steps, verdict_from_outputs
+from toolkit.serving.verdict import (
+    DecisionRule,
+    ImagenetEvidence,
+    Verdict,
+    animal_evidence,
+    closer_looks,
+    imagenet_evidence,
+)
 
 TRANSFER_INPUTS = ("as_trained", "full_resolution")
 CHUNK = 128  # photos preprocessed at a time
-ALL_VIEWS = DecisionRule(flip_average=True)  # computes both views; a rule without flips reads the first
+ALL_VIEWS = DecisionRule(flip_average=True, closer_look=True)  # every view; a rule without them reads fewer
 
 
 @dataclass
@@ -52,6 +59,7 @@ class PhotoFeatures:
 
     imagenet: np.ndarray  # (N, views, 1000)
     transfer: dict[str, np.ndarray]  # transfer input -> (N, views) p(dog)
+    closer: list[np.ndarray]  # per photo, the ImageNet network's outputs on its closer crops: (crops, 1000), or none
     shorter_side: np.ndarray
     labels: list[str]
 
@@ -60,6 +68,12 @@ class PhotoFeatures:
 
     def _views(self, flip_average: bool) -> slice:
         return slice(None) if flip_average else slice(0, 1)
+
+    def strongest(self, index: int, rule: DecisionRule) -> float:
+        """The strongest domestic cat + dog mass over the views `rule` looks at."""
+        evidence = self.evidence(index, rule.flip_average)
+        looks = closer_looks(self.closer[index]) if len(self.closer[index]) else []
+        return animal_evidence(evidence, looks, int(self.shorter_side[index]), rule)[0]
 
     def evidence(self, index: int, flip_average: bool) -> ImagenetEvidence:
         return imagenet_evidence(self.imagenet[index, self._views(flip_average)].mean(axis=0), self.labels)
@@ -76,6 +90,7 @@ class PhotoFeatures:
             int(self.shorter_side[index]),
             rule,
             self.labels,
+            self.closer[index],
         )
 
 
@@ -111,5 +126,12 @@ def photo_features(models: ExportedPhotoModels, images: list, log=None) -> Photo
     }
     if log:
         log(f"  {len(pictures)} photos through both networks, {count} views each")
+    closer = []
+    for picture in pictures:
+        crops = closer_crops(picture, ALL_VIEWS)
+        inputs = [photo_model_input(c, models.imagenet.preprocessing) for c in crops]
+        closer.append(
+            onnx_outputs(models.imagenet.session("fp32"), np.stack(inputs)) if inputs else np.zeros((0, 1000))
+        )
     sides = np.array([min(p.size) for p in pictures])
-    return PhotoFeatures(imagenet, transfer, sides, models.imagenet.labels)
+    return PhotoFeatures(imagenet, transfer, closer, sides, models.imagenet.labels)

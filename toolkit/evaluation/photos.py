@@ -37,6 +37,7 @@ from toolkit.evaluation.photo_choice import (
     choose_rule,
     combined,
     imagenet_alone,
+    photo_threshold,
     scores,
     transfer_alone,
     verdicts,
@@ -108,6 +109,15 @@ def options_table(
         row(
             f"both added ({named}), 32-px path, mirror-averaged",
             lambda f: combined(f, both(flip_average=True)),
+        ),
+    ]
+    whole = dataclasses.replace(rule, closer_look=False)
+    whole_only = dataclasses.replace(whole, animal_threshold=photo_threshold(real, real_truth, whole))
+    rows += [
+        row("the served rule, neither counted wrong", lambda f: [v.label for v in verdicts(f, rule)]),
+        row(
+            "the served rule on the whole photo only (no closer crops; threshold chosen on dev again)",
+            lambda f: [v.label for v in verdicts(f, whole_only)],
         ),
     ]
     for name, (other_real, other_dnc) in compared.items():

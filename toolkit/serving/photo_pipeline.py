@@ -1,9 +1,11 @@
 """A photo's verdict (cat, dog or neither), what the ImageNet network sees, and why: one pipeline.
 
-Both networks run in onnxruntime: the ImageNet MobileNet on the photo (and its mirror image); the
-cats-vs-dogs transfer model on the photo, its mirror image and copies with one region greyed out, in one
-batch, which gives the occlusion map. `photo_views` and `verdict_from_outputs` are the steps the
-evaluation (`convlens eval photos`) runs too, so the demo and the evaluation cannot disagree.
+Both networks run in onnxruntime, one batch each: the ImageNet MobileNet on the photo, its mirror image
+and five closer crops (the four corners and the centre of the whole photo, each 60% of its shorter
+side: a pet that fills a fifth of the frame fills most of one of them); the cats-vs-dogs transfer model
+on the photo, its mirror image and copies with one region greyed out, which gives the occlusion map.
+`photo_views`, `closer_crops` and `verdict_from_outputs` are the steps the evaluation
+(`convlens eval photos`) runs too, so the demo and the evaluation cannot disagree.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from toolkit.serving.photo_input import open_photo
 from toolkit.serving.verdict import (
     DecisionRule,
     Verdict,
+    closer_looks,
     decide,
     imagenet_evidence,
     logit,
     sigmoid,
     transfer_preprocessing,
+    verdict_summary,
 )
 
 MAP_SIDE = 224  # pixels of the map shown (and returned by the API)
 MAP_PREPROCESSING = {"kind": "photo", "crop": "center_square", "resize_steps": [[MAP_SIDE, MAP_SIDE, "bilinear"]]}
 WIDE_ASPECT = 3.0  # beyond this, the centre square leaves most of the photo out: say so
+CLOSER_FRACTION = 0.6  # a closer crop's side, as a share of the photo's shorter side
 
 
 @dataclass(frozen=True)
@@ -45,13 +50,26 @@ class PhotoResult:
 
 
 def decision_rule(export: LoadedExport) -> DecisionRule:
-    """The rule the manifest records (chosen on dev data by `convlens eval photos`), else the defaults."""
-    return DecisionRule.from_record((export.manifest.photo_decision or {}).get("rule"))
+    """The rule the manifest records for these very models (chosen on dev data by `convlens eval photos`), else
+    the defaults."""
+    return DecisionRule.from_record(export.manifest.photo_rule_record())
 
 
 def photo_views(picture: Image.Image, rule: DecisionRule) -> list[Image.Image]:
     """The photo as the networks see it under `rule`: itself, and its mirror image when the rule averages both."""
     return [picture, ImageOps.mirror(picture)] if rule.flip_average else [picture]
+
+
+def closer_crops(picture: Image.Image, rule: DecisionRule) -> list[Image.Image]:
+    """The crops the ImageNet network looks at more closely: the corners and centre of the whole photo, each a
+    square of CLOSER_FRACTION of its shorter side; none for a thumbnail or a rule that does not look closer."""
+    width, height = picture.size
+    if not rule.closer_look or min(width, height) < rule.thumbnail_side:
+        return []
+    side = max(1, round(CLOSER_FRACTION * min(width, height)))
+    corners = [(0, 0), (width - side, 0), (0, height - side), (width - side, height - side)]
+    corners.append(((width - side) // 2, (height - side) // 2))
+    return [picture.crop((left, top, left + side, top + side)) for left, top in corners]
 
 
 def transfer_steps(transfer: ExportedModel, rule: DecisionRule) -> dict:
@@ -65,10 +83,15 @@ def verdict_from_outputs(
     shorter_side: int,
     rule: DecisionRule,
     labels: list[str],
+    closer_probabilities: np.ndarray | None = None,
 ) -> Verdict:
-    """The verdict from both networks' outputs over the photo's views ((views, 1000) and (views,)), averaged."""
+    """The verdict from both networks' outputs: over the photo's views ((views, 1000) and (views,)), averaged,
+    and the ImageNet network's on the closer crops ((crops, 1000))."""
     evidence = imagenet_evidence(np.asarray(imagenet_probabilities).mean(axis=0), labels)
-    return decide(evidence, float(np.mean(transfer_p_dog)), shorter_side, rule)
+    closer = (
+        [] if closer_probabilities is None or len(closer_probabilities) == 0 else closer_looks(closer_probabilities)
+    )
+    return decide(evidence, float(np.mean(transfer_p_dog)), shorter_side, rule, closer)
 
 
 def _log_odds(model: ExportedModel, images: np.ndarray, variant: str) -> np.ndarray:
@@ -86,11 +109,8 @@ class PhotoVerdict:
 
     @property
     def summary(self) -> str:
-        """One Markdown line saying what the verdict means."""
-        label, p = self.verdict.label, self.verdict.probabilities[self.verdict.label]
-        if label == "neither":
-            return f"**Neither a cat nor a dog** ({p:.0%}): it looks like **{self.verdict.looks_like}**."
-        return f"**{label.capitalize()}** ({p:.0%})."
+        """One or two Markdown sentences saying what the verdict means."""
+        return verdict_summary(self.verdict)
 
 
 def judge_photo(export: LoadedExport, source, variant: str = "fp32", name: str | None = None) -> PhotoVerdict:
@@ -100,8 +120,10 @@ def judge_photo(export: LoadedExport, source, variant: str = "fp32", name: str |
         raise ConvlensError('this export has no ImageNet model, which the photo verdict needs: run "make export".')
     picture, notes = open_photo(source, name)
     rule = decision_rule(export)
-    views = photo_views(picture, rule)
-    imagenet_probabilities = imagenet.predict(np.stack([photo_model_input(v, imagenet.preprocessing) for v in views]))
+    views, crops = photo_views(picture, rule), closer_crops(picture, rule)
+    # one onnxruntime call for the whole photo, its mirror image and the closer crops
+    outputs = imagenet.predict(np.stack([photo_model_input(v, imagenet.preprocessing) for v in [*views, *crops]]))
+    imagenet_probabilities, closer_probabilities = outputs[: len(views)], outputs[len(views) :]
     steps = transfer_steps(transfer_model, rule)
     seen = [photo_model_input(v, steps) for v in views]
     occluded = occlusion_batch(seen[0])
@@ -109,7 +131,9 @@ def judge_photo(export: LoadedExport, source, variant: str = "fp32", name: str |
     scores = _log_odds(transfer_model, np.concatenate([occluded, *(s[None] for s in seen[1:])]), variant)
     sensitivity, log_odds = map_from_scores(scores[: len(occluded)])
     p_dog_views = np.array([sigmoid(log_odds), *(sigmoid(s) for s in scores[len(occluded) :])])
-    verdict = verdict_from_outputs(imagenet_probabilities, p_dog_views, min(picture.size), rule, imagenet.labels)
+    verdict = verdict_from_outputs(
+        imagenet_probabilities, p_dog_views, min(picture.size), rule, imagenet.labels, closer_probabilities
+    )
     p_dog = float(p_dog_views.mean())
     cat_label, dog_label = transfer_model.labels
     transfer_probabilities = {cat_label: 1 - p_dog, dog_label: p_dog}
