@@ -341,12 +341,12 @@ def test_the_real_table_holds_enough_labelled_photos_in_a_fixed_even_split():
     counts = Counter((photo.label, photo.split) for _, photo in every)
     assert counts["other", "dev"] + counts["other", "test"] >= 30
     assert dict(counts) == {  # the split is fixed: a change here is a decision, not an accident
-        ("cat", "dev"): 9,
-        ("cat", "test"): 10,
-        ("dog", "dev"): 4,
-        ("dog", "test"): 4,
-        ("other", "dev"): 55,
-        ("other", "test"): 54,
+        ("cat", "dev"): 21,
+        ("cat", "test"): 11,
+        ("dog", "dev"): 10,
+        ("dog", "test"): 6,
+        ("other", "dev"): 70,
+        ("other", "test"): 69,
     }
     groups: dict[str, set[str]] = {}
     for _, photo in every:
@@ -360,7 +360,8 @@ def test_the_real_table_holds_enough_labelled_photos_in_a_fixed_even_split():
 
 
 def test_the_real_tables_archives_stay_small_enough_to_fetch():
-    assert sum(archive.size for archive in photos.PHOTO_PINS.archives if not archive.installed) < 160e6
+    # about 440 MB since the dev set grew toward 40 cats and dogs (opencv-doc alone is 96 MB): a fetch of a minute or two
+    assert sum(archive.size for archive in photos.PHOTO_PINS.archives if not archive.installed) < 450e6
 
 
 def test_plain_assets_leaves_the_photos_out_and_only_photos_fetches_only_them(monkeypatch):
