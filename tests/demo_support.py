@@ -114,17 +114,21 @@ def chelsea_path() -> Path | None:
 
 FAKE_CLASS_NAMES = [f"class {index}" for index in range(1000)]
 FAKE_CLASS_NAMES[284] = "Siamese cat, Siamese"
-TABBY, GOLDEN_RETRIEVER, ELEPHANT = 281, 207, 386
+TABBY, GOLDEN_RETRIEVER, ELEPHANT, WASHBASIN = 281, 207, 386, 896
 FAKE_CLASS_NAMES[TABBY] = "tabby, tabby cat"
 FAKE_CLASS_NAMES[GOLDEN_RETRIEVER] = "golden retriever"
 FAKE_CLASS_NAMES[ELEPHANT] = "African elephant, Loxodonta africana"
+FAKE_CLASS_NAMES[WASHBASIN] = "washbasin, handbasin, washbowl, lavabo, wash-hand basin"
 GREEN = (30, 200, 30)
+CYAN = (30, 200, 200)  # the colour "ImageNet" network's washbasin: a room, not an animal
 
 
 def colour_imagenet_model(path: Path, size: int = 64) -> None:
-    """A 1000-class "ImageNet" softmax that sees red as a golden retriever, blue as a tabby and green as an elephant."""
+    """A 1000-class "ImageNet" softmax that sees red as a golden retriever, blue as a tabby, green as an elephant
+    and cyan (green and blue) as a washbasin."""
     weights = np.zeros((3, 1000), np.float32)
     weights[0, GOLDEN_RETRIEVER], weights[2, TABBY], weights[1, ELEPHANT] = 0.08, 0.08, 0.08
+    weights[1, WASHBASIN] = weights[2, WASHBASIN] = 0.05
     graph = helper.make_graph(
         [
             helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),

@@ -21,9 +21,10 @@ RULE = DecisionRule(
     animal_threshold=0.05, thumbnail_threshold=0.002, transfer_weight=1.0, thumbnail_transfer_weight=1.0
 )
 LABELS[386] = "African elephant"
+LABELS[896] = "washbasin"
 
 
-def _probabilities(cat: float, dog: float, other_class: int = 386) -> np.ndarray:
+def _probabilities(cat: float, dog: float, other_class: int = 896) -> np.ndarray:
     p = np.zeros(1000)
     p[IMAGENET_DOMESTIC_CAT_CLASSES[0]] = cat
     p[IMAGENET_DOG_CLASSES[0]] = dog
@@ -36,7 +37,7 @@ def _probabilities(cat: float, dog: float, other_class: int = 386) -> np.ndarray
     [
         (0.9, 0.01, 0.5, 500, "cat"),
         (0.01, 0.95, 0.5, 500, "dog"),
-        (0.001, 0.002, 0.99, 500, "neither"),  # the transfer model's confidence cannot make an elephant a dog
+        (0.001, 0.002, 0.99, 500, "neither"),  # the transfer model's confidence cannot make a washbasin a dog
         (0.001, 0.002, 0.99, 32, "dog"),  # a thumbnail: weak ImageNet evidence, the lower threshold
         (0.0001, 0.0001, 0.99, 32, "neither"),
         (0.3, 0.3, 0.9, 500, "dog"),  # ImageNet undecided: the transfer model breaks the tie
@@ -74,9 +75,20 @@ def test_the_summary_says_probably_when_unsure_and_never_contradicts_the_answer(
 
 def test_neither_says_what_the_photo_looks_like_and_the_top5_is_ranked():
     evidence = imagenet_evidence(_probabilities(0.001, 0.002), LABELS)
-    assert evidence.top5[0] == ("African elephant", pytest.approx(0.997))
+    assert evidence.top5[0] == ("washbasin", pytest.approx(0.997))
     assert [p for _, p in evidence.top5] == sorted((p for _, p in evidence.top5), reverse=True)
-    assert decide(evidence, 0.9, 400, RULE).looks_like == "African elephant"
+    assert decide(evidence, 0.9, 400, RULE).looks_like == "washbasin"
+
+
+def test_a_photo_that_is_more_another_animal_than_a_pet_is_neither():
+    lynx_like = imagenet_evidence(_probabilities(0.3, 0.0, other_class=287), LABELS)  # 287: lynx, an animal
+    assert lynx_like.other_animal == pytest.approx(0.7)
+    closer = [CloserLook(0.9, 0.0)]  # a closer crop even looks like a tabby
+    assert decide(lynx_like, 0.1, 500, RULE, closer).label == "neither"
+    no_veto = DecisionRule(**{**RULE.as_record(), "other_animal_veto": False})
+    assert decide(lynx_like, 0.1, 500, no_veto, closer).label == "cat"
+    in_a_room = imagenet_evidence(_probabilities(0.3, 0.0), LABELS)  # the rest is a washbasin: no veto
+    assert in_a_room.other_animal == 0.0 and decide(in_a_room, 0.1, 500, RULE, closer).label == "cat"
 
 
 def test_the_threshold_is_where_the_answer_turns():

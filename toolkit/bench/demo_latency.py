@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from toolkit.bench.photo_pipelines import compare_photo_pipelines
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import BENCH
 from toolkit.core.wall_time import percentile
@@ -217,6 +218,9 @@ def bench_demo(exported: Path, trials: int, log=print) -> dict:
                         f"  {label} c{concurrency} {kind}: p50 {row[kind]['p50_ms']:.0f} ms, "
                         f"p95 {row[kind]['p95_ms']:.0f} ms, {row[kind]['throughput_per_s']:.1f}/s"
                     )
+        results["photo_pipelines"] = compare_photo_pipelines(exported, photo, requests)
+        for label, row in results["photo_pipelines"].items():
+            log(f"  in-process judge_photo, {label}: p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms")
         results["do-nothing gradio app p50_ms"] = gradio_floor(photo, requests)
         log(
             "  a do-nothing gradio app with the same inputs and outputs: p50 "

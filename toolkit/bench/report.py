@@ -92,6 +92,10 @@ def markdown_table(results: dict) -> str:
             "which the do-nothing row shows; the HTTP API columns make the same calls as the page does "
             "(upload, join the queue, read the event stream, download the result's image).",
         ]
+        pipelines = demo.get("photo_pipelines") or {}
+        if pipelines:
+            lines += ["", "| photo verdict in-process (`judge_photo`, same run) | p50 ms | p95 ms |", "|---|---|---|"]
+            lines += [f"| {key} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} |" for key, row in pipelines.items()]
         lines += [
             "",
             f"Demo cold start (process start to first answer): {demo['cold_start_s']:.1f} s; resident "

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.core.names import IMAGENET_CAT_CLASSES, IMAGENET_DOG_CLASSES
+from toolkit.core.names import (
+    IMAGENET_ANIMAL_CLASSES,
+    IMAGENET_CAT_CLASSES,
+    IMAGENET_DOG_CLASSES,
+    IMAGENET_DOMESTIC_CAT_CLASSES,
+)
 
 
 def cat_and_dog_mass(probabilities: np.ndarray, cats: range = IMAGENET_CAT_CLASSES) -> tuple[np.ndarray, np.ndarray]:
@@ -17,6 +22,15 @@ def cat_and_dog_mass(probabilities: np.ndarray, cats: range = IMAGENET_CAT_CLASS
     cat_mass = probabilities[:, cats.start : cats.stop].sum(axis=1)
     dog_mass = probabilities[:, IMAGENET_DOG_CLASSES.start : IMAGENET_DOG_CLASSES.stop].sum(axis=1)
     return cat_mass, dog_mass
+
+
+def other_animal_mass(probabilities: np.ndarray) -> np.ndarray:
+    """Per image, the softmax mass on ImageNet's animals that are neither domestic cats nor dogs (a lynx, a fox,
+    a horse, a rabbit, a bird): positive evidence that a photo shows another animal."""
+    probabilities = np.asarray(probabilities).reshape(len(probabilities), -1)
+    animals = probabilities[:, IMAGENET_ANIMAL_CLASSES.start : IMAGENET_ANIMAL_CLASSES.stop].sum(axis=1)
+    cats, dogs = cat_and_dog_mass(probabilities, IMAGENET_DOMESTIC_CAT_CLASSES)
+    return animals - cats - dogs
 
 
 def cat_vs_dog_decisions(probabilities: np.ndarray, cats: range = IMAGENET_CAT_CLASSES) -> np.ndarray:

@@ -64,6 +64,7 @@ DIGIT_LABELS = tuple(str(d) for d in range(10))
 IMAGENET_DOMESTIC_CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 IMAGENET_WILD_CAT_CLASSES = range(286, 294)  # cougar .. cheetah: cats, but nobody's pet
 IMAGENET_DOG_CLASSES = range(151, 269)  # Chihuahua .. Mexican hairless: every dog breed
+IMAGENET_ANIMAL_CLASSES = range(0, 398)  # tench .. puffer: every animal ImageNet knows, cats and dogs among them
 PHOTO_VERDICTS = ("cat", "dog", "neither")
 PHOTO_DECISION = "photo_decision"  # manifest key: the verdict's rule, chosen on dev data
 PHOTO_EVALUATION = "photo_evaluation"  # manifest key: the real-photo figures (`convlens eval photos`)

@@ -28,6 +28,7 @@ from toolkit.serving.verdict import (
     animal_evidence,
     closer_looks,
     imagenet_evidence,
+    vetoed,
 )
 
 TRANSFER_INPUTS = ("as_trained", "full_resolution")
@@ -70,10 +71,14 @@ class PhotoFeatures:
         return slice(None) if flip_average else slice(0, 1)
 
     def strongest(self, index: int, rule: DecisionRule) -> float:
-        """The strongest domestic cat + dog mass over the views `rule` looks at."""
+        """The strongest domestic cat + dog mass over the views `rule` looks at; 0 where the rule's other-animal
+        veto already says neither, so that photo does not weigh on the threshold."""
         evidence = self.evidence(index, rule.flip_average)
+        side = int(self.shorter_side[index])
+        if vetoed(evidence, side, rule):
+            return 0.0
         looks = closer_looks(self.closer[index]) if len(self.closer[index]) else []
-        return animal_evidence(evidence, looks, int(self.shorter_side[index]), rule)[0]
+        return animal_evidence(evidence, looks, side, rule)[0]
 
     def evidence(self, index: int, flip_average: bool) -> ImagenetEvidence:
         return imagenet_evidence(self.imagenet[index, self._views(flip_average)].mean(axis=0), self.labels)

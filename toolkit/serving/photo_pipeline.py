@@ -1,9 +1,10 @@
 """A photo's verdict (cat, dog or neither), what the ImageNet network sees, and why: one pipeline.
 
 Both networks run in onnxruntime, one batch each: the ImageNet MobileNet on the photo, its mirror image
-and five closer crops (the four corners and the centre of the whole photo, each 60% of its shorter
-side: a pet that fills a fifth of the frame fills most of one of them); the cats-vs-dogs transfer model
-on the photo, its mirror image and copies with one region greyed out, which gives the occlusion map.
+and four closer crops (the corners of the whole photo, each 60% of its shorter side, overlapping in the
+middle: a pet that fills a fifth of the frame fills much of one of them); the cats-vs-dogs transfer model
+on the photo, its mirror image and copies with one region greyed out, which gives the occlusion map. The
+map also frames the crop where the ImageNet network found the pet, when it found it only closer.
 `photo_views`, `closer_crops` and `verdict_from_outputs` are the steps the evaluation
 (`convlens eval photos`) runs too, so the demo and the evaluation cannot disagree.
 """
@@ -16,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from toolkit.core.errors import ConvlensError
-from toolkit.core.occlusion import map_from_scores, occlusion_batch, overlay
+from toolkit.core.occlusion import map_from_scores, occlusion_batch, outline, overlay
 from toolkit.core.preprocessing import photo_model_input
 from toolkit.serving.export_loader import ExportedModel, LoadedExport
 from toolkit.serving.photo_input import open_photo
@@ -60,16 +61,34 @@ def photo_views(picture: Image.Image, rule: DecisionRule) -> list[Image.Image]:
     return [picture, ImageOps.mirror(picture)] if rule.flip_average else [picture]
 
 
-def closer_crops(picture: Image.Image, rule: DecisionRule) -> list[Image.Image]:
-    """The crops the ImageNet network looks at more closely: the corners and centre of the whole photo, each a
-    square of CLOSER_FRACTION of its shorter side; none for a thumbnail or a rule that does not look closer."""
-    width, height = picture.size
+def closer_boxes(size: tuple[int, int], rule: DecisionRule) -> list[tuple[int, int, int, int]]:
+    """Where the ImageNet network looks more closely (left, top, right, bottom): the four corners of the whole
+    photo, each a square of CLOSER_FRACTION of its shorter side; none for a thumbnail or a rule without them."""
+    width, height = size
     if not rule.closer_look or min(width, height) < rule.thumbnail_side:
         return []
     side = max(1, round(CLOSER_FRACTION * min(width, height)))
     corners = [(0, 0), (width - side, 0), (0, height - side), (width - side, height - side)]
-    corners.append(((width - side) // 2, (height - side) // 2))
-    return [picture.crop((left, top, left + side, top + side)) for left, top in corners]
+    return [(left, top, left + side, top + side) for left, top in corners]
+
+
+def closer_crops(picture: Image.Image, rule: DecisionRule) -> list[Image.Image]:
+    """The closer crops of the photo (`closer_boxes`)."""
+    return [picture.crop(box) for box in closer_boxes(picture.size, rule)]
+
+
+def box_on_map(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box of the photo in the map's coordinates: the photo's centre square, resized to MAP_SIDE."""
+    width, height = size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    scale = MAP_SIDE / side
+    return (
+        round((box[0] - left) * scale),
+        round((box[1] - top) * scale),
+        round((box[2] - left) * scale),
+        round((box[3] - top) * scale),
+    )
 
 
 def transfer_steps(transfer: ExportedModel, rule: DecisionRule) -> dict:
@@ -113,14 +132,24 @@ class PhotoVerdict:
         return verdict_summary(self.verdict)
 
 
-def judge_photo(export: LoadedExport, source, variant: str = "fp32", name: str | None = None) -> PhotoVerdict:
-    """The verdict for one photo (a path, PIL image or array), with the ImageNet top 5 and the occlusion map."""
+def judge_photo(
+    export: LoadedExport,
+    source,
+    variant: str = "fp32",
+    name: str | None = None,
+    rule: DecisionRule | None = None,
+) -> PhotoVerdict:
+    """The verdict for one photo (a path, PIL image or array), with the ImageNet top 5 and the occlusion map.
+
+    `rule` defaults to the export's own (`decision_rule`).
+    """
     imagenet, transfer_model = export.imagenet, export.catsdogs
     if imagenet is None:
         raise ConvlensError('this export has no ImageNet model, which the photo verdict needs: run "make export".')
     picture, notes = open_photo(source, name)
-    rule = decision_rule(export)
-    views, crops = photo_views(picture, rule), closer_crops(picture, rule)
+    rule = rule or decision_rule(export)
+    views, boxes = photo_views(picture, rule), closer_boxes(picture.size, rule)
+    crops = [picture.crop(box) for box in boxes]
     # one onnxruntime call for the whole photo, its mirror image and the closer crops
     outputs = imagenet.predict(np.stack([photo_model_input(v, imagenet.preprocessing) for v in [*views, *crops]]))
     imagenet_probabilities, closer_probabilities = outputs[: len(views)], outputs[len(views) :]
@@ -143,7 +172,11 @@ def judge_photo(export: LoadedExport, source, variant: str = "fp32", name: str |
     )
     top5 = imagenet_evidence(imagenet_probabilities.mean(axis=0), imagenet.labels).top5
     photo = photo_model_input(picture, MAP_PREPROCESSING)  # the same centre square the models saw, in full colour
-    return PhotoVerdict(verdict, top5, transfer, sensitivity, overlay(photo, sensitivity), notes)
+    shown = overlay(photo, sensitivity)
+    if verdict.found_closer:  # frame the crop where the pet was found
+        found = int(np.argmax([look.animal for look in closer_looks(closer_probabilities)]))
+        shown = outline(shown, box_on_map(boxes[found], picture.size))
+    return PhotoVerdict(verdict, top5, transfer, sensitivity, shown, notes)
 
 
 def classify_photo(export: LoadedExport, source, variant: str = "fp32", name: str | None = None) -> PhotoResult:

@@ -9,7 +9,9 @@ looks twice: at the whole photo, and at a few closer crops of it. The verdict:
 - "neither" only when no view, whole or closer, puts enough mass on domestic cats and dogs: the
   strongest cat-or-dog evidence at any scale is below a threshold chosen on dev data. Below
   `thumbnail_side` pixels (a CIFAR-sized thumbnail) crops show nothing more and the evidence is weak,
-  so the whole photo alone counts, against a lower threshold.
+  so the whole photo alone counts, against a lower threshold. "Neither" also when the whole photo is
+  more another animal (a lynx, a horse, a rabbit) than a cat or dog: positive evidence of something else.
+  A room, a sink or a bike is no such evidence: the pet beside them is still found closer.
 - otherwise cat or dog by the sum of two log-odds: the ImageNet network's dog mass against its
   domestic-cat mass, added over every view (a view that sees no animal adds almost nothing), plus a
   weight times the transfer model's logit. The weight has one value for photos and one for thumbnails.
@@ -23,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from toolkit.core.imagenet_groups import cat_and_dog_mass
+from toolkit.core.imagenet_groups import cat_and_dog_mass, other_animal_mass
 from toolkit.core.names import IMAGENET_DOMESTIC_CAT_CLASSES, PHOTO_VERDICTS
 
 EPSILON = 1e-6  # keeps log-odds finite when a network is certain
@@ -45,6 +47,7 @@ class DecisionRule:
     flip_average: bool = True  # average both networks over the photo and its mirror image
     transfer_input: str = "as_trained"  # or "full_resolution": the photo resized straight to the model's input
     closer_look: bool = True  # the ImageNet network also sees crops of the photo (photos, not thumbnails)
+    other_animal_veto: bool = True  # a photo whose whole frame is more another animal than a cat or dog: neither
 
     @classmethod
     def from_record(cls, record: dict | None) -> DecisionRule:
@@ -63,6 +66,7 @@ class ImagenetEvidence:
     cat: float  # mass on domestic cats
     dog: float  # mass on dog breeds
     top5: list[tuple[str, float]]
+    other_animal: float = 0.0  # mass on every other animal ImageNet knows (a lynx, a fox, a horse, a rabbit)
 
     @property
     def animal(self) -> float:
@@ -90,7 +94,8 @@ def imagenet_evidence(probabilities: np.ndarray, labels: list[str]) -> ImagenetE
     p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     cat, dog = cat_and_dog_mass(p[None], IMAGENET_DOMESTIC_CAT_CLASSES)
     top = np.argsort(p)[::-1][:5]
-    return ImagenetEvidence(float(cat[0]), float(dog[0]), [(labels[i], float(p[i])) for i in top])
+    other = float(other_animal_mass(p[None])[0])
+    return ImagenetEvidence(float(cat[0]), float(dog[0]), [(labels[i], float(p[i])) for i in top], other)
 
 
 def closer_looks(probabilities: np.ndarray) -> list[CloserLook]:
@@ -146,6 +151,12 @@ def animal_evidence(
     return strongest, evidence.dog + sum(c.dog for c in looks), evidence.cat + sum(c.cat for c in looks), thumbnail
 
 
+def vetoed(evidence: ImagenetEvidence, shorter_side: int, rule: DecisionRule) -> bool:
+    """Whether the whole photo is more another animal than a cat or dog, where the rule lets that decide."""
+    thumbnail = shorter_side < rule.thumbnail_side
+    return rule.other_animal_veto and not thumbnail and evidence.other_animal > evidence.animal
+
+
 def decide(
     evidence: ImagenetEvidence,
     transfer_p_dog: float,
@@ -163,6 +174,8 @@ def decide(
     threshold = rule.thumbnail_threshold if thumbnail else rule.animal_threshold
     # p(animal) is 1/2 exactly at the threshold, so "neither" wins exactly below it
     p_animal = sigmoid(logit(strongest) - logit(threshold))
+    if vetoed(evidence, shorter_side, rule):  # positive evidence of another animal: below 1/2 as it outweighs
+        p_animal = min(p_animal, sigmoid(logit(evidence.animal) - logit(evidence.other_animal)))
     scores = {cat: p_animal * (1 - p_dog), dog: p_animal * p_dog, neither: 1 - p_animal}
     if p_animal >= 0.5:  # an animal: the larger of cat and dog must beat "neither" in the display too
         winner = dog if p_dog >= 0.5 else cat
