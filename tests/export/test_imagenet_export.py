@@ -80,3 +80,29 @@ def test_imagenet_metrics_say_what_they_are_and_match_a_recount(imagenet_export)
     chelsea = metrics["photo_top1"]["chelsea.png"]
     cat_names = {entry["labels"][i] for i in names.IMAGENET_CAT_CLASSES}
     assert set(chelsea) == {"tf", "onnx_fp32", "onnx_int8"} and set(chelsea.values()) <= cat_names
+
+
+def test_the_real_network_finds_a_small_cat_in_a_scene_only_by_looking_closer(imagenet_export):
+    """scikit-image's cat pasted a twelfth of the frame into its coffee photo: the whole photo is an espresso,
+    a corner crop is a cat, so the verdict is cat (and without the closer look, neither)."""
+    import skimage.data
+    from PIL import Image
+
+    from toolkit.core.preprocessing import photo_model_input
+    from toolkit.serving.export_loader import load_export
+    from toolkit.serving.photo_pipeline import closer_crops, photo_views, verdict_from_outputs
+    from toolkit.serving.verdict import DecisionRule
+
+    scene = Image.fromarray(skimage.data.coffee()).convert("RGB").resize((800, 600))
+    cat = Image.fromarray(skimage.data.chelsea()).resize((280, 186))
+    scene.paste(cat, (800 - 280 - 20, 600 - 186 - 20))
+    imagenet = load_export(imagenet_export, (names.IMAGENET,)).model(names.IMAGENET)
+    rule = DecisionRule()
+    views, crops = photo_views(scene, rule), closer_crops(scene, rule)
+    outputs = imagenet.predict(np.stack([photo_model_input(v, imagenet.preprocessing) for v in [*views, *crops]]))
+    whole, closer = outputs[: len(views)], outputs[len(views) :]
+    p_dog = np.array([0.5])  # the transfer model undecided: the ImageNet network's views decide
+    found = verdict_from_outputs(whole, p_dog, 600, rule, imagenet.labels, closer)
+    assert found.label == "cat" and found.found_closer and "espresso" in found.looks_like
+    without = verdict_from_outputs(whole, p_dog, 600, DecisionRule(closer_look=False), imagenet.labels)
+    assert without.label == "neither"
