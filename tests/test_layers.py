@@ -20,10 +20,11 @@ ALLOWED = {
     "export": {"core", "serving", "data", "experiments"},
     "evaluation": {"core", "serving", "data", "experiments", "export"},
     "ascent": {"core", "data"},
-    "bench": {"core", "serving", "data", "experiments", "export", "evaluation", "ascent"},
+    "teach": {"core", "serving"},  # TF-free like serving: the demo's Teach tab trains with it
+    "bench": {"core", "serving", "data", "experiments", "export", "evaluation", "ascent", "teach"},
 }
 TOP_LEVEL = {"toolkit", "toolkit.cli", "toolkit.__main__"}  # the entry points may name every command's module
-DEMO_ALLOWED_PREFIXES = ("toolkit.core", "toolkit.serving")
+DEMO_ALLOWED_PREFIXES = ("toolkit.core", "toolkit.serving", "toolkit.teach")  # teach: core + serving + onnx, no TF
 DEMO_LAZY_ONLY = "toolkit.ascent"  # live renders: imported inside a function, never at module level
 HEAVY_LIBRARIES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "gradio", "gradio_client")
 

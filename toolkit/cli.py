@@ -271,6 +271,20 @@ def _add_visualize(commands) -> None:
     parser.set_defaults(run=_lazy("toolkit.ascent.visualize_command:visualize_from_cli"))
 
 
+def _add_teach(commands) -> None:
+    parser = commands.add_parser(
+        "teach", help="teach your own classes from a folder (one subfolder of photos per class); no TensorFlow"
+    )
+    parser.add_argument("folder", metavar="DIR", help="a folder with one subfolder of photos per class (2 to 5)")
+    parser.add_argument("--out", metavar="PATH", required=True, help="the zip to write (ONNX, model card, manifest)")
+    parser.add_argument("--project", metavar="PATH", help="also write the project file (labels, cached features)")
+    parser.add_argument("--name", default="taught", help="the model's name in its manifest (default taught)")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of the cross-validation folds")
+    parser.add_argument("--background", metavar="CLASS", help="a class of 'anything else', answered as unknown")
+    parser.add_argument("--exported", metavar="DIR", help="the export whose ImageNet model gives features")
+    parser.set_defaults(run=_lazy("toolkit.teach.teach_command:teach_from_cli"))
+
+
 def _add_bench(commands) -> None:
     parser = commands.add_parser("bench", help="measure latency, throughput, cold start and rendering speed")
     parser.add_argument("--trials", type=int, default=30, help="repeated trials per measurement (medians reported)")
@@ -326,7 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"convlens {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_assets, _add_train, _add_export, _add_verify, _add_eval, _add_visualize, _add_bench, _add_demo):
+    for add in (
+        _add_assets,
+        _add_train,
+        _add_export,
+        _add_verify,
+        _add_eval,
+        _add_visualize,
+        _add_teach,
+        _add_bench,
+        _add_demo,
+    ):
         add(commands)
     for name in LONG_COMMANDS:
         _add_loudness(commands.choices[name])
