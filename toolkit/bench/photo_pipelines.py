@@ -13,8 +13,11 @@ from toolkit.serving.photo_pipeline import decision_rule, judge_photo
 
 
 def compare_photo_pipelines(exported: Path, photo: Path, trials: int) -> dict:
-    """p50 and p95 (ms) of `judge_photo` under the served rule, with and without the closer look, interleaved."""
+    """p50 and p95 (ms) of `judge_photo` under the served rule, with and without the closer look, interleaved;
+    nothing for an export without the ImageNet network."""
     export = load_served_export(exported)
+    if export.imagenet is None:  # an export from before the ImageNet model: the transfer model alone answers
+        return {}
     served = decision_rule(export)
     pipelines = {
         "before: the whole photo only": dataclasses.replace(served, closer_look=False),
