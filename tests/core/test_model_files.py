@@ -170,3 +170,44 @@ def test_plain_models_of_both_libraries_still_load(tmp_path):
     )
     legacy.save(tmp_path / "plain.h5")
     assert model_files.load_user_model(tmp_path / "plain.h5").output_shape == (None, 2)
+
+
+# ---------------------------------------------------------------- round two: archives and sizes
+
+
+def test_a_keras_zip_with_two_config_entries_is_refused_whichever_comes_last(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(model_files.Path(__file__).parents[1]))
+    import attack_files
+
+    benign, evil = attack_files.dense_config(4, 4), attack_files.lambda_config()
+    path = attack_files.keras_with_duplicate_config(tmp_path / "twice.keras", benign, evil)
+    with pytest.raises(ConvlensError, match="more than one entry named config.json"):
+        model_files.check_model_file(path)
+
+
+def test_a_config_declaring_a_dense_20000_by_20000_is_refused_before_building(tmp_path):
+    import json
+    import sys
+    import zipfile
+
+    sys.path.insert(0, str(model_files.Path(__file__).parents[1]))
+    import attack_files
+
+    path = tmp_path / "huge.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(attack_files.dense_config(20_000, 20_000)))
+    assert model_files.declared_parameters(attack_files.dense_config(20_000, 20_000)) == 20_000 * 20_001
+    with pytest.raises(ConvlensError, match="before building it.*400,020,000 weights"):
+        model_files.check_model_file(path)
+
+
+def test_a_saved_keras_model_declares_the_weights_it_holds(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(), keras.layers.Dense(5)]
+    )
+    path = tmp_path / "small.keras"
+    model.save(path)
+    config = model_files.check_model_file(path)
+    assert model_files.declared_parameters(config) == model.count_params()

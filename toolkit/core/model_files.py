@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +34,9 @@ MAX_MODEL_BYTES = 1 << 30  # 1 GiB: ResNet50 is about 100 MB
 MAX_CONFIG_BYTES = 64 << 20  # the JSON description; a large CNN's is well under 1 MB
 MAX_UNPACKED_BYTES = 2 << 30  # all members of a .keras zip together, as they unpack
 MAX_NESTING = 100  # a MobileNet's description nests about 12 levels
+MAX_PARAMETERS = 150_000_000  # weights a description may declare (600 MB as float32); ResNet50 has 25 M
+MAX_LAYER_WIDTH = 1 << 16  # units, filters or embedding rows of one layer
+WIDTH_KEYS = ("units", "filters", "input_dim", "output_dim")
 
 # Layers refused by class, whatever their configuration.
 REFUSED_LAYERS = {
@@ -128,6 +131,10 @@ def _keras_zip_config(path: Path) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
+            names = [member.filename for member in members]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:  # Keras would read the last of each, a check the first: refuse rather than guess
+                raise _unloadable(path, f"the archive holds more than one entry named {', '.join(duplicates)}")
             if sum(member.file_size for member in members) > MAX_UNPACKED_BYTES:
                 raise _unloadable(path, f"it unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB")
             config = next((m for m in members if m.filename == "config.json"), None)
@@ -281,7 +288,99 @@ def check_model_file(path: Path) -> dict:
             f"code stored in a model file: rebuild the model from built-in Keras layers (no Lambda "
             f"or custom layers), save it again, and use that file."
         )
+    too_large = size_problems(config)
+    if too_large:
+        raise ConvlensError(
+            f"{path} was refused before building it: " + "; ".join(too_large[:3]) + ". Use a smaller model."
+        )
     return config
+
+
+# ---------------------------------------------------------------- what the description would allocate
+
+
+def declared_parameters(config: dict) -> int:
+    """The weights the layers of a description declare (Dense, convolutions, embeddings, recurrent, norms),
+    from each layer's configuration and recorded input shape, before anything is built."""
+    total = 0
+    for layer in _layers(config, depth=0):
+        total += _layer_parameters(layer)
+    return total
+
+
+def _layers(node, depth: int) -> Iterator[dict]:
+    if depth > MAX_NESTING:
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _layers(item, depth + 1)
+    elif isinstance(node, dict):
+        if isinstance(node.get("class_name"), str) and isinstance(node.get("config"), dict):
+            yield node
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _layers(value, depth + 1)
+
+
+def _int(value, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+def _input_channels(layer: dict) -> int:
+    """The last (or, channels first, the second) dimension of the layer's recorded input shape; 1 when unknown."""
+    config = layer["config"]
+    shape = (layer.get("build_config") or {}).get("input_shape") or config.get("batch_input_shape")
+    if not isinstance(shape, list) or len(shape) < 2:
+        return 1
+    return _int(shape[1] if config.get("data_format") == "channels_first" else shape[-1], 1)
+
+
+def _layer_parameters(layer: dict) -> int:
+    kind, config = layer["class_name"], layer["config"]
+    kernel = config.get("kernel_size")
+    window = 1
+    for side in kernel if isinstance(kernel, list) else [kernel] if kernel is not None else []:
+        window *= _int(side, 1)
+    inputs = _input_channels(layer)
+    if kind in ("Dense", "EinsumDense"):
+        return inputs * _int(config.get("units")) + _int(config.get("units"))
+    if kind in ("Embedding",):
+        return _int(config.get("input_dim")) * _int(config.get("output_dim"))
+    bias = config.get("use_bias", True) is not False
+    if kind.startswith(("Conv", "Convolution")):
+        return (window * inputs + bias) * _int(config.get("filters"))
+    if kind.startswith("Depthwise"):
+        return (window + bias) * inputs * _int(config.get("depth_multiplier"), 1)
+    if kind.startswith("Separable"):
+        multiplier = _int(config.get("depth_multiplier"), 1)
+        filters = _int(config.get("filters"))
+        return window * inputs * multiplier + (inputs * multiplier + bias) * filters
+    if kind in ("LSTM", "GRU", "SimpleRNN"):
+        units = _int(config.get("units"))
+        return {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[kind] * units * (inputs + units + 1)
+    if kind in ("BatchNormalization", "LayerNormalization"):
+        return 4 * inputs
+    return 0
+
+
+def size_problems(config: dict) -> list[str]:
+    """Why building this description would allocate more than convlens allows (empty when it would not)."""
+    problems = []
+    for layer in _layers(config, depth=0):
+        for key in WIDTH_KEYS:
+            width = layer["config"].get(key)
+            if isinstance(width, int) and width > MAX_LAYER_WIDTH:
+                name = layer["config"].get("name")
+                problems.append(
+                    f"layer {name!r} ({layer['class_name']}) declares {key} {width:,} (at most {MAX_LAYER_WIDTH:,})"
+                )
+    parameters = declared_parameters(config)
+    if parameters > MAX_PARAMETERS:
+        problems.append(
+            f"the model declares {parameters:,} weights ({parameters * 4 / 2**30:.1f} GiB as float32); "
+            f"convlens builds models up to {MAX_PARAMETERS:,}"
+        )
+    return problems
 
 
 # ---------------------------------------------------------------- loading
