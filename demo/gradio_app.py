@@ -27,6 +27,7 @@ from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
 from demo.models_report import run_figures
 from demo.models_tab import models_tab
 from demo.photo_tab import photo_tab
+from demo.teach_tab import teach_tab
 from demo.request_guards import (
     RequestBodyLimit,
     ResultFiles,
@@ -42,6 +43,7 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG
 from toolkit.core.paths import exported_dir, runs_dir
 from toolkit.serving.export_loader import LoadedExport, load_served_export
+from toolkit.teach.bundle import ServedTaught, load_taught
 
 CSS = """
 #digit-seen img, #photo-seen img { image-rendering: pixelated; width: 224px; height: 224px; object-fit: contain; }
@@ -56,6 +58,7 @@ def build_app(
     results: ResultFiles,
     digit_examples: list[Path],
     background: BackgroundRender | None = None,
+    taught: ServedTaught | None = None,
 ) -> gr.Blocks:
     """The four tabs, each wiring its own events; result images are written through `results`.
 
@@ -76,6 +79,7 @@ def build_app(
         digit_tab(models, gate, results, classify, digit_examples)
         learned_tab(models.root, results, background)
         models_tab(models.manifest, runs)
+        teach_tab(models, gate, taught)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
     return app
 
@@ -85,6 +89,7 @@ def prepare(
     runs: Path | None = None,
     scratch: Path | None = None,
     background: BackgroundRender | None = None,
+    taught_model: Path | None = None,
 ) -> tuple[gr.Blocks, list[str]]:
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
@@ -106,7 +111,8 @@ def prepare(
     results = ResultFiles(scratch / "results")
     if background is not None and background.start_if_needed():
         print(f"convlens demo: rendering the gallery in the background (log: {background.log})", flush=True)
-    app = build_app(models, runs, examples, results, digit_examples, background)
+    taught = ServedTaught(load_taught(taught_model, scratch / "taught")) if taught_model else None
+    app = build_app(models, runs, examples, results, digit_examples, background, taught)
     served = [
         exported / GALLERY_FOLDER,
         *(path for path, _ in run_figures(runs)),
@@ -173,7 +179,7 @@ def main_from_cli(args) -> int:
         background = BackgroundRender(exported, log=runs_dir() / GALLERY_RENDER_LOG)
         atexit.register(background.stop)  # also on SIGTERM (sys.exit above runs atexit)
     try:
-        app, allowed = prepare(exported, background=background)
+        app, allowed = prepare(exported, background=background, taught_model=getattr(args, "model", None))
         print(
             f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
             f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",

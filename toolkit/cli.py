@@ -314,6 +314,7 @@ def _add_demo(commands) -> None:
         help="serve beyond this machine without a password, on purpose (a public Space); or CONVLENS_DEMO_PUBLIC=1",
     )
     parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
+    parser.add_argument("--model", metavar="PATH", help="a taught model (the zip `convlens teach` wrote) to try")
     parser.add_argument(
         "--no-gallery",
         action="store_true",

@@ -18,7 +18,7 @@ from toolkit.core.errors import ConvlensError
 from toolkit.core.names import MANIFEST_NAME, MODEL_CARD_FILE, ONNX_FILE, ONNX_INPUT_NAME
 from toolkit.serving.contract import FileRef, InputSpec, Manifest, ManifestEntry, write_manifest
 from toolkit.serving.export_loader import ExportedModel, load_export
-from toolkit.teach.taught_model import OUTPUT, TaughtModel
+from toolkit.teach.taught_model import OUTPUT, Answer, TaughtModel, answer_photo
 
 LABELS_FILE = "labels.txt"
 METADATA_FILE = "metadata.json"
@@ -181,6 +181,21 @@ def load_taught(path: Path, scratch: Path | None = None) -> ExportedModel:
         )
     name = next(iter(export.manifest.models))
     return load_export(folder, (name,)).model(name)
+
+
+class ServedTaught:
+    """A downloaded taught model opened for answers (`convlens demo --model`): the tab's `answer`, from its file."""
+
+    def __init__(self, model: ExportedModel) -> None:
+        self.model = model
+        unknown = model.entry.extra.get("teach", {}).get("unknown", {})
+        self.threshold = float(unknown.get("threshold", 0.0))
+        self.background = unknown.get("background_class")
+        self.labels = tuple(model.labels)
+
+    def answer(self, picture, threshold: float | None = None) -> Answer:
+        limit = self.threshold if threshold is None else threshold
+        return answer_photo(self.model.predict, self.labels, self.model.preprocessing, picture, limit, self.background)
 
 
 def remove_folder(folder: Path) -> None:

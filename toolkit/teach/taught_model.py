@@ -97,20 +97,11 @@ class TaughtModel:
         ]
 
     def answer(self, picture: Image.Image, threshold: float | None = None) -> Answer:
-        """Probabilities, the answer (unknown below `threshold`, default the cross-validated one) and the
-        occlusion map (one onnxruntime call for the photo and its 9 masked copies)."""
-        seen = photo_model_input(picture, self.base.preprocessing)
-        probabilities = self.predict_images(occlusion_batch(seen)).astype(np.float64)
-        first = probabilities[0]
-        top = int(first.argmax())
-        p_top = np.clip(probabilities[:, top], 1e-7, 1 - 1e-7)
-        sensitivity, _ = map_from_scores(np.log(p_top / (1 - p_top)))
-        limit = self.threshold if threshold is None else float(threshold)
-        label = self.labels[top]
-        if first[top] < limit or label == self.settings.background:
-            label = UNKNOWN
-        shown = overlay(photo_model_input(picture, {**self.base.preprocessing}), sensitivity)
-        return Answer(label, {name: float(p) for name, p in zip(self.labels, first)}, shown, self.labels[top])
+        """Probabilities, the answer (unknown below `threshold`, default the cross-validated one) and the map."""
+        limit = self.threshold if threshold is None else threshold
+        return answer_photo(
+            self.predict_images, self.labels, self.base.preprocessing, picture, limit, self.settings.background
+        )
 
     def metadata(self) -> dict:
         """The `metadata.json` of a download: labels, input, every preprocessing step spelled out, the threshold."""
@@ -212,3 +203,26 @@ def joined_model(model: TaughtModel) -> onnx.ModelProto:
     joined.model_version = 1
     onnx.checker.check_model(joined)
     return joined
+
+
+def answer_photo(
+    predict,
+    labels: tuple[str, ...],
+    preprocessing: dict,
+    picture: Image.Image,
+    threshold: float,
+    background: str | None,
+) -> Answer:
+    """A taught model's answer for a photo: one onnxruntime call for it and its 9 masked copies (the occlusion map,
+    as the photo tab draws it, of the top label's log-odds); unknown below `threshold` or on the background class."""
+    seen = photo_model_input(picture, preprocessing)
+    probabilities = np.asarray(predict(occlusion_batch(seen)), np.float64)
+    first = probabilities[0]
+    top = int(first.argmax())
+    p_top = np.clip(probabilities[:, top], 1e-7, 1 - 1e-7)
+    sensitivity, _ = map_from_scores(np.log(p_top / (1 - p_top)))
+    label = labels[top]
+    if first[top] < float(threshold) or label == background:
+        label = UNKNOWN
+    shown = overlay(seen, sensitivity)
+    return Answer(label, {name: float(p) for name, p in zip(labels, first)}, shown, labels[top])

@@ -1,0 +1,243 @@
+"""The "Teach" tab: name 2 to 5 classes, give each 5 to 50 photos, train in seconds, try it, download it.
+
+Everything a browser session gives or makes (its photos, features, model, downloads) belongs to that session's
+state: gradio keeps it server-side per session, so another session cannot list, fetch or predict with it, and
+calls `TeachSession.close` when the session ends or after IDLE_SECONDS without an event. One training runs at a
+time in all (a queue for the rest). The work is toolkit.teach's; this file only wires it to the page.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+from gradio import utils as gradio_utils
+
+from demo.photo_tab import file_of
+from demo.ui_errors import user_errors
+from demo.uploads import UploadGate
+from toolkit.core.errors import ConvlensError
+from toolkit.serving.export_loader import LoadedExport
+from toolkit.serving.photo_input import open_photo
+from toolkit.teach.bundle import ServedTaught, write_bundle_zip
+from toolkit.teach.features import FeatureBase, load_feature_base
+from toolkit.teach.project import read_project, write_project
+from toolkit.teach.taught_model import UNKNOWN, TaughtModel, TeachSettings
+from toolkit.teach.training import MAX_CLASSES, TrainingPhoto, featurise, teach
+
+MAX_PHOTOS_PER_CLASS = 50
+IDLE_SECONDS = 30 * 60  # a session's photos and model are deleted after this long without an event
+TEACH_CONCURRENCY = 1  # trainings at once, for all sessions; the others wait in the queue
+COMMAND = "the Teach tab of convlens demo"
+
+
+@dataclass
+class TeachSession:
+    """One browser session's teaching: its folder, photos (featurised once), model and the files it was given."""
+
+    token: str = field(default_factory=lambda: secrets.token_hex(12))
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="convlens-teach-")))
+    photos: list[TrainingPhoto] = field(default_factory=list)
+    labels: tuple[str, ...] = ()
+    model: TaughtModel | None = None
+    uploads: list[Path] = field(default_factory=list)
+    busy: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        """Delete everything of this session: its folder, its uploads and gradio's copies of its downloads."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        for path in self.uploads:
+            path.unlink(missing_ok=True)
+        for copy in Path(gradio_utils.get_upload_folder()).glob(f"*/*{self.token}*"):
+            copy.unlink(missing_ok=True)
+        self.photos, self.model = [], None
+
+
+def close_session(session: TeachSession | None) -> None:
+    if session is not None:
+        session.close()
+
+
+def train_session(
+    session: TeachSession,
+    base: FeatureBase,
+    classes: list[tuple[str, list[tuple[Path, str]]]],
+    background: bool,
+    project: Path | None,
+    progress=None,
+) -> tuple[TaughtModel, list[str]]:
+    """Featurise the new photos (a reopened project's are cached), train, and keep the model in the session."""
+    named = [(name.strip(), files) for name, files in classes if name and name.strip()]
+    labels = tuple(name for name, _ in named)
+    settings = TeachSettings(background=labels[-1] if background and labels else None)
+    kept: list[TrainingPhoto] = []
+    if project is not None:
+        old_labels, _, old = read_project(project, base.base_sha256)
+        kept = [p for p in old if p.label in labels]
+    else:
+        kept = [p for p in session.photos if p.label in labels]
+    known = {p.sha256 for p in kept}
+    sources: list[tuple[object, str, str]] = []
+    for name, files in named:
+        if len(files) > MAX_PHOTOS_PER_CLASS:
+            raise ConvlensError(f"at most {MAX_PHOTOS_PER_CLASS} photos a class: {name} has {len(files)}.")
+        sources += [(path, original, name) for path, original in files]
+    new, skipped = featurise(base, sources, settings, progress)
+    photos = kept + [p for p in new if p.sha256 not in known]
+    model = teach(base, labels, photos, settings, MAX_PHOTOS_PER_CLASS, progress)
+    session.photos, session.labels, session.model = photos, labels, model
+    return model, skipped
+
+
+def confusion_markdown(model: TaughtModel) -> str:
+    header = "| true \\ answered | " + " | ".join(model.labels) + " |\n|---|" + "---|" * len(model.labels)
+    rows = [
+        f"| {label} | " + " | ".join(map(str, row)) + " |"
+        for label, row in zip(model.labels, model.validation.confusion)
+    ]
+    return "\n".join([header, *rows])
+
+
+def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | None = None) -> None:
+    """Builds the tab and wires its events (`taught`: a model the operator gave with `convlens demo --model`)."""
+    base = load_feature_base(models) if models.imagenet is not None else None
+
+    def own(session: TeachSession | None) -> TeachSession:
+        return session if session is not None else TeachSession()
+
+    def received(session: TeachSession, payloads) -> list[tuple[Path, str]]:
+        files = []
+        for payload in payloads or []:
+            path, name = file_of(payload)
+            checked = gate.check(path)
+            session.uploads.append(Path(checked))
+            files.append((Path(checked), name or Path(checked).name))
+        return files
+
+    @user_errors
+    def on_train(session, background, project, *pairs, progress=gr.Progress()) -> tuple:  # noqa: B008
+        session = own(session)
+        if base is None:
+            raise ConvlensError('this export has no ImageNet model, which teaching needs: run "make export".')
+        if not session.busy.acquire(blocking=False):
+            raise ConvlensError("this page is already training: wait for it to finish.")
+        try:
+            classes = [(pairs[i], received(session, pairs[i + 1])) for i in range(0, len(pairs), 2)]
+            project_path = gate.check(file_of(project)[0]) if project else None
+            model, skipped = train_session(
+                session, base, classes, background, project_path, lambda share, what: progress(share, desc=what)
+            )
+        finally:
+            session.busy.release()
+        for message in skipped:
+            gr.Warning(message)
+        cv = model.validation
+        summary = (
+            f"**Held-out accuracy {cv.accuracy:.0%}** ({cv.folds}-fold cross-validation over your "
+            f"{len(model.photo_names)} photos; L2 {cv.l2:g}). Below a top probability of {cv.threshold:.2f} the "
+            f"answer is *unknown* (the slider). {len(skipped)} photo(s) skipped."
+        )
+        wrong = [f"{name}: {truth}, answered {said} ({p:.0%})" for name, truth, said, p in model.wrong_photos()]
+        zip_path = write_bundle_zip(model, session.folder / f"taught-{session.token}.zip", COMMAND)
+        project_out = write_project(
+            session.folder / f"project-{session.token}.zip",
+            model.labels,
+            model.settings,
+            session.photos,
+            base.base_sha256,
+        )
+        return (
+            session,
+            summary,
+            confusion_markdown(model),
+            "\n".join(f"- {line}" for line in wrong) or "None: every photo was answered right when held out.",
+            gr.Slider(value=round(cv.threshold, 3)),
+            str(zip_path),
+            str(project_out),
+        )
+
+    @user_errors
+    def on_try(session, payload, threshold) -> tuple:
+        model: TaughtModel | ServedTaught | None = session.model if session is not None and session.model else taught
+        if payload is None:
+            return session, None, "", None
+        if model is None:
+            raise ConvlensError("train a model first (or start the demo with --model).")
+        path, name = file_of(payload)
+        picture, notes = open_photo(gate.check(path), name)
+        for note in notes:
+            gr.Warning(note)
+        answer = model.answer(picture, threshold)
+        said = "**unknown**" if answer.label == UNKNOWN else f"**{answer.label}**"
+        text = f"{said} (most likely {answer.top}, {answer.probabilities[answer.top]:.0%}; threshold {threshold:.2f})"
+        return session, answer.probabilities, text, answer.map_image
+
+    with gr.Tab("Teach", id="teach"):
+        state = gr.State(None, time_to_live=IDLE_SECONDS, delete_callback=close_session)
+        gr.Markdown(
+            f"Teach the ImageNet MobileNet your own classes: name 2 to {MAX_CLASSES}, give each 5 to "
+            f"{MAX_PHOTOS_PER_CLASS} photos, and train (a few seconds, no TensorFlow). Your photos and model are "
+            f"this page's alone and are deleted when you leave or after {IDLE_SECONDS // 60} minutes idle."
+        )
+        pairs = []
+        for number in range(MAX_CLASSES):
+            with gr.Row():
+                name = gr.Textbox(label=f"Class {number + 1}", scale=1, elem_id=f"teach-name-{number}")
+                files = gr.File(
+                    label="Photos",
+                    file_count="multiple",
+                    file_types=["image"],
+                    scale=3,
+                    elem_id=f"teach-files-{number}",
+                )
+            pairs += [name, files]
+        with gr.Row():
+            background = gr.Checkbox(label="The last class is a background class (anything else): answer unknown")
+            project = gr.File(label="Reopen a project file (optional)", file_types=[".zip"], elem_id="teach-project")
+        train = gr.Button("Train", variant="primary", elem_id="teach-train")
+        summary = gr.Markdown(elem_id="teach-summary")
+        with gr.Row():
+            confusion = gr.Markdown(elem_id="teach-confusion")
+            wrong = gr.Markdown(elem_id="teach-wrong")
+        with gr.Row():
+            download = gr.File(
+                label="Download: ONNX, model card, manifest, labels, metadata, snippet", elem_id="teach-download"
+            )
+            project_out = gr.File(label="Project file: reopen it to add photos", elem_id="teach-project-out")
+        with gr.Row():
+            with gr.Column():
+                photo = gr.Image(
+                    label="Try a photo", type="filepath", sources=["upload", "clipboard"], elem_id="teach-photo"
+                )
+                threshold = gr.Slider(
+                    0,
+                    1,
+                    value=taught.threshold if taught else 0.5,
+                    step=0.001,
+                    label="Unknown below this top probability",
+                    elem_id="teach-threshold",
+                )
+            with gr.Column():
+                label = gr.Label(label="Probabilities", elem_id="teach-label")
+                answer = gr.Markdown(elem_id="teach-answer")
+                why = gr.Image(
+                    label="Why: orange pushed toward the answer, blue away", elem_id="teach-map", interactive=False
+                )
+
+    train.click(
+        on_train,
+        [state, background, project, *pairs],
+        [state, summary, confusion, wrong, threshold, download, project_out],
+        api_name="teach_train",
+        preprocess=False,
+        concurrency_id="teach",
+        concurrency_limit=TEACH_CONCURRENCY,
+    )
+    try_inputs = [state, photo, threshold]
+    photo.change(on_try, try_inputs, [state, label, answer, why], api_name="teach_try", preprocess=False)
+    threshold.release(on_try, try_inputs, [state, label, answer, why], api_visibility="private", preprocess=False)
