@@ -5,13 +5,23 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup assets demo export visualize test test-slow test-stress test-all lint bench browser clean
+.PHONY: setup assets demo export visualize test test-slow test-stress test-all test-serve lint bench bench-serve browser clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[train,test,lint]'
 	@touch $@
+
+# Ray (the serve extra) only for the Ray targets: `make demo` and `make test` never need it
+SERVE_INSTALLED := $(VENV)/.installed-serve
+$(SERVE_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[train,test,lint,serve]'
+	@touch $@
+
+# Ray rewrites 127.0.0.1 to the machine's external address: Ray runs only in a network namespace with
+# loopback alone up (needs root), where all its traffic stays on 127.0.0.1
+LOOPBACK_ONLY = unshare -n sh -c 'ip link set lo up; exec "$$0" "$$@"'
 
 ## setup: the virtual environment, the packages and the offline assets (quick when already done)
 setup: $(INSTALLED)
@@ -49,7 +59,11 @@ test-stress: setup browser
 	$(BIN)/python -m pytest -m stress $(PYTEST_ARGS)
 
 test-all: setup browser
-	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m 'not serve' $(PYTEST_ARGS)
+
+## test-serve: the Ray Serve and Ray Data tests, in a loopback-only network namespace (root)
+test-serve: setup $(SERVE_INSTALLED)
+	$(LOOPBACK_ONLY) $(BIN)/python -m pytest -m serve tests/cluster $(PYTEST_ARGS)
 
 ## lint: ruff (check and format check) and mypy, as CI runs them (needs only the venv, not the assets)
 lint: $(INSTALLED)
@@ -58,6 +72,10 @@ lint: $(INSTALLED)
 ## bench: latency, throughput, cold start and rendering speed into runs/bench/
 bench: setup
 	$(BIN)/convlens bench
+
+## bench-serve: Ray Serve replicas, batching and Ray Data against in-process, into runs/bench/results.json
+bench-serve: setup $(SERVE_INSTALLED)
+	$(LOOPBACK_ONLY) $(BIN)/convlens bench --serve
 
 ## clean: remove what the project built (runs/, exported/ contents, the venv); the asset cache stays
 clean:

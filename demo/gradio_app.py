@@ -42,6 +42,7 @@ from demo.uploads import UploadGate
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG
 from toolkit.core.paths import exported_dir, runs_dir
+from toolkit.cluster.serve_client import remote_export, serve_url
 from toolkit.serving.export_loader import LoadedExport, load_served_export
 from toolkit.teach.bundle import ServedTaught, load_taught
 
@@ -90,6 +91,7 @@ def prepare(
     scratch: Path | None = None,
     background: BackgroundRender | None = None,
     taught_model: Path | None = None,
+    serve_url: str | None = None,
 ) -> tuple[gr.Blocks, list[str]]:
     """The app for a verified export (refuses, with the file named, when it is missing or changed).
 
@@ -97,11 +99,13 @@ def prepare(
     while `background` renders), the run figures, the examples, the example drawings and the result
     images, one by one (never a whole export or run folder, which hold checkpoints). The example
     drawings are drawn into the scratch folder; a scratch folder the demo makes itself is removed when
-    the process ends. `background` is started here, when the gallery needs it.
+    the process ends. `background` is started here, when the gallery needs it. With `serve_url`, the
+    models answer through that Ray Serve deployment instead of in-process.
     """
     exported = Path(exported) if exported else exported_dir()
     runs = Path(runs) if runs else runs_dir()
-    models = load_served_export(exported)
+    # with serve_url, every model runs in the `convlens serve` deployment at that URL, not in this process
+    models = remote_export(serve_url, exported) if serve_url else load_served_export(exported)
     if scratch is None:
         scratch = Path(tempfile.mkdtemp(prefix="convlens-demo-"))
         atexit.register(remove_when_done(scratch))
@@ -179,7 +183,12 @@ def main_from_cli(args) -> int:
         background = BackgroundRender(exported, log=runs_dir() / GALLERY_RENDER_LOG)
         atexit.register(background.stop)  # also on SIGTERM (sys.exit above runs atexit)
     try:
-        app, allowed = prepare(exported, background=background, taught_model=getattr(args, "model", None))
+        app, allowed = prepare(
+            exported,
+            background=background,
+            serve_url=serve_url(getattr(args, "serve_url", None)),
+            taught_model=getattr(args, "model", None),
+        )
         print(
             f"convlens demo: export verified and models loaded in {time.perf_counter() - started:.1f} s; "
             f"serving on http://{args.host}:{args.port} (Ctrl+C to stop)",

@@ -21,10 +21,12 @@ ALLOWED = {
     "evaluation": {"core", "serving", "data", "experiments", "export"},
     "ascent": {"core", "data"},
     "teach": {"core", "serving"},  # TF-free like serving: the demo's Teach tab trains with it
-    "bench": {"core", "serving", "data", "experiments", "export", "evaluation", "ascent", "teach"},
+    "cluster": {"core", "serving"},  # Ray Serve and Ray Data hosts of serving's pipelines (the serve extra)
+    "bench": {"core", "serving", "data", "experiments", "export", "evaluation", "ascent", "teach", "cluster"},
 }
 TOP_LEVEL = {"toolkit", "toolkit.cli", "toolkit.__main__"}  # the entry points may name every command's module
-DEMO_ALLOWED_PREFIXES = ("toolkit.core", "toolkit.serving", "toolkit.teach")  # teach: core + serving + onnx, no TF
+# teach: core + serving + onnx, no TF; cluster.serve_client: the standard library's HTTP, no Ray (--serve-url)
+DEMO_ALLOWED_PREFIXES = ("toolkit.core", "toolkit.serving", "toolkit.teach", "toolkit.cluster.serve_client")
 DEMO_LAZY_ONLY = "toolkit.ascent"  # live renders: imported inside a function, never at module level
 HEAVY_LIBRARIES = ("tensorflow", "keras", "tf_keras", "tf2onnx", "gradio", "gradio_client")
 

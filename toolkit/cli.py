@@ -289,7 +289,17 @@ def _add_bench(commands) -> None:
     parser = commands.add_parser("bench", help="measure latency, throughput, cold start and rendering speed")
     parser.add_argument("--trials", type=int, default=30, help="repeated trials per measurement (medians reported)")
     parser.add_argument("--only", nargs="*", help="only these sections")
-    parser.set_defaults(run=_lazy("toolkit.bench.report:bench_from_cli"))
+    parser.add_argument(
+        "--serve",
+        action="store_const",
+        const="serve",
+        help="measure Ray Serve and Ray Data instead (the serve extra; run it in a loopback-only namespace)",
+    )
+    parser.set_defaults(
+        run=_lazy_by(
+            "serve", {"serve": "toolkit.bench.serve_bench:serve_bench_from_cli"}, "toolkit.bench.report:bench_from_cli"
+        )
+    )
 
 
 def _add_demo(commands) -> None:
@@ -320,7 +330,49 @@ def _add_demo(commands) -> None:
         action="store_true",
         help="do not render a missing or unfinished gradient-ascent gallery in the background",
     )
+    parser.add_argument(
+        "--serve-url",
+        metavar="URL",
+        help="answer through the `convlens serve` deployment at URL instead of in-process (or CONVLENS_SERVE_URL)",
+    )
     parser.set_defaults(run=_lazy("demo.gradio_app:main_from_cli"))
+
+
+def _add_serve(commands) -> None:
+    parser = commands.add_parser(
+        "serve", help="serve the photo verdict, digit reader and ONNX models as a Ray Serve JSON API (serve extra)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address the HTTP proxy binds (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
+    parser.add_argument("--replicas", type=int, default=1, help="photo verdict replicas (default 1)")
+    parser.add_argument(
+        "--cpus-per-replica", type=float, default=1, help="CPUs each replica reserves = its onnxruntime threads"
+    )
+    parser.add_argument("--model-replicas", type=int, default=1, help="replicas of each raw ONNX model")
+    parser.add_argument("--batch", type=int, default=0, help="batch up to N raw-model requests (@serve.batch; 0: off)")
+    parser.add_argument("--apps", nargs="+", default=["photo", "digit", "models"], choices=["photo", "digit", "models"])
+    parser.add_argument("--address", help="join the Ray cluster at ADDRESS instead of starting a private one")
+    parser.add_argument("--cpus", type=int, help="CPUs of the private Ray (default: what the replicas reserve)")
+    parser.set_defaults(run=_lazy("toolkit.cluster.serve_app:serve_from_cli"))
+
+
+def _add_classify(commands) -> None:
+    parser = commands.add_parser(
+        "classify", help="cat, dog or neither for every photo under files and folders, to CSV or JSONL"
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and folders of them")
+    parser.add_argument("--out", metavar="FILE", help="FILE.csv or FILE.jsonl (default: CSV on stdout)")
+    parser.add_argument("--exported", metavar="DIR", help="the export folder (default exported/)")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray Data: a private local Ray, or the cluster at ADDRESS (serve extra)",
+    )
+    parser.add_argument("--actors", type=int, help="Ray Data actors (default: one per CPU of the cluster)")
+    parser.set_defaults(run=_lazy("toolkit.cluster.batch_classify:classify_from_cli"))
 
 
 LONG_COMMANDS = ("assets", "train", "export", "eval", "visualize", "bench")  # they take -q / -v
@@ -351,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_teach,
         _add_bench,
         _add_demo,
+        _add_serve,
+        _add_classify,
     ):
         add(commands)
     for name in LONG_COMMANDS:
