@@ -44,6 +44,16 @@ def ray_cpus(default: int = 1) -> int:
     return max(1, int(round(cpus)))
 
 
+def ray_node() -> str:
+    """The Ray node this process runs on ("" outside Ray): which machine answered, for the tests and the bench."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except ImportError:
+        return ""
+
+
 def start_local_ray(num_cpus: int | None = None, address: str | None = None) -> None:
     """A private local Ray (no dashboard, no usage stats), or the cluster at `address`."""
     import ray

@@ -35,7 +35,7 @@ from toolkit.cluster.photo_api import (
     photo_answer,
     refusal,
 )
-from toolkit.cluster.replica_export import export_with_threads, ray_cpus, start_local_ray
+from toolkit.cluster.replica_export import export_with_threads, ray_cpus, ray_node, start_local_ray
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import EXPORTED_MODELS
 from toolkit.core.paths import exported_dir
@@ -70,7 +70,7 @@ class PhotoHost:
 
     def __init__(self, exported: str | None = None) -> None:
         self.export = export_with_threads(_export_root(exported), ray_cpus())
-        self.pid = os.getpid()
+        self.where = {"x-convlens-replica": str(os.getpid()), "x-convlens-node": ray_node()}
 
     async def __call__(self, request: Request) -> Response:
         refused = _too_large(request, MAX_BODY_BYTES)
@@ -81,7 +81,7 @@ class PhotoHost:
         status, answer = photo_answer(
             self.export, body, query.get("name"), query.get("variant", "fp32"), _flag(request, "map")
         )
-        return JSONResponse(answer, status_code=status, headers={"x-convlens-replica": str(self.pid)})
+        return JSONResponse(answer, status_code=status, headers=self.where)
 
 
 class DigitHost:
