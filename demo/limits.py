@@ -35,3 +35,19 @@ RENDER_MAX_WAITING = 3  # renders waiting behind the one running; more are refus
 # ---------------------------------------------------------------- the gallery
 
 GALLERY_REFRESH_SECONDS = 3.0  # how often an open page re-reads the gallery index while it is being rendered
+
+# ---------------------------------------------------------------- one client among many
+
+CLIENT_EVENTS_PER_ENDPOINT = 2  # queued + running events of one session on one endpoint
+ADDRESS_EVENTS_PER_ENDPOINT = 24  # the same, for one IP address (many people may share one)
+CLIENT_RENDERS = 1  # live renders of one session, queued or running
+ADDRESS_RENDERS = 2  # live renders of one IP address
+UPLOAD_CACHE_MAX_BYTES = 256 * 1024 * 1024  # uploaded files Gradio keeps; the oldest are deleted first
+
+# ---------------------------------------------------------------- connections and logins
+
+HEADER_SECONDS = 10.0  # a request's headers must arrive within this, from the connection or the last response
+BODY_IDLE_SECONDS = 15.0  # a request body that sends nothing for this long is dropped
+LOGIN_FREE_ATTEMPTS = 3  # wrong passwords from one address before the delay starts
+LOGIN_FIRST_DELAY_S = 1.0  # then doubles with each wrong password ...
+LOGIN_MAX_DELAY_S = 300.0  # ... up to this

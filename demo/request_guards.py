@@ -255,3 +255,22 @@ def check_share_reachable(timeout: float = SHARE_PROBE_SECONDS) -> None:
             f"--share needs Gradio's share service on the internet, which this machine cannot "
             f"reach ({reason}). Serve on your network instead: --host 0.0.0.0 --auth USER:PASSWORD."
         )
+
+
+# ---------------------------------------------------------------- the running server
+
+
+def before_serving() -> None:
+    """What must be in place before Gradio configures its server: slow connections get closed."""
+    from demo.connection_limits import install_connection_limits
+
+    install_connection_limits()
+
+
+def harden_running_app(app: gr.Blocks) -> None:
+    """Around the started app: the HTTP guard outside Gradio's own middleware, and per-client queue caps."""
+    from demo.fair_queue import install_fair_queue
+    from demo.http_guard import install_http_guard
+
+    install_http_guard(app.server_app)
+    install_fair_queue(app)
