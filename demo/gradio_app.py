@@ -31,8 +31,10 @@ from demo.teach_tab import teach_tab
 from demo.request_guards import (
     RequestBodyLimit,
     ResultFiles,
+    before_serving,
     check_exposure,
     check_share_reachable,
+    harden_running_app,
     parse_auth,
     public_opt_in,
     remove_when_done,
@@ -144,6 +146,7 @@ def launch(
     check_exposure(host, share, auth, public)
     if share:
         check_share_reachable()
+    before_serving()
     try:
         _, url, _ = app.launch(
             server_name=host,
@@ -152,7 +155,8 @@ def launch(
             auth=auth,
             max_file_size=MAX_UPLOAD_BYTES,
             allowed_paths=allowed,
-            prevent_thread_lock=not block,
+            prevent_thread_lock=True,  # hardened below, then blocks when `block`
+            enable_monitoring=False,
             show_error=False,
             quiet=not block,
             ssr_mode=False,
@@ -167,6 +171,9 @@ def launch(
             f"cannot serve on {host}:{port or 'a free port'} ({error}): pass --port with a free "
             f"port, or stop what is using it."
         ) from None
+    harden_running_app(app)
+    if block:
+        app.block_thread()
     return url
 
 
