@@ -22,8 +22,6 @@ from starlette.responses import JSONResponse, Response
 
 from toolkit.cluster.photo_api import (
     DIGIT_ROUTE,
-    MAX_ARRAY_BYTES,
-    MAX_BODY_BYTES,
     MODELS_ROUTE,
     NPY_TYPE,
     PHOTO_ROUTE,
@@ -39,7 +37,6 @@ from toolkit.cluster.replica_export import export_with_threads, ray_cpus, ray_no
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import EXPORTED_MODELS
 from toolkit.core.paths import exported_dir
-from toolkit.serving.photo_input import BadInput
 
 QUIET = {"enable_access_log": False, "log_level": "WARNING"}  # no log line per request
 MAX_ONGOING = 4  # requests a replica holds at once; beyond it Serve queues them at the proxy
@@ -48,17 +45,6 @@ BATCH_WAIT_S = 0.005  # how long a batching replica waits to fill a batch
 
 def _export_root(exported: str | None) -> Path:
     return Path(exported) if exported else exported_dir()
-
-
-def _too_large(request: Request, limit: int) -> Response | None:
-    """A 413 before reading a body whose declared length is over `limit`."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        status, answer = refusal(
-            BadInput(f"Request too large: {int(length) / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.")
-        )
-        return JSONResponse(answer, status_code=status)
-    return None
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -73,9 +59,6 @@ class PhotoHost:
         self.where = {"x-convlens-replica": str(os.getpid()), "x-convlens-node": ray_node()}
 
     async def __call__(self, request: Request) -> Response:
-        refused = _too_large(request, MAX_BODY_BYTES)
-        if refused is not None:
-            return refused
         body = await request.body()
         query = request.query_params
         status, answer = photo_answer(
@@ -91,9 +74,6 @@ class DigitHost:
         self.export = export_with_threads(_export_root(exported), ray_cpus())
 
     async def __call__(self, request: Request) -> Response:
-        refused = _too_large(request, MAX_BODY_BYTES)
-        if refused is not None:
-            return refused
         status, answer = digit_answer(self.export, await request.body(), request.query_params.get("variant", "fp32"))
         return JSONResponse(answer, status_code=status)
 
@@ -115,9 +95,6 @@ class OnnxModelHost:
     async def __call__(self, request: Request) -> Response:
         if request.method == "GET":
             return JSONResponse(model_info(self.model))
-        refused = _too_large(request, MAX_ARRAY_BYTES)
-        if refused is not None:
-            return refused
         variant = request.query_params.get("variant", "fp32")
         try:
             batch = model_batch(self.model.input_shape, array_from_npy(await request.body()), self.model.name)
