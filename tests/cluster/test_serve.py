@@ -152,3 +152,18 @@ def test_classify_on_ray_data_writes_the_same_csv_as_locally(served, fake_export
     assert on_ray.read_text() == local.read_text()
     assert counts["files"] == 14 and counts["refused"] == 2
     assert {row["verdict"] for row in csv.DictReader(local.open())} == {"cat", "dog", ""}
+
+
+def test_the_serve_config_in_the_repo_is_valid_and_names_every_application(served):
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    from toolkit.cluster.serve_app import applications
+    from toolkit.core.paths import REPO_ROOT
+
+    config = ServeDeploySchema.model_validate(yaml.safe_load((REPO_ROOT / "deploy/serve_config.yaml").read_text()))
+    assert config.http_options.host == "127.0.0.1"
+    assert {app.route_prefix for app in config.applications} == {each.route for each in applications()}
+    for app in config.applications:  # each import path builds its application from its args
+        module, builder = app.import_path.split(":")
+        assert __import__(module, fromlist=[builder]).__dict__[builder](app.args) is not None
