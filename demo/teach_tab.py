@@ -1,24 +1,22 @@
 """The "Teach" tab: name 2 to 5 classes, give each 5 to 50 photos, train in seconds, try it, download it.
 
-Everything a browser session gives or makes (its photos, features, model, downloads) belongs to that session's
-state: gradio keeps it server-side per session, so another session cannot list, fetch or predict with it, and
-calls `TeachSession.close` when the session ends or after IDLE_SECONDS without an event. One training runs at a
+Everything a browser session gives or makes (its photos, features, model, downloads) belongs to that session
+(demo.teach_sessions, keyed on gradio's session hash), so another session cannot list, fetch or predict with it,
+and is deleted when the page closes or after teach_sessions.IDLE_SECONDS without an event. One training runs at a
 time in all (a queue for the rest). The work is toolkit.teach's; this file only wires it to the page.
 """
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
-from gradio import utils as gradio_utils
+from gradio.context import Context
+from PIL import Image
 
+from demo import teach_sessions
 from demo.photo_tab import file_of
+from demo.teach_sessions import TeachSession, TeachSessions
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
 from toolkit.core.errors import ConvlensError
@@ -31,36 +29,8 @@ from toolkit.teach.taught_model import UNKNOWN, TaughtModel, TeachSettings
 from toolkit.teach.training import MAX_CLASSES, TrainingPhoto, featurise, teach
 
 MAX_PHOTOS_PER_CLASS = 50
-IDLE_SECONDS = 30 * 60  # a session's photos and model are deleted after this long without an event
 TEACH_CONCURRENCY = 1  # trainings at once, for all sessions; the others wait in the queue
 COMMAND = "the Teach tab of convlens demo"
-
-
-@dataclass
-class TeachSession:
-    """One browser session's teaching: its folder, photos (featurised once), model and the files it was given."""
-
-    token: str = field(default_factory=lambda: secrets.token_hex(12))
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="convlens-teach-")))
-    photos: list[TrainingPhoto] = field(default_factory=list)
-    labels: tuple[str, ...] = ()
-    model: TaughtModel | None = None
-    uploads: list[Path] = field(default_factory=list)
-    busy: threading.Lock = field(default_factory=threading.Lock)
-
-    def close(self) -> None:
-        """Delete everything of this session: its folder, its uploads and gradio's copies of its downloads."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        for path in self.uploads:
-            path.unlink(missing_ok=True)
-        for copy in Path(gradio_utils.get_upload_folder()).glob(f"*/*{self.token}*"):
-            copy.unlink(missing_ok=True)
-        self.photos, self.model = [], None
-
-
-def close_session(session: TeachSession | None) -> None:
-    if session is not None:
-        session.close()
 
 
 def train_session(
@@ -94,6 +64,15 @@ def train_session(
     return model, skipped
 
 
+def map_file(session: TeachSession | None, picture) -> object:
+    """The occlusion map as a file named with the session's token (its served copy goes with the session)."""
+    if session is None:
+        return picture
+    path = session.folder / f"map-{session.token}.png"  # gradio serves a copy named by its content's hash
+    Image.fromarray(picture).save(path)
+    return str(path)
+
+
 def confusion_markdown(model: TaughtModel) -> str:
     header = "| true \\ answered | " + " | ".join(model.labels) + " |\n|---|" + "---|" * len(model.labels)
     rows = [
@@ -107,8 +86,7 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
     """Builds the tab and wires its events (`taught`: a model the operator gave with `convlens demo --model`)."""
     base = load_feature_base(models) if models.imagenet is not None else None
 
-    def own(session: TeachSession | None) -> TeachSession:
-        return session if session is not None else TeachSession()
+    sessions = TeachSessions()
 
     def received(session: TeachSession, payloads) -> list[tuple[Path, str]]:
         files = []
@@ -120,20 +98,29 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
         return files
 
     @user_errors
-    def on_train(session, background, project, *pairs, progress=gr.Progress()) -> tuple:  # noqa: B008
-        session = own(session)
+    def on_train(request: gr.Request, background, project, progress=gr.Progress(), *pairs) -> tuple:  # noqa: B008
+        session = sessions.of(request.session_hash)
         if base is None:
             raise ConvlensError('this export has no ImageNet model, which teaching needs: run "make export".')
         if not session.busy.acquire(blocking=False):
             raise ConvlensError("this page is already training: wait for it to finish.")
         try:
             classes = [(pairs[i], received(session, pairs[i + 1])) for i in range(0, len(pairs), 2)]
-            project_path = gate.check(file_of(project)[0]) if project else None
+            project_path = received(session, [project])[0][0] if project else None
             model, skipped = train_session(
                 session, base, classes, background, project_path, lambda share, what: progress(share, desc=what)
             )
+            zip_path = write_bundle_zip(model, session.folder / f"taught-{session.token}.zip", COMMAND)
+            project_out = write_project(
+                session.folder / f"project-{session.token}.zip",
+                model.labels,
+                model.settings,
+                session.photos,
+                base.base_sha256,
+            )
         finally:
             session.busy.release()
+            sessions.find(request.session_hash)  # idle from the end of training, not its start
         for message in skipped:
             gr.Warning(message)
         cv = model.validation
@@ -143,16 +130,7 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
             f"answer is *unknown* (the slider). {len(skipped)} photo(s) skipped."
         )
         wrong = [f"{name}: {truth}, answered {said} ({p:.0%})" for name, truth, said, p in model.wrong_photos()]
-        zip_path = write_bundle_zip(model, session.folder / f"taught-{session.token}.zip", COMMAND)
-        project_out = write_project(
-            session.folder / f"project-{session.token}.zip",
-            model.labels,
-            model.settings,
-            session.photos,
-            base.base_sha256,
-        )
         return (
-            session,
             summary,
             confusion_markdown(model),
             "\n".join(f"- {line}" for line in wrong) or "None: every photo was answered right when held out.",
@@ -162,27 +140,31 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
         )
 
     @user_errors
-    def on_try(session, payload, threshold) -> tuple:
+    def on_try(request: gr.Request, payload, threshold) -> tuple:
+        session = sessions.find(request.session_hash)
         model: TaughtModel | ServedTaught | None = session.model if session is not None and session.model else taught
         if payload is None:
-            return session, None, "", None
+            return None, "", None
         if model is None:
             raise ConvlensError("train a model first (or start the demo with --model).")
-        path, name = file_of(payload)
-        picture, notes = open_photo(gate.check(path), name)
+        if session is not None:
+            path, name = received(session, [payload])[0]
+        else:
+            path, name = gate.check(file_of(payload)[0]), file_of(payload)[1] or ""
+        picture, notes = open_photo(path, name)
         for note in notes:
             gr.Warning(note)
         answer = model.answer(picture, threshold)
         said = "**unknown**" if answer.label == UNKNOWN else f"**{answer.label}**"
         text = f"{said} (most likely {answer.top}, {answer.probabilities[answer.top]:.0%}; threshold {threshold:.2f})"
-        return session, answer.probabilities, text, answer.map_image
+        return answer.probabilities, text, map_file(session, answer.map_image)
 
     with gr.Tab("Teach", id="teach"):
-        state = gr.State(None, time_to_live=IDLE_SECONDS, delete_callback=close_session)
         gr.Markdown(
             f"Teach the ImageNet MobileNet your own classes: name 2 to {MAX_CLASSES}, give each 5 to "
             f"{MAX_PHOTOS_PER_CLASS} photos, and train (a few seconds, no TensorFlow). Your photos and model are "
-            f"this page's alone and are deleted when you leave or after {IDLE_SECONDS // 60} minutes idle."
+            f"this page's alone and are deleted when you leave or after {teach_sessions.IDLE_SECONDS // 60} "
+            "minutes idle."
         )
         pairs = []
         for number in range(MAX_CLASSES):
@@ -231,13 +213,18 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
 
     train.click(
         on_train,
-        [state, background, project, *pairs],
-        [state, summary, confusion, wrong, threshold, download, project_out],
+        [background, project, *pairs],
+        [summary, confusion, wrong, threshold, download, project_out],
         api_name="teach_train",
         preprocess=False,
         concurrency_id="teach",
         concurrency_limit=TEACH_CONCURRENCY,
     )
-    try_inputs = [state, photo, threshold]
-    photo.change(on_try, try_inputs, [state, label, answer, why], api_name="teach_try", preprocess=False)
-    threshold.release(on_try, try_inputs, [state, label, answer, why], api_visibility="private", preprocess=False)
+    photo.change(on_try, [photo, threshold], [label, answer, why], api_name="teach_try", preprocess=False)
+    threshold.release(on_try, [photo, threshold], [label, answer, why], api_visibility="private", preprocess=False)
+
+    def on_leave(request: gr.Request) -> None:
+        sessions.end(request.session_hash)
+
+    if Context.root_block is not None:  # the page closed: its photos, model and served files go at once
+        Context.root_block.unload(on_leave)
