@@ -11,13 +11,14 @@ from pathlib import Path
 from toolkit.bench.ascent import bench_ascent
 from toolkit.bench.demo_latency import CLIENTS, bench_demo
 from toolkit.bench.model_speed import bench_inference, bench_training
+from toolkit.bench.teach_speed import bench_teach
 from toolkit.core.errors import ConvlensError
 from toolkit.core.json_files import write_json
 from toolkit.core.names import BENCH, RESULTS_FILE, RESULTS_MARKDOWN
 from toolkit.core.paths import exported_dir
 from toolkit.experiments.runs import run_folder
 
-SECTIONS = ("inference", "demo", "ascent", "training")
+SECTIONS = ("inference", "demo", "ascent", "training", "teach")
 
 
 def rate(row: dict, label: str) -> str:
@@ -107,7 +108,11 @@ def markdown_table(results: dict) -> str:
             ),
             "",
         ]
-    for section, title in (("ascent", "Gradient ascent"), ("training", "Training throughput (cats vs dogs)")):
+    for section, title in (
+        ("ascent", "Gradient ascent"),
+        ("training", "Training throughput (cats vs dogs)"),
+        ("teach", "Teaching 2 classes x 20 real photos, features included (target 10 s)"),
+    ):
         if results.get(section):
             lines += [f"| {title} | value |", "|---|---|"]
             lines += [
@@ -130,13 +135,14 @@ def run_bench(sections: list[str] | None = None, trials: int = 30, exported: Pat
         "trials": trials,
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}",
     }
-    # The demo runs in its own process; measure it before this process imports TensorFlow.
-    order = [s for s in ("demo", "inference", "ascent", "training") if s in chosen]
+    # The demo runs in its own process; measure it, and teaching (onnxruntime only), before TensorFlow is imported.
+    order = [s for s in ("demo", "teach", "inference", "ascent", "training") if s in chosen]
     runners = {
         "inference": lambda: bench_inference(exported, trials, log),
         "demo": lambda: bench_demo(exported, trials, log),
         "ascent": lambda: bench_ascent(trials, log),
         "training": lambda: bench_training(trials, log),
+        "teach": lambda: bench_teach(exported, trials, log),
     }
     for section in order:
         log(f"[bench] {section} ...")
