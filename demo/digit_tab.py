@@ -1,5 +1,5 @@
-"""The "Draw a digit" tab: a guarded Sketchpad that draws at once, read live as the stroke ends and with a
-button, and example drawings to start from."""
+"""The "Draw a digit" tab: a guarded Sketchpad with only a brush, that draws at once and is read live as the
+stroke ends, a Clear button, and example drawings to start from."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import gradio as gr
 
 from demo.limits import BRUSH, CANVAS
-from demo.request_guards import ResultFiles, check_variant, guard_sketchpad, result_image
+from demo.page import shown_image
+from demo.request_guards import ResultFiles, check_variant, guard_sketchpad
 from demo.sketches import EmptySketch, classify_sketch
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
@@ -36,9 +37,10 @@ SELECT_BRUSH_JS = """
 """
 
 
-def percent_table(pairs) -> str:
-    """Markdown list of (label, probability) pairs as percentages."""
-    return "\n".join(f"- {label}: {p:.1%}" for label, p in pairs)
+def reading(pairs) -> str:
+    """One sentence for the best of (label, probability) pairs: what the network reads, and how sure it is."""
+    label, p = pairs[0]
+    return f"The network reads **{label}** ({p:.0%} sure)."
 
 
 def digit_tab(
@@ -49,7 +51,7 @@ def digit_tab(
 
     def read_sketch(sketch, variant) -> tuple[dict[str, float], str, str]:
         result = classify_sketch(models, sketch, check_variant(variant, variants))
-        return dict(result.top3), results.write(result.digit), percent_table(result.top3)
+        return dict(result.top3), results.write(result.digit), reading(result.top3)
 
     @user_errors
     def on_sketch(sketch, variant) -> tuple[dict[str, float], str, str]:
@@ -62,9 +64,10 @@ def digit_tab(
         except EmptySketch:  # a cleared canvas while drawing: clear the answer, no error
             return None, None, ""
 
-    with gr.Tab("Draw a digit", id="digit"):
+    with gr.Tab("Draw a digit", id="digit", elem_id="tab-digit"):
         with gr.Row():
             with gr.Column():
+                summary = gr.Markdown("Draw one digit, 0 to 9, large: it is read as you draw.", elem_id="digit-summary")
                 sketch = guard_sketchpad(
                     gr.Sketchpad(
                         label="Draw one digit, large",
@@ -77,13 +80,16 @@ def digit_tab(
                         transforms=(),  # no crop: the canvas is the digit's frame (and no image tool, see above)
                         elem_id="sketch",
                         brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                        buttons=[],
                     ),
                     gate,
                 )
+                clear = gr.Button("Clear", elem_id="sketch-clear")
                 variant = gr.Radio(
                     variants, value="fp32", label="ONNX model", visible=len(variants) > 1, elem_id="digit-variant"
                 )
-                button = gr.Button("Read digit", variant="primary", elem_id="digit-button")
+                # The API's endpoint (`classify_sketch`): the page itself reads the drawing as it changes.
+                api_button = gr.Button("Read digit", visible=False, elem_id="digit-button")
                 example_table = gr.Examples(
                     [[str(path)] for path in examples],
                     inputs=[sketch],
@@ -93,18 +99,24 @@ def digit_tab(
                 )
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Top 3", elem_id="digit-label")
-                summary = gr.Markdown(elem_id="digit-summary")
-                seen = result_image("The 28 x 28 image the model saw", "digit-seen", 270)
-        gr.Markdown(
-            "Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
-            "in 28 x 28, as MNIST's digits were.",
-            elem_classes="convlens-note",
-        )
+                seen = shown_image(
+                    "The 28 x 28 image the model saw",
+                    "digit-seen",
+                    270,
+                    "Your drawing as the 28 x 28 image the model saw",
+                )
+                gr.Markdown(
+                    "Ink is read from the drawing's darkness, fitted into 20 x 20 and centred by centre of mass "
+                    "in 28 x 28, as MNIST's digits were.",
+                    elem_classes="convlens-note",
+                )
 
     outputs = [label, seen, summary]
     # Sketches need gradio's preprocessing: the browser sends the canvas as blobs that only the
     # component can put together (guard_sketchpad checks them first).
-    button.click(on_sketch, [sketch, variant], outputs, api_name="classify_sketch", **classify)
+    api_button.click(on_sketch, [sketch, variant], outputs, api_name="classify_sketch", **classify)
+    # The page clears the canvas and the answer itself (no request); the change that follows reads nothing.
+    clear.click(None, None, [sketch, *outputs], js="() => [null, null, null, '']")
     sketch.change(
         on_stroke,
         [sketch, variant],

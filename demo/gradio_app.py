@@ -26,6 +26,7 @@ from demo.learned_tab import learned_tab
 from demo.limits import CLASSIFY_CONCURRENCY, MAX_UPLOAD_BYTES, QUEUE_MAX
 from demo.models_report import run_figures
 from demo.models_tab import models_tab
+from demo.page import PAGE_CSS, PAGE_JS, combined_js
 from demo.photo_tab import photo_tab
 from demo.teach_tab import teach_tab
 from demo.request_guards import (
@@ -48,10 +49,13 @@ from toolkit.cluster.serve_client import remote_export, serve_url
 from toolkit.serving.export_loader import LoadedExport, load_served_export
 from toolkit.teach.bundle import ServedTaught, load_taught
 
-CSS = """
+CSS = (
+    """
 #digit-seen img, #photo-seen img { image-rendering: pixelated; width: 224px; height: 224px; object-fit: contain; }
 .convlens-note { opacity: 0.8; }
 """
+    + PAGE_CSS
+)
 
 
 def build_app(
@@ -77,11 +81,12 @@ def build_app(
             lambda: [path for files in app.temp_file_sets for path in list(files)],
             [*examples, *digit_examples],
         )
-        gr.Markdown("# convlens\nTransfer-learned networks, served by onnxruntime from a verified export.")
-        photo_tab(models, examples, gate, results, classify)
-        digit_tab(models, gate, results, classify, digit_examples)
-        learned_tab(models.root, results, background)
-        models_tab(models.manifest, runs)
+        gr.Markdown("# convlens\nWhat transfer-learned networks see in your photos and drawings.")
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
+            photo_tab(models, examples, gate, results, classify)
+            digit_tab(models, gate, results, classify, digit_examples)
+            learned_tab(models.root, results, background)
+            models_tab(models.manifest, runs)
         teach_tab(models, gate, taught)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
     return app
@@ -163,7 +168,7 @@ def launch(
             footer_links=["api"],
             theme=gr.themes.Default(),
             css=CSS,
-            js=SELECT_BRUSH_JS,
+            js=combined_js(SELECT_BRUSH_JS, PAGE_JS),
             app_kwargs={"middleware": [Middleware(RequestBodyLimit)]},
         )
     except OSError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -9,12 +10,15 @@ import gradio as gr
 
 from demo.gallery_render import BackgroundRender
 from demo.limits import GALLERY_REFRESH_SECONDS, RENDER_MAX_STEPS, RENDER_MAX_WAITING, RENDER_METHODS, RENDER_SIZES
+from demo.page import IMAGE_BUTTONS, shown_image
 from demo.request_guards import ResultFiles
 from demo.showcase import (
     Gallery,
     RenderQueue,
     gallery_progress_note,
     imagenet_class_choices,
+    kind_name,
+    kind_sentence,
     load_gallery,
     render_class,
     render_summary,
@@ -24,7 +28,7 @@ from demo.ui_errors import user_errors
 
 def learned_tab(exported: Path, results: ResultFiles, background: BackgroundRender | None = None) -> None:
     """Builds the tab and wires its events: the gallery's filter, details and refresh, and the render button."""
-    with gr.Tab("What the networks learned", id="learned"):
+    with gr.Tab("What the networks learned", id="learned", elem_id="tab-learned"):
         gallery_panel(exported, background)
         live_render_panel(exported, results)
 
@@ -52,7 +56,7 @@ def gallery_panel(exported: Path, background: BackgroundRender | None = None) ->
         kinds = ["all", *gallery.kinds()]
         return (
             gallery_progress_note(gallery, rendering()),
-            gr.Radio(kinds, value=kind if kind in kinds else "all", visible=len(kinds) > 2),
+            gr.Radio(kind_choices(kinds), value=kind if kind in kinds else "all", visible=len(kinds) > 2),
             gr.Gallery(gallery_value(kind if kind in kinds else "all"), visible=bool(gallery.items)),
             gr.Timer(active=_unfinished(gallery) and rendering()),
         )
@@ -60,7 +64,8 @@ def gallery_panel(exported: Path, background: BackgroundRender | None = None) ->
     gallery = shown["gallery"]
     note = gr.Markdown(gallery_progress_note(gallery, rendering()), elem_id="gallery-note")
     kinds = ["all", *gallery.kinds()]
-    kind = gr.Radio(kinds, value="all", label="Show", visible=len(kinds) > 2)
+    kind = gr.Radio(kind_choices(kinds), value="all", label="Show", visible=len(kinds) > 2)
+    kind_note = gr.Markdown(elem_id="gallery-kind")
     view = gr.Gallery(
         gallery_value("all"),
         label="Gradient-ascent gallery",
@@ -69,12 +74,19 @@ def gallery_panel(exported: Path, background: BackgroundRender | None = None) ->
         object_fit="contain",
         elem_id="gallery",
         visible=bool(gallery.items),
+        buttons=IMAGE_BUTTONS,
     )
     details = gr.Markdown(elem_id="gallery-details")
     timer = gr.Timer(GALLERY_REFRESH_SECONDS, active=background is not None and _unfinished(gallery))
     kind.change(gallery_value, kind, view, api_visibility="private")
+    kind.change(kind_sentence, kind, kind_note, api_visibility="private", show_progress="hidden")
     view.select(on_select, kind, details, api_visibility="private")
     timer.tick(on_tick, kind, [note, kind, view, timer], api_visibility="private", show_progress="hidden")
+
+
+def kind_choices(kinds: list[str]) -> list[tuple[str, str]]:
+    """The filter's choices: each kind's plain name, shown, and the kind itself, passed."""
+    return [("All", "all") if kind == "all" else (kind_name(kind), kind) for kind in kinds]
 
 
 def _unfinished(gallery: Gallery) -> bool:
@@ -87,7 +99,8 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
 
     @user_errors
     def on_render(class_name, method, steps, size, seed, progress=gr.Progress()) -> tuple[str, str]:  # noqa: B008  # gradio finds its progress tracker by this default
-        progress(0, desc="waiting for the renderer")
+        first = "toolkit.ascent" not in sys.modules  # the first render loads TensorFlow
+        progress(0, desc="loading TensorFlow (first render only)" if first else "waiting for the renderer")
 
         def report(done, total=None, *_, **__) -> None:
             if total:
@@ -97,11 +110,11 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
 
         started = time.perf_counter()
         image, info = render_class(class_name, method, steps, size, seed, progress=report, queue=queue)
-        return results.write(image), render_summary(info, time.perf_counter() - started)
+        return results.write(image), render_summary(info, time.perf_counter() - started, loaded_tensorflow=first)
 
     gr.Markdown(
-        "### Render a class live\nGradient ascent on the ImageNet MobileNet. This panel loads "
-        "TensorFlow on first use (a few seconds) and renders one image at a time."
+        "### Render a class live\nPick one of ImageNet's 1000 classes: the network changes an image, step by step, "
+        "until it is as sure as it can be of that class. The first render loads TensorFlow (a few seconds)."
     )
     with gr.Row():
         with gr.Column():
@@ -113,13 +126,18 @@ def live_render_panel(exported: Path, results: ResultFiles) -> None:
                 label="ImageNet class (type to search, or an index 0-999)",
                 elem_id="render-class",
             )
-            method = gr.Radio(list(RENDER_METHODS), value="robust", label="Method")
+            method = gr.Radio(
+                list(RENDER_METHODS),
+                value="robust",
+                label="Method",
+                info="robust: smoother images that still work when moved; naive: pixels changed directly",
+            )
             steps = gr.Slider(10, RENDER_MAX_STEPS, value=100, step=10, label="Steps")
             size = gr.Radio(list(RENDER_SIZES), value=128, label="Size (pixels)")
             seed = gr.Number(0, precision=0, label="Seed")
             button = gr.Button("Render", variant="primary", elem_id="render-button")
         with gr.Column():
-            image = gr.Image(label="Rendered", interactive=False, format="png", elem_id="render-image")
+            image = shown_image("Rendered", "render-image", 512, "The image rendered for the chosen class")
             info = gr.Markdown(elem_id="render-info")
     # One render at a time (RenderQueue); gradio admits a few more so a full queue is told so, quickly.
     button.click(

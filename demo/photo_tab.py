@@ -1,24 +1,48 @@
-"""The "Cat or dog?" tab: a photo in, the cats-vs-dogs model's answer and the image it saw out."""
+"""The "Cat or dog?" tab: a photo in; the verdict in one sentence, the map of why, and in a collapsed details
+panel what each network said and how the photo was prepared."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
+import numpy as np
+from PIL import Image
 
-from demo.request_guards import ResultFiles, check_variant, result_image
+from demo.page import shown_image
+from demo.request_guards import ResultFiles, check_variant
 from demo.ui_errors import user_errors
 from demo.uploads import UploadGate
 from toolkit.serving.export_loader import LoadedExport
 from toolkit.serving.photo_pipeline import classify_photo, judge_photo
+from toolkit.serving.verdict import SURE
+
+INSTRUCTION = "**Drop a pet photo**: convlens says cat, dog or neither, and shows what the network looked at."
 
 VERDICT_NOTE = (
-    "Three answers. The ImageNet network (1000 classes, 224 px) says whether the photo shows a domestic cat or a "
-    "dog at all: too little of its belief on cats and dogs, and the answer is *neither*, with what it looks like "
-    "instead. Otherwise its cat-or-dog odds and the cats-vs-dogs model's are added. The map greys out 9 regions "
-    "one at a time and shows how each moved the cats-vs-dogs model's answer. The thresholds were chosen on dev "
-    "photos (`convlens eval photos`); the Models tab shows the figures."
+    "**How the answer is made.** The ImageNet network (1000 classes) says whether the photo shows a cat or a dog at "
+    "all, looking at the whole photo and at closer crops of it; if not, the answer is *neither*, with what it looks "
+    "like instead. Otherwise its cat-or-dog odds and the cats-vs-dogs model's are added. The thresholds were chosen "
+    "on photos kept apart from the test photos; the Models tab shows how often the answer is right."
 )
+
+PERCENT_NOTE = (
+    f"**What the percentage means.** It is how much of the app's belief goes to its answer, not a measured "
+    f"accuracy: under {SURE:.0%} the answer says *probably*."
+)
+
+MAP_LEGEND = """<div class="convlens-legend" id="photo-map-legend">
+<span>toward cat</span>
+<span class="convlens-scale" role="img" aria-label="colour scale: blue toward cat, clear no effect, orange toward dog">
+</span><span>toward dog</span>
+</div>
+<p class="convlens-note">Each of the 3 x 3 squares of the grid was greyed out in turn: <b>orange</b> where hiding
+it moved the cats-vs-dogs model toward dog, <b>blue</b> toward cat, no tint where it changed nothing (the
+strongest square is full colour). A black-and-white frame marks where the ImageNet network found the pet.</p>"""
+
+EMPTY = (None, None, "", None, None, "")  # label, seen, summary, imagenet, map, details
 
 
 def file_of(payload) -> tuple[object, str | None]:
@@ -41,16 +65,52 @@ def photo_note(preprocessing: dict) -> str:
     return note
 
 
+def with_grid(image: np.ndarray, grid: int) -> np.ndarray:
+    """The map with the borders of its grid x grid regions drawn in thin, half-white lines."""
+    picture = np.asarray(image, np.uint8).copy()
+    height, width = picture.shape[:2]
+    for k in range(1, grid):
+        row, column = round(k * height / grid), round(k * width / grid)
+        picture[row, :, :3] = picture[row, :, :3] // 2 + 127
+        picture[:, column, :3] = picture[:, column, :3] // 2 + 127
+    return picture
+
+
+def example_caption(path: Path) -> str:
+    """An example photo's caption: the Description the export wrote into the PNG, else its file name."""
+    try:
+        with Image.open(path) as picture:
+            caption = picture.info.get("Description")
+    except OSError:
+        caption = None
+    return str(caption) if caption else Path(path).stem.lstrip("0123456789_").replace("_", " ")
+
+
+def details_text(transfer_label: str, transfer_p: float, variant: str, preprocessing: dict) -> str:
+    """The collapsed details: the cats-vs-dogs model's own opinion, what a percentage means, the preprocessing."""
+    return "\n\n".join(
+        [
+            f"**The cats-vs-dogs model alone** says {transfer_label} ({transfer_p:.0%}; {variant} ONNX model). It "
+            "knows only cats and dogs and sees the photo as the small image below, so the verdict above also "
+            "weighs what the ImageNet network sees.",
+            PERCENT_NOTE,
+            photo_note(preprocessing),
+            VERDICT_NOTE,
+        ]
+    )
+
+
 def photo_tab(
     models: LoadedExport, examples: list[Path], gate: UploadGate, results: ResultFiles, classify: dict
 ) -> None:
     """Builds the tab and wires its events (`classify`: the shared concurrency settings)."""
     variants = models.catsdogs.variants()
+    preprocessing = models.catsdogs.preprocessing
 
     @user_errors
     def on_photo(payload, variant) -> tuple:
         if payload is None:
-            return None, None, "", None, None
+            return EMPTY
         variant = check_variant(variant, variants)
         path, name = file_of(payload)
         if models.imagenet is None:  # an export from before the ImageNet model: the transfer model alone
@@ -58,64 +118,91 @@ def photo_tab(
             for note in result.notes:
                 gr.Warning(note)
             summary = f"**{result.label}**, probability {result.probability:.1%} ({variant} ONNX model)."
-            return result.probabilities, results.write(result.model_input), summary, None, None
+            details = "\n\n".join([PERCENT_NOTE, photo_note(preprocessing)])
+            return result.probabilities, results.write(result.model_input), summary, None, None, details
         judged = judge_photo(models, gate.check(path), variant, name=name)
         for note in judged.notes:
             gr.Warning(note)
         transfer = judged.transfer
-        summary = (
-            f"{judged.summary} The cats-vs-dogs model alone says {transfer.label} ({transfer.probability:.0%}; "
-            f"{variant} ONNX model; the small image is exactly what it saw)."
-        )
         return (
             judged.verdict.probabilities,
             results.write(transfer.model_input),
-            summary,
+            judged.summary,  # the verdict's own sentence: nothing on screen may contradict it
             dict(judged.top5),
-            results.write(judged.map_image),
+            results.write(with_grid(judged.map_image, judged.occlusion.shape[0])),
+            details_text(transfer.label, transfer.probability, variant, preprocessing),
         )
 
-    with gr.Tab("Cat or dog?", id="photo"):
+    def on_example(event: gr.SelectData) -> str | None:
+        return str(examples[event.index]) if 0 <= event.index < len(examples) else None
+
+    with gr.Tab("Cat or dog?", id="photo", elem_id="tab-photo"):
+        gr.Markdown(INSTRUCTION, elem_id="photo-instruction")
         with gr.Row():
             with gr.Column():
                 photo = gr.Image(
-                    label="Photo: upload, paste or pick an example",
+                    label="Your photo: upload, take one with the camera, or paste",
                     type="filepath",
                     image_mode=None,
-                    sources=["upload", "clipboard"],
+                    sources=["upload", "webcam", "clipboard"],
                     elem_id="photo-input",
+                    buttons=["fullscreen"],
+                    alt_text="The photo you chose",
+                    height=320,
                 )
                 variant = gr.Radio(
                     variants, value="fp32", label="ONNX model", visible=len(variants) > 1, elem_id="photo-variant"
                 )
-                button = gr.Button("Classify", variant="primary", elem_id="photo-button")
-                if examples:
-                    gr.Examples([[str(path)] for path in examples], inputs=[photo], label="Example photos")
             with gr.Column():
-                label = gr.Label(num_top_classes=3, label="Cat, dog or neither", elem_id="photo-label")
                 summary = gr.Markdown(elem_id="photo-summary")
-                imagenet = gr.Label(
-                    num_top_classes=5,
-                    label="What the ImageNet network sees (top 5)",
-                    elem_id="photo-imagenet",
-                    visible=models.imagenet is not None,
+                label = gr.Label(num_top_classes=3, label="Cat, dog or neither", elem_id="photo-label")
+                why = shown_image(
+                    "Why: what moved the answer",
+                    "photo-map",
+                    260,
+                    "Your photo tinted orange where it pushed the answer toward dog and blue toward cat",
                 )
-                with gr.Row():
-                    why = result_image("Why: orange pushed toward dog, blue toward cat", "photo-map", 224)
-                    seen = result_image("What the cats-vs-dogs model saw", "photo-seen", 224)
-        gr.Markdown(photo_note(models.catsdogs.preprocessing), elem_classes="convlens-note")
-        gr.Markdown(VERDICT_NOTE, elem_classes="convlens-note")
+                gr.HTML(MAP_LEGEND)
+                with gr.Accordion("Details: what each network said, and how the photo was prepared", open=False):
+                    details = gr.Markdown(elem_id="photo-details")
+                    imagenet = gr.Label(
+                        num_top_classes=5,
+                        label="What the ImageNet network sees (top 5)",
+                        elem_id="photo-imagenet",
+                        visible=models.imagenet is not None,
+                    )
+                    seen = shown_image(
+                        "What the cats-vs-dogs model saw",
+                        "photo-seen",
+                        224,
+                        "The small image the cats-vs-dogs model saw",
+                    )
+        if examples:
+            example_view = gr.Gallery(
+                [(str(path), example_caption(path)) for path in examples],
+                label="Or try an example photo (click one)",
+                columns=4,
+                height="auto",
+                object_fit="cover",
+                allow_preview=False,
+                buttons=[],
+                elem_id="example-photos",
+            )
 
-    outputs = [label, seen, summary, imagenet, why]
-    # Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
-    # the serving layer's message (toolkit.serving.photo_input) rather than gradio's.
-    button.click(on_photo, [photo, variant], outputs, api_name="classify_photo", preprocess=False, **classify)
-    photo.change(
-        on_photo,
-        [photo, variant],
-        outputs,
-        api_visibility="private",
-        show_progress="minimal",
-        preprocess=False,
-        **classify,
+    outputs = [label, seen, summary, imagenet, why, details]
+    clear_answer: dict[str, Any] = dict(fn=None, inputs=None, outputs=outputs, js=f"() => {json.dumps(EMPTY)}")
+    classify_photo_event: dict[str, Any] = dict(
+        fn=on_photo, inputs=[photo, variant], outputs=outputs, show_progress="minimal", preprocess=False, **classify
     )
+    # One request per photo: a new photo classifies at once, after the page has cleared the previous answer
+    # (no request), so a bad file never leaves an earlier photo's answer on screen. `upload`, not `change`:
+    # replacing a photo changes the value twice (empty, then the new one). Photos reach on_photo as the uploaded
+    # file, unopened (preprocess=False), so that every bad file gets the serving layer's message
+    # (toolkit.serving.photo_input) rather than gradio's.
+    photo.upload(**clear_answer).then(**classify_photo_event, api_name="classify_photo")
+    photo.clear(**clear_answer)
+    variant.change(**clear_answer).then(**classify_photo_event, api_visibility="private")
+    if examples:
+        example_view.select(on_example, None, photo, api_visibility="private").then(**clear_answer).then(
+            **classify_photo_event, api_visibility="private"
+        )

@@ -47,6 +47,32 @@ def imagenet_class_choices(exported: Path) -> list[str]:
 
 # ---------------------------------------------------------------- gallery
 
+# What each kind of gallery image is, in plain words: (name, one sentence).
+KIND_NAMES = {
+    "class": (
+        "Classes",
+        "An image changed step by step until the ImageNet network is as sure as it can be of a class.",
+    ),
+    "filters": ("Filters of a layer", "For each filter of a layer, the pattern that makes it respond most."),
+    "filter": ("One filter", "One filter's favourite pattern, and the pattern it responds to least."),
+    "digits": ("Digits", "What the digit network thinks each digit, 0 to 9, looks like at its most."),
+    "digit-filters": ("Digit network filters", "The patterns the digit network's first two layers look for."),
+    "catsdogs": ("Cat or dog", "The image the cats-vs-dogs model finds most dog-like, and most cat-like."),
+}
+METHOD_WORDS = {
+    "naive": "naive: pixels changed directly, starting from grey noise (the original practical's way)",
+    "robust": "robust: a smoother image, shifted, scaled and rotated a little at every step, so it still works "
+    "for the network when moved",
+}
+
+
+def kind_name(kind: str) -> str:
+    return KIND_NAMES.get(kind, (kind.replace("-", " ").capitalize(), ""))[0]
+
+
+def kind_sentence(kind: str) -> str:
+    return KIND_NAMES.get(kind, ("", ""))[1]
+
 
 @dataclass(frozen=True)
 class GalleryItem:
@@ -86,9 +112,13 @@ def _details(entry: dict) -> str:
     lines = [f"**{entry.get('title') or entry['file']}**", ""]
     if entry.get("caption"):
         lines += [str(entry["caption"]), ""]
+    if kind_sentence(str(entry.get("kind") or "")):
+        lines += [kind_sentence(str(entry["kind"])), ""]
+    if entry.get("method") in METHOD_WORDS:
+        lines += [f"Method {METHOD_WORDS[entry['method']]}.", ""]
     facts = [
         f"{key}: {entry[key]}"
-        for key in ("kind", "method", "model", "layer", "filter", "class", "steps")
+        for key in ("model", "layer", "filter", "class", "steps")
         if entry.get(key) not in (None, "")
     ]
     if isinstance(entry.get("seconds"), (int, float)):
@@ -250,9 +280,10 @@ def render_class(
     return np.asarray(image), dict(info or {})
 
 
-def render_summary(info: dict, seconds: float) -> str:
-    """Markdown for a finished render: what was rendered and how sure the network is of it."""
-    lines = [f"Rendered in {seconds:.1f} s (the first render also loads TensorFlow)."]
+def render_summary(info: dict, seconds: float, loaded_tensorflow: bool = False) -> str:
+    """Markdown for a finished render: what was rendered, how long it took, and how sure the network is of it."""
+    loading = ", loading TensorFlow first (later renders skip that)" if loaded_tensorflow else ""
+    lines = [f"Rendered in {seconds:.1f} s{loading}."]
     if "class_name" in info:
         lines.append(
             f"**{info['class_name']}** (ImageNet class {info.get('class_index', '?')}), "
@@ -274,6 +305,7 @@ def render_summary(info: dict, seconds: float) -> str:
         "seed",
         "probability_as_rendered",
         "probability_under_transforms",
+        "seconds",  # the time said above is the one people waited
     }
     lines += [f"- {key}: {format_figure(value)}" for key, value in info.items() if key not in shown]
     return "\n".join(lines)

@@ -162,6 +162,8 @@ def test_a_render_calls_the_renderer_with_progress(monkeypatch):
         2.0,
     )
     assert "**Siamese cat, Siamese** (ImageNet class 284)" in summary and "as rendered: 93.0%" in summary
+    assert "Rendered in 2.0 s." in summary and "1.5" not in summary and "TensorFlow" not in summary  # one time
+    assert "loading TensorFlow first" in showcase.render_summary({}, 9.0, loaded_tensorflow=True)
 
 
 def test_the_render_queue_runs_one_at_a_time_and_refuses_when_full():
@@ -196,9 +198,10 @@ def test_the_render_queue_runs_one_at_a_time_and_refuses_when_full():
 def test_the_models_report_reads_the_manifest_and_runs(fake_export, tmp_path):
     manifest = read_manifest(fake_export)
     report = models_report.models_report(manifest, tmp_path)
-    assert "### catsdogs" in report and "### digits" in report
+    assert "## Model catsdogs" in report and "## Model digits" in report
     assert "| ONNX int8 | 49.00% | - | 0.2 kB |" in report and "| ONNX fp32 | 50.00% | 1.0e-07 |" in report
-    assert "make bench" in report and "convlens train sweep" in report
+    assert report.count("make export") == 1  # one reproduce line, no other instructions for visitors
+    assert "Trained by" not in report and "class 999" in report.split("<details><summary>Its 1000 labels")[1]
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "results.md").write_text("| model | ms |\n|---|---|\n| catsdogs fp32 b1 | 2.2 |\n")
     assert "catsdogs fp32 b1 | 2.2" in models_report.models_report(manifest, tmp_path)
