@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import PHOTO_VERDICTS
@@ -165,9 +166,11 @@ def classify(
     ray_address: str | None = None,
     use_ray: bool = False,
     actors: int | None = None,
-    progress: Callable[[int], Progress] | None = None,
+    progress: Callable[[int], Any] | None = None,
 ) -> dict:
-    """Classify every file under `paths` into `out` (.csv or .jsonl; CSV on stdout without one); returns counts."""
+    """Classify every file under `paths` into `out` (.csv or .jsonl; CSV on stdout without one); returns counts.
+
+    `progress` makes the progress display for a number of files (default: the bar on stderr)."""
     exported = Path(exported or exported_dir())
     kind = out.suffix.lower() if out else ".csv"
     if kind not in OUTPUT_KINDS:

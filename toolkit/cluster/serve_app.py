@@ -182,7 +182,9 @@ def applications(
         digit = DigitReader.options(num_replicas=1, ray_actor_options={"num_cpus": DIGIT_CPUS}).bind(root)
         served.append(ServedApp("digit", DIGIT_ROUTE, digit))
     for name in models if "models" in apps else ():
-        model = OnnxModel.options(num_replicas=model_replicas, ray_actor_options=actor).bind(name, root, batch_size)
+        model = OnnxModel.options(
+            num_replicas=model_replicas, ray_actor_options=actor, max_ongoing_requests=max(MAX_ONGOING, batch_size)
+        ).bind(name, root, batch_size)
         served.append(ServedApp(f"model-{name}", f"{MODELS_ROUTE}/{name}", model))
     return served
 
