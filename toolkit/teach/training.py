@@ -5,7 +5,7 @@ one batch with the others'), then the head cross-validated and fitted. The tab a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def check_labels(labels: Iterable[str]) -> tuple[str, ...]:
 
 def featurise(
     base: FeatureBase,
-    sources: list[tuple[object, str, str]],
+    sources: Sequence[tuple[object, str, str]],
     settings: TeachSettings,
     progress: Progress | None = None,
 ) -> tuple[list[TrainingPhoto], list[str]]:
