@@ -28,7 +28,6 @@ from demo.models_report import run_figures
 from demo.models_tab import models_tab
 from demo.page import PAGE_CSS, PAGE_JS, combined_js
 from demo.photo_tab import photo_tab
-from demo.teach_tab import teach_tab
 from demo.request_guards import (
     RequestBodyLimit,
     ResultFiles,
@@ -41,11 +40,12 @@ from demo.request_guards import (
     remove_when_done,
 )
 from demo.showcase import example_photos
+from demo.teach_tab import teach_tab
 from demo.uploads import UploadGate
+from toolkit.cluster.serve_client import remote_export, serve_url
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import GALLERY_FOLDER, GALLERY_RENDER_LOG
 from toolkit.core.paths import exported_dir, runs_dir
-from toolkit.cluster.serve_client import remote_export, serve_url
 from toolkit.serving.export_loader import LoadedExport, load_served_export
 from toolkit.teach.bundle import ServedTaught, load_taught
 
@@ -87,7 +87,7 @@ def build_app(
             digit_tab(models, gate, results, classify, digit_examples)
             learned_tab(models.root, results, background)
             models_tab(models.manifest, runs)
-        teach_tab(models, gate, taught)
+            teach_tab(models, gate, taught)
     app.queue(max_size=QUEUE_MAX, default_concurrency_limit=CLASSIFY_CONCURRENCY)
     return app
 
