@@ -161,7 +161,7 @@ def test_classify_writes_jsonl_and_refuses_other_outputs(fake_export, tmp_path):
     out = tmp_path / "verdicts.jsonl"
     classify([str(folder)], out, fake_export)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 4 and {row["verdict"] for row in rows} == {"cat", "dog", ""}
+    assert len(rows) == 4 and {row["verdict"] for row in rows} == {"cat", "dog", None}
     with pytest.raises(ConvlensError, match=".csv or .jsonl"):
         classify([str(folder)], tmp_path / "verdicts.xlsx", fake_export)
     with pytest.raises(ConvlensError, match="does not exist"):

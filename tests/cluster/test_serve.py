@@ -159,11 +159,14 @@ def test_the_serve_config_in_the_repo_is_valid_and_names_every_application(serve
     from ray.serve.schema import ServeDeploySchema
 
     from toolkit.cluster.serve_app import applications
+    from toolkit.core.names import EXPORTED_MODELS
     from toolkit.core.paths import REPO_ROOT
 
     config = ServeDeploySchema.model_validate(yaml.safe_load((REPO_ROOT / "deploy/serve_config.yaml").read_text()))
     assert config.http_options.host == "127.0.0.1"
-    assert {app.route_prefix for app in config.applications} == {each.route for each in applications()}
+    assert {app.route_prefix for app in config.applications} == {
+        each.route for each in applications(models=EXPORTED_MODELS)
+    }
     for app in config.applications:  # each import path builds its application from its args
         module, builder = app.import_path.split(":")
         assert __import__(module, fromlist=[builder]).__dict__[builder](app.args) is not None

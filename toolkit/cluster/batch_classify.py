@@ -51,8 +51,8 @@ def photo_files(paths: Iterable[Path | str]) -> list[Path]:
 
 def classify_file(export: LoadedExport, path: str) -> dict:
     """One output row: the verdict for the file, or its refusal in `error` (never raises for a bad file)."""
-    row: dict = dict.fromkeys(COLUMNS, "")
-    row["path"] = path
+    row: dict = dict.fromkeys(COLUMNS)  # None: an empty CSV cell, null in JSONL
+    row["path"], row["error"] = path, ""
     try:
         judged = judge_photo(export, path)
     except ConvlensError as error:
@@ -128,7 +128,7 @@ def classify_on_ray(files: list[Path], exported: Path, address: str | None, acto
         PhotoClassifier,
         fn_constructor_kwargs={"exported": str(exported.resolve())},
         batch_size=ACTOR_BATCH,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=1,
         batch_format="numpy",
     )

@@ -37,6 +37,7 @@ from toolkit.cluster.replica_export import export_with_threads, ray_cpus, ray_no
 from toolkit.core.errors import ConvlensError
 from toolkit.core.names import EXPORTED_MODELS
 from toolkit.core.paths import exported_dir
+from toolkit.serving.contract import read_manifest
 
 QUIET = {"enable_access_log": False, "log_level": "WARNING"}  # no log line per request
 MAX_ONGOING = 4  # requests a replica holds at once; beyond it Serve queues them at the proxy
@@ -169,10 +170,15 @@ def applications(
     model_replicas: int = 1,
     batch_size: int = 0,
     apps: tuple[str, ...] = APPS,
-    models: tuple[str, ...] = EXPORTED_MODELS,
+    models: tuple[str, ...] | None = None,
 ) -> list[ServedApp]:
-    """The chosen convlens applications (photo verdict, digit reader, each raw model), each with its route."""
+    """The chosen convlens applications (photo verdict, digit reader, each raw model), each with its route.
+
+    `models` defaults to every project model the export holds."""
     root = str(exported) if exported else None
+    if models is None:
+        held = read_manifest(_export_root(root)).models
+        models = tuple(name for name in EXPORTED_MODELS if name in held)
     actor = {"num_cpus": cpus_per_replica}
     served = []
     if "photo" in apps:
