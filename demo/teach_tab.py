@@ -84,7 +84,12 @@ def confusion_markdown(model: TaughtModel) -> str:
 
 def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | None = None) -> None:
     """Builds the tab and wires its events (`taught`: a model the operator gave with `convlens demo --model`)."""
-    base = load_feature_base(models) if models.imagenet is not None else None
+    base, unavailable = None, 'this export has no ImageNet model, which teaching needs: run "make export".'
+    if models.imagenet is not None:
+        try:  # an export whose ImageNet network cannot give features still serves every other tab
+            base = load_feature_base(models)
+        except ConvlensError as error:
+            unavailable = str(error)
 
     sessions = TeachSessions()
 
@@ -101,7 +106,7 @@ def teach_tab(models: LoadedExport, gate: UploadGate, taught: ServedTaught | Non
     def on_train(request: gr.Request, background, project, progress=gr.Progress(), *pairs) -> tuple:  # noqa: B008
         session = sessions.of(request.session_hash)
         if base is None:
-            raise ConvlensError('this export has no ImageNet model, which teaching needs: run "make export".')
+            raise ConvlensError(unavailable)
         if not session.busy.acquire(blocking=False):
             raise ConvlensError("this page is already training: wait for it to finish.")
         try:
