@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,10 @@ def run_applications(served: list[ServedApp]) -> None:
         serve.run(each.app, name=each.name, route_prefix=each.route, blocking=False)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_from_cli(args) -> int:
     """`convlens serve`: start (or join) Ray, deploy every application, answer on host:port until Ctrl+C."""
     exported = Path(args.exported) if args.exported else exported_dir()
@@ -230,6 +235,7 @@ def serve_from_cli(args) -> int:
         f"{url} ({PHOTO_ROUTE}, {DIGIT_ROUTE}, {MODELS_ROUTE}/<name>); Ctrl+C to stop",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped service shuts Serve down as Ctrl+C does
     try:
         while True:
             time.sleep(3600)
