@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup assets demo export visualize test test-slow test-stress test-all test-serve lint bench bench-serve browser clean
+.PHONY: setup assets demo export visualize test test-slow test-stress test-all test-serve lint bench bench-serve browser screenshot clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: install Debian's chromium (apt-get install chromium) for the browser tests"; fi; }
+
+## screenshot: remake docs/images/photo-tab.png, the README's picture (the demo on the export, in chromium)
+screenshot: setup browser
+	@test -f exported/manifest.json || $(BIN)/convlens export
+	$(BIN)/python scripts/screenshot.py
 
 ## test: the fast suite (every area; slow and stress tests excluded)
 test: setup browser

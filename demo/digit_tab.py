@@ -3,6 +3,7 @@ stroke ends, a Clear button, and example drawings to start from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
@@ -37,6 +38,9 @@ SELECT_BRUSH_JS = """
 """
 
 
+PROMPT = "Draw one digit, 0 to 9, large: it is read as you draw."
+
+
 def reading(pairs) -> str:
     """One sentence for the best of (label, probability) pairs: what the network reads, and how sure it is."""
     label, p = pairs[0]
@@ -62,12 +66,12 @@ def digit_tab(
         try:
             return read_sketch(sketch, variant)
         except EmptySketch:  # a cleared canvas while drawing: clear the answer, no error
-            return None, None, ""
+            return None, None, PROMPT
 
     with gr.Tab("Draw a digit", id="digit", elem_id="tab-digit"):
         with gr.Row():
             with gr.Column():
-                summary = gr.Markdown("Draw one digit, 0 to 9, large: it is read as you draw.", elem_id="digit-summary")
+                summary = gr.Markdown(PROMPT, elem_id="digit-summary")
                 sketch = guard_sketchpad(
                     gr.Sketchpad(
                         label="Draw one digit, large",
@@ -116,7 +120,8 @@ def digit_tab(
     # component can put together (guard_sketchpad checks them first).
     api_button.click(on_sketch, [sketch, variant], outputs, api_name="classify_sketch", **classify)
     # The page clears the canvas and the answer itself (no request); the change that follows reads nothing.
-    clear.click(None, None, [sketch, *outputs], js="() => [null, null, null, '']")
+    # An empty gr.Label is {} in the page: null would break the component and, with it, the whole update.
+    clear.click(None, None, [sketch, *outputs], js=f"() => [null, {{}}, null, {json.dumps(PROMPT)}]")
     sketch.change(
         on_stroke,
         [sketch, variant],

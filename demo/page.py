@@ -115,6 +115,8 @@ PAGE_CSS = """
 #sketch button:is([aria-label='Pan'], [aria-label='Zoom out'], [aria-label='Zoom in'], [aria-label='Erase'],
   [aria-label='Color'], [aria-label='Brush Size']) { display: none; }
 #example-photos .caption-label { white-space: normal; }
+/* a refused photo: its toast says why and the page empties the answer, so no "Error" pill on the empty outputs */
+#tab-photo .wrap:has(> .error) { display: none; }
 """
 
 

@@ -43,6 +43,8 @@ it moved the cats-vs-dogs model toward dog, <b>blue</b> toward cat, no tint wher
 strongest square is full colour). A black-and-white frame marks where the ImageNet network found the pet.</p>"""
 
 EMPTY = (None, None, "", None, None, "")  # label, seen, summary, imagenet, map, details
+# The same, as the page holds them: an empty gr.Label is {} there (null breaks the component, and the update).
+EMPTY_ON_PAGE: tuple[dict | str | None, ...] = ({}, None, "", {}, None, "")
 
 
 def file_of(payload) -> tuple[object, str | None]:
@@ -190,19 +192,19 @@ def photo_tab(
             )
 
     outputs = [label, seen, summary, imagenet, why, details]
-    clear_answer: dict[str, Any] = dict(fn=None, inputs=None, outputs=outputs, js=f"() => {json.dumps(EMPTY)}")
+    clear_answer: dict[str, Any] = dict(fn=None, inputs=None, outputs=outputs, js=f"() => {json.dumps(EMPTY_ON_PAGE)}")
     classify_photo_event: dict[str, Any] = dict(
         fn=on_photo, inputs=[photo, variant], outputs=outputs, show_progress="minimal", preprocess=False, **classify
     )
-    # One request per photo: a new photo classifies at once, after the page has cleared the previous answer
-    # (no request), so a bad file never leaves an earlier photo's answer on screen. `upload`, not `change`:
-    # replacing a photo changes the value twice (empty, then the new one). Photos reach on_photo as the uploaded
-    # file, unopened (preprocess=False), so that every bad file gets the serving layer's message
-    # (toolkit.serving.photo_input) rather than gradio's.
-    photo.upload(**clear_answer).then(**classify_photo_event, api_name="classify_photo")
+    # One request per photo: a new photo classifies at once. A refused photo's error leaves gradio showing the
+    # outputs it had, so the page clears them itself once the request has failed (in the page: no second request,
+    # no second toast). `upload`, not `change`: replacing a photo changes the value twice (empty, then the new
+    # one). Photos reach on_photo as the uploaded file, unopened (preprocess=False), so that every bad file gets
+    # the serving layer's message (toolkit.serving.photo_input) rather than gradio's.
+    photo.upload(**classify_photo_event, api_name="classify_photo").failure(**clear_answer)
     photo.clear(**clear_answer)
-    variant.change(**clear_answer).then(**classify_photo_event, api_visibility="private")
+    variant.change(**classify_photo_event, api_visibility="private").failure(**clear_answer)
     if examples:
-        example_view.select(on_example, None, photo, api_visibility="private").then(**clear_answer).then(
+        example_view.select(on_example, None, photo, api_visibility="private").then(
             **classify_photo_event, api_visibility="private"
-        )
+        ).failure(**clear_answer)

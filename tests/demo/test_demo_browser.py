@@ -367,6 +367,7 @@ def test_a_deep_link_opens_its_tab(chromium, served):
 
 def test_an_example_photo_is_captioned_and_classified_in_one_request(page):
     examples = page.locator("#example-photos img")
+    examples.first.wait_for()  # the gallery's images arrive after the page
     assert examples.count() >= 3 and "red dog" in page.locator("#example-photos").inner_text()  # captions
     page.requests = []
     page.on("request", lambda r: page.requests.append(r.url) if "/queue/join" in r.url else None)
