@@ -88,7 +88,7 @@ def test_a_drawn_digit_is_read(client, tmp_path, digit):
     assert label == digit and len(confidences) == 3
     seen = np.asarray(Image.open(seen_path).convert("L"))
     assert seen.shape == (28, 28) and np.array_equal(seen, sketch_to_digit(support.drawn_digit(digit)))
-    assert summary.startswith(f"- {digit}:")
+    assert summary.startswith(f"The network reads **{digit}**")
 
 
 def test_int8_reads_the_same_digit_when_offered(client, models, tmp_path):

@@ -226,7 +226,6 @@ TRAIN_EXTRA_MODULES = (
     "keras",
     "tf_keras",
     "tf2onnx",
-    "onnx",
     "skimage",
     "psutil",
     "h5py",
