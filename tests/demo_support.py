@@ -130,8 +130,10 @@ def colour_imagenet_model(path: Path, size: int = 64) -> None:
     weights[0, GOLDEN_RETRIEVER], weights[2, TABBY], weights[1, ELEPHANT] = 0.08, 0.08, 0.08
     weights[1, WASHBASIN] = weights[2, WASHBASIN] = 0.05
     graph = helper.make_graph(
-        [
-            helper.make_node("ReduceMean", ["image"], ["means"], axes=[1, 2], keepdims=0),
+        [  # the channel means through a GlobalAveragePool, as in MobileNet: the Teach tab cuts its features there
+            helper.make_node("Transpose", ["image"], ["channels_first"], perm=[0, 3, 1, 2]),
+            helper.make_node("GlobalAveragePool", ["channels_first"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["means"], axis=1),
             helper.make_node("MatMul", ["means", "weights"], ["logits"]),
             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
         ],

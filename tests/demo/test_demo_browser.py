@@ -251,6 +251,7 @@ def test_the_models_tab_reads_the_manifest_in_panels(page):
     report.get_by_text("Model catsdogs").first.click()
     report.get_by_text("ONNX fp32").first.wait_for()
     report.get_by_text("The export").first.click()
+    report.get_by_text("make export", exact=False).first.wait_for()  # the panel opens with an animation
     text = report.inner_text()
     assert "catsdogs" in text and "digits" in text and "make export" in text
     assert "Trained by" not in text and "/tmp/" not in text  # no paths of the machine that exported

@@ -15,7 +15,6 @@ import demo_support as support
 import numpy as np
 import pytest
 
-from toolkit.core.paths import exported_dir
 from toolkit.core.preprocessing import photo_model_input
 from toolkit.serving.onnx_sessions import onnx_session
 from toolkit.serving.photo_input import open_photo
@@ -51,8 +50,8 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def served(feature_base, tmp_path_factory):
-    with support.served_app(exported_dir(), tmp_path_factory.mktemp("teach_browser")) as url:
+def served(feature_base, tmp_path_factory, teach_export):
+    with support.served_app(teach_export, tmp_path_factory.mktemp("teach_browser")) as url:
         yield url
 
 

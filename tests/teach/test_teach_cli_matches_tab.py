@@ -9,15 +9,14 @@ from onnx import numpy_helper
 from demo.teach_sessions import TeachSession
 from demo.teach_tab import train_session
 from toolkit.cli import main
-from toolkit.core.paths import exported_dir
 from toolkit.serving.onnx_sessions import onnx_session
 from toolkit.serving.photo_input import open_photo
 from toolkit.teach.features import training_images
 
 
-def test_convlens_teach_on_a_folder_gives_the_tabs_model(feature_base, photo_folder, tmp_path):
+def test_convlens_teach_on_a_folder_gives_the_tabs_model(feature_base, photo_folder, tmp_path, teach_export):
     out = tmp_path / "cli.zip"
-    assert main(["teach", str(photo_folder), "--out", str(out), "--seed", "0", "--exported", str(exported_dir())]) == 0
+    assert main(["teach", str(photo_folder), "--out", str(out), "--seed", "0", "--exported", str(teach_export)]) == 0
     with zipfile.ZipFile(out) as archive:
         cli_bytes = archive.read("taught/model.onnx")
     cli_weights = {

@@ -1,6 +1,7 @@
 """The Teach tab through its API, as strangers use it: train, try, download; a second client sees nothing of the
 first one's; a session's files are gone after the idle timeout."""
 
+import json
 import shutil
 import time
 import urllib.error
@@ -15,7 +16,6 @@ from gradio import utils as gradio_utils
 from gradio_client import Client, handle_file
 
 from demo import teach_sessions
-from toolkit.core.paths import exported_dir
 from toolkit.core.preprocessing import photo_model_input
 from toolkit.serving.onnx_sessions import onnx_session
 from toolkit.serving.photo_input import open_photo
@@ -24,11 +24,11 @@ IDLE = 8  # seconds: long enough for a test to train and try, short enough to wa
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, feature_base):
+def app_url(tmp_path_factory, feature_base, teach_export):
     patch = pytest.MonkeyPatch()
     patch.setattr(teach_sessions, "IDLE_SECONDS", IDLE)  # the idle deletion, in test time
     patch.setattr(teach_sessions, "SWEEP_SECONDS", 1)
-    with support.served_app(exported_dir(), tmp_path_factory.mktemp("scratch")) as url:
+    with support.served_app(teach_export, tmp_path_factory.mktemp("scratch")) as url:
         yield url
     patch.undo()
 
@@ -106,9 +106,8 @@ def test_train_try_and_download_give_the_same_probabilities(app_url, photo_folde
     tab = {c["label"]: c["confidence"] for c in probabilities["confidences"]}
     with zipfile.ZipFile(download) as archive:
         model = archive.read("taught/model.onnx")
-    image = photo_model_input(
-        open_photo(photo)[0], {"kind": "photo", "crop": "center_square", "resize_steps": [[224, 224, "bilinear"]]}
-    )
+        steps = json.loads(archive.read("metadata.json"))["preprocessing"]["manifest_record"]
+    image = photo_model_input(open_photo(photo)[0], steps)  # as the download's metadata.json says
     fresh = onnx_session(model).run(None, {"image": image[None].astype(np.float32)})[0][0]
     assert max(abs(tab[label] - p) for label, p in zip(("discs", "stripes"), fresh)) <= 1e-5
     assert "stripes" in answer

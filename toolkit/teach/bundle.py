@@ -29,11 +29,11 @@ MAX_BUNDLE_MEMBERS = 16
 # Ten lines, run from the unzipped folder: the same decoding, crop, resize and model as the tab.
 SNIPPET = """import json, sys, numpy as np, onnxruntime as ort
 from PIL import Image, ImageOps
-meta = json.load(open("metadata.json"))
+meta = json.load(open("metadata.json")); size = (meta["input"]["shape"][2], meta["input"]["shape"][1])
 img = Image.open(sys.argv[1]); img.draft("RGB", (512, 512))  # JPEGs: decoded as the tab does
-img = ImageOps.exif_transpose(img).convert("RGB")
-side = min(img.size); left, top = (img.width - side) // 2, (img.height - side) // 2
-img = img.crop((left, top, left + side, top + side)).resize((224, 224), Image.Resampling.BILINEAR)
+img = ImageOps.exif_transpose(img).convert("RGB"); side = min(img.size)
+left, top = (img.width - side) // 2, (img.height - side) // 2
+img = img.crop((left, top, left + side, top + side)).resize(size, Image.Resampling.BILINEAR)
 x = np.asarray(img, np.float32)[None]  # NHWC, pixels 0..255: normalisation is inside the model
 p = ort.InferenceSession("{model}").run(None, {{"image": x}})[0][0]
 print(json.dumps(dict(zip(meta["labels"], p.tolist()))))
