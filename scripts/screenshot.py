@@ -17,20 +17,12 @@ from PIL import Image
 
 from demo.gradio_app import launch, prepare
 from demo.showcase import example_photos
+from toolkit.core.chromium import CHROMIUM, CHROMIUM_ARGS
 from toolkit.core.errors import ConvlensError
 from toolkit.core.paths import REPO_ROOT, exported_dir
 
 SCREENSHOT = REPO_ROOT / "docs" / "images" / "photo-tab.png"
 VIEWPORT = {"width": 1400, "height": 1000}
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 MAX_BYTES = 400_000  # a README image: above this the PNG is saved with a 256-colour palette
 VERDICT_SHOWN = """() => { const h = document.querySelector('#photo-label h2, #photo-label .output-class');

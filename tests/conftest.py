@@ -1,11 +1,13 @@
 """Shared fixtures. The real asset cache is filled by `make setup` before the tests run."""
 
+import os
 import shutil
 from pathlib import Path
 
 import demo_support as support
 import pytest
 
+from toolkit.core.chromium import CHROMIUM, CHROMIUM_ARGS
 from toolkit.core.paths import convlens_home
 from toolkit.data import assets
 from toolkit.data.datasets import load_mnist
@@ -63,3 +65,18 @@ def fake_export(tmp_path_factory, mnist_test) -> Path:
 @pytest.fixture(scope="module")
 def models(fake_export):
     return load_served_export(fake_export)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium under Playwright; a missing browser fails in CI and skips elsewhere."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -6,7 +6,6 @@ With CI=true a missing chromium fails these tests (`make browser` installs it); 
 """
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,31 +21,8 @@ from toolkit.teach.taught_model import TaughtModel
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
